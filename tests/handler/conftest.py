@@ -1,0 +1,8 @@
+"""Fixtures for the verifier handler tests; the fakes themselves live in verifier_fakes.py."""
+import sys
+from pathlib import Path
+
+# Test folders have no __init__.py; make the shared fakes importable by name from the test modules.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from verifier_fakes import aws_env, blackhole, fake_time, kube_server, misnamed_server, pki, rogue_pki, runtime, world  # noqa: E402,F401

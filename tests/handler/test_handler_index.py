@@ -1,0 +1,169 @@
+"""The custom-resource contract: properties, result Data, Delete, and no secret anywhere it should not be."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+import checks
+import index
+import jsonlog
+import boto3
+from botocore.stub import Stubber
+
+from verifier_fakes import CLUSTER, REGION, FakeContext, Within, fixture_path, FIXTURE_NAME
+
+
+@pytest.fixture
+def wired(world, runtime, monkeypatch):
+    """index.on_event with the moto/fake-server clients and the fake clock; records every token issued."""
+    tokens: list[str] = []
+    clients = world.clients()
+    issue = clients.token_provider
+
+    def recording_provider(name: str) -> str:
+        tokens.append(issue(name))
+        return tokens[-1]
+
+    clients.token_provider = recording_provider
+    monkeypatch.setattr(index, "build_clients", lambda region, *a, **k: clients)
+    monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
+    world.tokens = tokens
+    world.wired_clients = clients
+    return world
+
+
+def event(world, request_type="Create", **props):
+    return {"RequestType": request_type, "ResourceProperties": world.props(**props), "LogicalResourceId": "Verify",
+            "RequestId": "r1", "StackId": "arn:aws:cloudformation:us-west-2:123456789012:stack/s/1",
+            "ResponseURL": "https://cloudformation-custom-resource-response-uswest2.s3.amazonaws.com/never-used"}
+
+
+def test_create_returns_data_with_summary_and_stable_physical_id(wired):
+    with Within(3):
+        result = index.on_event(event(wired), FakeContext())
+    assert result["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification"
+    data = result["Data"]
+    assert data["Verified"] == "true" and data["KeyArn"] == wired.key_arn
+    summary = json.loads(data["Summary"])
+    stages = {s["name"]: s for s in summary["stages"]}
+    assert [s["status"] for s in summary["stages"]] == ["passed", "passed", "passed", "passed", "skipped"]
+    assert stages["cluster"]["aws"] == 2 and stages["key-health"]["aws"] == 2
+    assert summary["aws"] <= 8
+    assert stages["secret-roundtrip"]["k8s"] == 2  # POST + GET
+    assert stages["pod-read"]["k8s"] == 5  # POST, GET (Pending), GET (terminated), DELETE pod, DELETE secret
+    update = index.on_event(event(wired, "Update", RunNonce="2"), FakeContext())
+    assert update["PhysicalResourceId"] == result["PhysicalResourceId"]  # Update never replaces
+
+
+def test_canary_value_and_token_never_in_logs_or_data(wired, capsys):
+    result = index.on_event(event(wired, PodCheck="true"), FakeContext())
+    wired.server.scenario.pod_mode = "wrong"
+    with pytest.raises(checks.VerificationError) as info:
+        index.on_event(event(wired), FakeContext())
+    out = capsys.readouterr()
+    logs = out.out + out.err
+    values = wired.server.scenario.seen_values
+    assert len(values) == 2 and len(wired.tokens) >= 2
+    assert logs.count("\n") >= 10 and all(json.loads(line) for line in logs.splitlines())  # one JSON object per line
+    data = json.dumps(result["Data"])
+    assert len(data.encode()) < 4096
+    for value in values:
+        for needle in (value, hashlib.sha256(value.encode()).hexdigest()):
+            assert needle not in logs and needle not in data and needle not in str(info.value)
+    for token in wired.tokens:
+        assert token not in logs and token[len("k8s-aws-v1."):][:40] not in logs
+
+
+def test_missing_optional_properties_take_defaults(wired):
+    props = {"ClusterName": CLUSTER, "KeyArn": wired.key_arn}
+    result = index.on_event({"RequestType": "Create", "ResourceProperties": props}, FakeContext())
+    summary = json.loads(result["Data"]["Summary"])
+    assert [s["status"] for s in summary["stages"]][-2:] == ["skipped", "skipped"]  # PodCheck/CloudTrailCheck off
+    assert summary["stages"][2]["k8s"] == 3  # POST, GET, DELETE
+    assert summary["aws"] == 4
+    assert all(n.startswith("eks-envelope-canary-") for n in wired.server.scenario.created["secrets"])
+
+
+@pytest.mark.parametrize("missing", ["ClusterName", "KeyArn"])
+def test_fails_missing_required_property(wired, missing):
+    ev = event(wired, **{missing: ""})
+    with pytest.raises(index.PropertyError) as info:
+        index.on_event(ev, FakeContext())
+    assert str(info.value).startswith(f"Property {missing} is missing or empty")
+
+
+def test_fails_bad_boolean_property_names_property_value_and_fix(wired):
+    with pytest.raises(index.PropertyError) as info:
+        index.on_event(event(wired, PodCheck="yes"), FakeContext())
+    assert str(info.value) == "Property PodCheck is 'yes'; expected \"true\" or \"false\". Fix the value passed to the verifier."
+
+
+def test_booleans_accept_case_insensitive_strings_and_bools():
+    base = {"ClusterName": "c", "KeyArn": "k"}
+    assert index.parse_properties({**base, "PodCheck": "TRUE", "CloudTrailCheck": "False"}).pod_check is True
+    assert index.parse_properties({**base, "PodCheck": False}).pod_check is False
+    assert index.parse_properties({**base, "CloudTrailCheck": True}).cloudtrail_check is True
+
+
+def test_fails_non_numeric_timeout(wired):
+    with pytest.raises(index.PropertyError, match="Property PodTimeoutSeconds is 'soon'; expected a number of seconds"):
+        index.on_event(event(wired, PodTimeoutSeconds="soon"), FakeContext())
+
+
+def test_delete_sweeps_labelled_canaries_left_by_a_crashed_run(wired):
+    scenario = wired.server.scenario
+    scenario.secrets[("default", "eks-envelope-canary-leftover")] = {
+        "metadata": {"name": "eks-envelope-canary-leftover", "labels": {checks.CANARY_LABEL_KEY: checks.CANARY_LABEL_VALUE}},
+        "data": {"value": "eA=="}}
+    scenario.secrets[("default", "unrelated")] = {"metadata": {"name": "unrelated", "labels": {"app": "x"}}, "data": {}}
+    result = index.on_event({"RequestType": "Delete", "PhysicalResourceId": f"{CLUSTER}/envelope-verification",
+                             "ResourceProperties": wired.props()}, FakeContext())
+    assert result["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification"
+    assert list(scenario.secrets) == [("default", "unrelated")]
+
+
+def test_fails_deadline_reached_with_reason(wired, runtime):
+    runtime.deadline = runtime.clock() + 0.5
+    with pytest.raises(checks.VerificationError, match="Stage cluster: no time left before the stage"):
+        index.on_event(event(wired), FakeContext())
+
+
+def test_data_summary_stays_under_4kb_with_long_details():
+    results = [checks.StageResult(f"stage-{i}", "failed", 1, 1, 1, "x" * 1000) for i in range(5)]
+    report = checks.Report(results, "arn:aws:kms:us-west-2:123456789012:key/" + "a" * 36, CLUSTER)
+    assert len(report.summary_json()) < 1500
+
+
+def test_reason_is_shortened_to_256_characters_keeping_the_fix():
+    arn = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    err = checks.VerificationError("key-health", f"key {arn} and {arn} and {arn} is Disabled. Re-enable it (EnableKey).")
+    assert len(str(err)) <= 256 and str(err).endswith("Re-enable it (EnableKey).")
+    assert "key/1234abcd-12ab-34cd-56ef-1234567890ab" in str(err)
+
+
+def test_json_logger_redacts_forbidden_fields(capsys):
+    jsonlog.info("x", token="k8s-aws-v1.abc", value="hunter2", other="ok")
+    line = json.loads(capsys.readouterr().out)
+    assert line["token"] == "<redacted>" and line["value"] == "<redacted>" and line["other"] == "ok"
+
+
+def test_cloudtrail_evidence_found_end_to_end_in_summary(wired):
+    # The shared fixture, re-addressed to this test account's key and cluster role (which has a path).
+    text = fixture_path(FIXTURE_NAME).read_text()
+    text = (text.replace("111111111111", "123456789012").replace("1234abcd-12ab-34cd-56ef-1234567890ab", wired.key_id)
+            .replace("eks-envelope-ClusterRole-EXAMPLE", "eks-envelope-ClusterRole-TEST"))
+    page = json.loads(text)
+    for ev in page["Events"]:
+        ev["EventTime"] = checks.datetime.fromisoformat(ev["EventTime"].replace("Z", "+00:00"))
+    client = boto3.client("cloudtrail", region_name=REGION)
+    stubber = Stubber(client)
+    stubber.add_response("lookup_events", page)
+    stubber.activate()
+    wired.wired_clients.cloudtrail = client
+    result = index.on_event(event(wired, CloudTrailCheck="true", PodCheck="false"), FakeContext())
+    ct = json.loads(result["Data"]["Summary"])["stages"][-1]
+    assert ct["name"] == "cloudtrail" and ct["status"] == "found" and ct["aws"] == 1
+    assert ct["detail"].startswith("2 KMS calls by the cluster role (Decrypt, Encrypt")
+    stubber.assert_no_pending_responses()

@@ -1,0 +1,86 @@
+"""The EKS token format, and the workstation command running the same stages."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import boto3
+import pytest
+
+import cli
+import kube
+from verifier_fakes import CLUSTER, REGION, TEST_ACCESS_KEY, TEST_SECRET_KEY, validate_token
+
+CLI_PATH = Path(__file__).parents[2] / "lambda" / "verifier" / "cli.py"
+
+
+def decode(token: str) -> urllib.parse.SplitResult:
+    assert token.startswith("k8s-aws-v1.")
+    body = token[len("k8s-aws-v1."):]
+    assert "=" not in body and "+" not in body and "/" not in body  # base64url, unpadded
+    return urllib.parse.urlsplit(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode())
+
+
+def test_token_is_presigned_regional_sts_get_caller_identity_with_cluster_id_signed():
+    sts = boto3.client("sts", region_name=REGION, endpoint_url=kube.sts_endpoint(REGION),
+                       aws_access_key_id=TEST_ACCESS_KEY, aws_secret_access_key=TEST_SECRET_KEY)
+    token = kube.make_token(sts, CLUSTER)
+    url = decode(token)
+    query = dict(urllib.parse.parse_qsl(url.query))
+    assert (url.scheme, url.netloc, url.path) == ("https", f"sts.{REGION}.amazonaws.com", "/")
+    assert query["Action"] == "GetCallerIdentity" and query["Version"] == "2011-06-15"
+    assert query["X-Amz-Expires"] == "60"
+    assert query["X-Amz-SignedHeaders"].split(";") == ["host", "x-k8s-aws-id"]
+    assert query["X-Amz-Credential"].startswith(f"{TEST_ACCESS_KEY}/") and "/sts/aws4_request" in query["X-Amz-Credential"]
+    assert validate_token(f"Bearer {token}", CLUSTER) is None
+    assert validate_token(f"Bearer {token}", "another-cluster") == "signature (cluster id)"
+    # The signing hook is removed afterwards: a plain presign from the same client has no cluster header.
+    plain = sts.generate_presigned_url("get_caller_identity", Params={}, ExpiresIn=60)
+    assert "x-k8s-aws-id" not in dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(plain).query))["X-Amz-SignedHeaders"]
+
+
+def test_sts_endpoint_for_china_partition():
+    assert kube.sts_endpoint("cn-north-1") == "https://sts.cn-north-1.amazonaws.com.cn"
+
+
+def _run_cli(world, runtime, argv):
+    out = io.StringIO()
+    code = cli.main(argv, make_clients=lambda region: (world.clients(), region or REGION), runtime=runtime, out=out)
+    return code, out.getvalue()
+
+
+def test_cli_prints_report_and_exits_zero_without_key(world, runtime):
+    code, text = _run_cli(world, runtime, ["--cluster", CLUSTER, "--pod-check"])
+    assert code == 0, text
+    lines = text.splitlines()
+    assert lines[0] == f"EKS envelope encryption check: cluster {CLUSTER}, key {world.key_arn}"
+    for stage in ("cluster", "key-health", "secret-roundtrip", "pod-read"):
+        assert any(line.startswith(stage) and " passed " in line for line in lines), text
+    assert "no expected key given: using the cluster's own key" in text
+    assert lines[-1] == "RESULT: verified"
+
+
+def test_fails_cli_exits_one_with_reason_on_failure(world, runtime):
+    world.kms.disable_key(KeyId=world.key_id)
+    code, text = _run_cli(world, runtime, ["--cluster", CLUSTER, "--key", world.alias])
+    assert code == 1
+    assert "RESULT: FAILED - Stage key-health:" in text and "is Disabled" in text
+    assert any(line.startswith("key-health") and " failed " in line for line in text.splitlines())
+
+
+def test_cli_json_output(world, runtime):
+    code, text = _run_cli(world, runtime, ["--cluster", CLUSTER, "--key", world.key_arn, "--json"])
+    report = json.loads(text)
+    assert code == 0 and report["verified"] is True and report["keyArn"] == world.key_arn
+    assert [s["name"] for s in report["stages"]] == ["cluster", "key-health", "secret-roundtrip", "pod-read", "cloudtrail"]
+
+
+def test_fails_cli_usage_error_exits_two():
+    proc = subprocess.run([sys.executable, str(CLI_PATH), "--key", "x"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "the following arguments are required: --cluster" in proc.stderr

@@ -1,0 +1,565 @@
+"""Offline fakes for the verifier: moto for AWS, a local HTTPS Kubernetes API with a test CA, a fake clock.
+
+A uniquely named module (not conftest) so test files can import helpers without clashing with other
+test folders' conftest modules.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import ipaddress
+import json
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from moto import mock_aws
+
+import checks
+import jsonlog
+import kube
+
+REGION = "us-west-2"
+ACCOUNT = "123456789012"
+CLUSTER = "envelope-test"
+CLUSTER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/eks/eks-envelope-ClusterRole-TEST"
+TEST_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+TEST_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+FIXTURE_NAME = "cloudtrail-lookup-events-eks-kms.json"
+
+
+def fixture_path(name: str) -> Path:
+    """The repo copy first (robust), else the shared folder the CI places next to the repo."""
+    local = Path(__file__).parent / "fixtures" / name
+    return local if local.exists() else Path(__file__).parents[2].parent / "shared" / "fixtures" / name
+
+
+# ------------------------------------------------------------------------------------------
+# certificates
+
+
+@dataclass
+class Pki:
+    ca_pem: bytes
+    cert_path: Path
+    key_path: Path
+
+
+def _make_pki(tmp: Path, label: str, names: list[str]) -> Pki:
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{label} test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans: list[x509.GeneralName] = []
+    for n in names:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(n)))
+        except ValueError:
+            sans.append(x509.DNSName(n))
+    cert = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / f"{label}-server.pem", tmp / f"{label}-server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return Pki(ca.public_bytes(serialization.Encoding.PEM), cert_path, key_path)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return _make_pki(tmp_path_factory.mktemp("pki"), "cluster", ["127.0.0.1", "localhost"])
+
+
+@pytest.fixture(scope="session")
+def rogue_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return _make_pki(tmp_path_factory.mktemp("rogue"), "rogue", ["127.0.0.1", "localhost"])
+
+
+# ------------------------------------------------------------------------------------------
+# token validation, as aws-iam-authenticator (format) and STS (signature) would
+
+
+def _sigv4_signature(url: urllib.parse.SplitResult, query: list[tuple[str, str]], cluster_id: str) -> str:
+    params = {k: v for k, v in query}
+    signed = params["X-Amz-SignedHeaders"].split(";")
+    header_values = {"host": url.netloc, "x-k8s-aws-id": cluster_id}
+    canonical_query = "&".join(
+        f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}"
+        for k, v in sorted((k, v) for k, v in query if k != "X-Amz-Signature")
+    )
+    canonical_headers = "".join(f"{h}:{header_values.get(h, '')}\n" for h in signed)
+    canonical_request = "\n".join(["GET", url.path or "/", canonical_query, canonical_headers, ";".join(signed),
+                                   hashlib.sha256(b"").hexdigest()])
+    access_key, date, region, service, terminator = params["X-Amz-Credential"].split("/")
+    scope = f"{date}/{region}/{service}/{terminator}"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", params["X-Amz-Date"], scope,
+                         hashlib.sha256(canonical_request.encode()).hexdigest()])
+    key = ("AWS4" + TEST_SECRET_KEY).encode()
+    for part in (date, region, service, terminator):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def validate_token(header: str | None, cluster_id: str) -> str | None:
+    """None if acceptable, else the reason; mirrors aws-iam-authenticator pkg/token Verify."""
+    if not header or not header.startswith("Bearer "):
+        return "no bearer token"
+    token = header[len("Bearer "):]
+    if not token.startswith(kube.TOKEN_PREFIX):
+        return "missing k8s-aws-v1. prefix"
+    body = token[len(kube.TOKEN_PREFIX):]
+    if "=" in body:
+        return "padded base64"
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    except ValueError:
+        return "not base64url"
+    url = urllib.parse.urlsplit(raw)
+    if url.scheme != "https":
+        return "scheme"
+    if url.netloc not in (f"sts.{REGION}.amazonaws.com", "sts.amazonaws.com"):
+        return f"host {url.netloc}"
+    query = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
+    params = {k: v for k, v in query}
+    if params.get("Action") != "GetCallerIdentity":
+        return "action"
+    if "x-k8s-aws-id" not in params.get("X-Amz-SignedHeaders", "").split(";"):
+        return "x-k8s-aws-id not signed"
+    try:
+        expires = int(params.get("X-Amz-Expires", ""))
+    except ValueError:
+        return "X-Amz-Expires missing"
+    if expires > 900:
+        return "X-Amz-Expires > 900"
+    signed_at = dt.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    if abs((dt.datetime.now(dt.timezone.utc) - signed_at).total_seconds()) > 900:
+        return "expired"
+    # STS recomputes the signature with the cluster id the API server expects: a token for
+    # another cluster (or with the header unsigned) does not verify.
+    if not hmac.compare_digest(_sigv4_signature(url, query, cluster_id), params.get("X-Amz-Signature", "")):
+        return "signature (cluster id)"
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# fake Kubernetes API server
+
+
+@dataclass
+class Fault:
+    method: str
+    plural: str
+    status: int
+    times: int | None  # None: forever
+    retry_after: str | None = None
+
+
+@dataclass
+class Scenario:
+    cluster_id: str = CLUSTER
+    pod_mode: str = "terminate"  # terminate | pending | wrong | crash | image-pull
+    pending_polls: int = 1  # GETs that still see Pending before the pod terminates
+    faults: list[Fault] = field(default_factory=list)
+    secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    pods: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    log: list[tuple[str, str, int]] = field(default_factory=list)
+    auth_rejections: list[str] = field(default_factory=list)
+    seen_values: list[str] = field(default_factory=list)  # canary values as the server received them
+    created: dict[str, list[str]] = field(default_factory=lambda: {"secrets": [], "pods": []})
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def inject(self, method: str, plural: str, status: int, times: int | None = 1, retry_after: str | None = None) -> None:
+        self.faults.append(Fault(method, plural, status, times, retry_after))
+
+    def calls(self, method: str | None = None, plural: str | None = None, status: int | None = None) -> int:
+        return sum(1 for m, p, s in self.log if (method in (None, m)) and (plural is None or f"/{plural}" in p)
+                   and status in (None, s))
+
+
+def _status(code: int, message: str) -> dict[str, Any]:
+    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "code": code}
+
+
+class _KubeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: avoid 40 ms delayed-ACK stalls
+    scenario: Scenario
+
+    def log_message(self, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _send(self, code: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _handle(self, method: str) -> None:
+        sc = self.scenario
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        url = urllib.parse.urlsplit(self.path)
+        parts = url.path.strip("/").split("/")  # api v1 namespaces NS PLURAL [NAME]
+        code, payload, headers = self._route(method, url, parts, body)
+        with sc.lock:
+            sc.log.append((method, url.path, code))
+        self._send(code, payload, headers)
+
+    def _route(self, method: str, url: urllib.parse.SplitResult, parts: list[str], body: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
+        sc = self.scenario
+        reason = validate_token(self.headers.get("Authorization"), sc.cluster_id)
+        if reason:
+            sc.auth_rejections.append(reason)
+            return 401, _status(401, "Unauthorized"), {}
+        if len(parts) < 5 or parts[:3] != ["api", "v1", "namespaces"] or parts[4] not in ("secrets", "pods"):
+            return 404, _status(404, "not found"), {}
+        ns, plural = parts[3], parts[4]
+        name = parts[5] if len(parts) > 5 else None
+        with sc.lock:
+            for fault in sc.faults:
+                if fault.method == method and fault.plural == plural and (fault.times is None or fault.times > 0):
+                    if fault.times is not None:
+                        fault.times -= 1
+                    return fault.status, _status(fault.status, f"injected {fault.status}"), (
+                        {"Retry-After": fault.retry_after} if fault.retry_after else {})
+            store = sc.secrets if plural == "secrets" else sc.pods
+            if method == "POST":
+                obj_name = body["metadata"]["name"]
+                if (ns, obj_name) in store:
+                    return 409, _status(409, f'{plural} "{obj_name}" already exists'), {}
+                obj = json.loads(json.dumps(body))
+                obj["metadata"]["namespace"] = ns
+                if plural == "pods":
+                    obj["_polls"] = 0
+                store[(ns, obj_name)] = obj
+                sc.created[plural].append(obj_name)
+                if plural == "secrets":
+                    sc.seen_values.append(base64.b64decode(body["data"]["value"]).decode())
+                return 201, self._public(plural, obj), {}
+            if method == "GET" and name is None:
+                selector = dict(urllib.parse.parse_qsl(url.query)).get("labelSelector", "")
+                key, _, value = selector.partition("=")
+                items = [self._public(plural, o) for (n, _), o in store.items()
+                         if n == ns and (o["metadata"].get("labels") or {}).get(key) == value]
+                return 200, {"kind": f"{plural.title()}List", "items": items}, {}
+            if (ns, name) not in store:
+                return 404, _status(404, f'{plural} "{name}" not found'), {}
+            if method == "DELETE":
+                obj = store.pop((ns, name))
+                return 200, self._public(plural, obj), {}
+            obj = store[(ns, name)]
+            if plural == "pods":
+                obj["_polls"] += 1
+                return 200, self._pod_view(ns, obj), {}
+            return 200, self._public(plural, obj), {}
+
+    @staticmethod
+    def _public(plural: str, obj: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+    def _pod_view(self, ns: str, pod: dict[str, Any]) -> dict[str, Any]:
+        sc = self.scenario
+        view = self._public("pods", pod)
+        if sc.pod_mode == "pending" or (sc.pod_mode == "image-pull"):
+            scheduled = sc.pod_mode == "image-pull"
+            view["status"] = {
+                "phase": "Pending",
+                "conditions": [{"type": "PodScheduled", "status": "True" if scheduled else "False",
+                                "reason": None if scheduled else "Unschedulable"}],
+                "containerStatuses": [{"name": "canary", "state": {"waiting": {"reason": "ImagePullBackOff"}}}] if scheduled else [],
+            }
+            return view
+        if pod["_polls"] <= sc.pending_polls:
+            view["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}]}
+            return view
+        secret_name = pod["spec"]["volumes"][0]["secret"]["secretName"]
+        secret = sc.secrets.get((ns, secret_name))
+        value = base64.b64decode(secret["data"]["value"]) if secret else b""
+        if sc.pod_mode == "wrong":
+            value += b"-tampered"
+        exit_code = 1 if sc.pod_mode == "crash" else 0
+        view["status"] = {
+            "phase": "Succeeded" if exit_code == 0 else "Failed",
+            "conditions": [{"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [{"name": "canary", "state": {"terminated": {
+                "exitCode": exit_code, "reason": "Completed" if exit_code == 0 else "Error",
+                "message": hashlib.sha256(value).hexdigest() + "\n" if secret and exit_code == 0 else ""}}}],
+        }
+        return view
+
+
+@dataclass
+class KubeServer:
+    scenario: Scenario
+    port: int
+
+    @property
+    def endpoint(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+
+def start_kube_server(pki: Pki) -> tuple[KubeServer, ThreadingHTTPServer]:
+    scenario = Scenario()
+    handler = type("Handler", (_KubeHandler,), {"scenario": scenario})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.cert_path, pki.key_path)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return KubeServer(scenario, server.server_address[1]), server
+
+
+@pytest.fixture
+def kube_server(pki: Pki) -> Any:
+    handle, server = start_kube_server(pki)
+    yield handle
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def misnamed_server(tmp_path: Path) -> Any:
+    """A server whose certificate chains to its CA but names another host than the one dialled."""
+    misnamed = _make_pki(tmp_path, "misnamed", ["kubernetes.invalid"])
+    handle, server = start_kube_server(misnamed)
+    yield handle, misnamed
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def blackhole() -> Any:
+    """A TCP port that completes the handshake in the kernel but never answers TLS: a hung endpoint."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    yield f"https://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+
+
+# ------------------------------------------------------------------------------------------
+# time
+
+
+class FakeTime:
+    """Real elapsed time plus whatever the code under test 'slept'; sleeping costs nothing."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return time.monotonic() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.offset += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def runtime(fake_time: FakeTime) -> checks.Runtime:
+    import random
+
+    return checks.Runtime(
+        deadline=fake_time.clock() + 840.0,
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        now_utc=lambda: dt.datetime(2026, 11, 27, 10, 30, tzinfo=dt.timezone.utc),
+        rng=random.Random(7),
+        kube_policy=kube.RetryPolicy(auth_grace_seconds=60.0, request_timeout_seconds=2.0),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# AWS (moto)
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", TEST_SECRET_KEY)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    jsonlog.configure()  # the CLI test routes logs to stderr; every test starts from the default
+
+
+@dataclass
+class World:
+    """A moto account with a healthy cluster whose API endpoint is the local fake server."""
+
+    eks: Any
+    kms: Any
+    sts: Any
+    key_arn: str
+    key_id: str
+    alias: str
+    server: KubeServer
+    pki: Pki
+
+    def clients(self, cloudtrail: Any = None) -> checks.Clients:
+        return checks.Clients(eks=self.eks, kms=self.kms, cloudtrail=cloudtrail,
+                              token_provider=lambda name: kube.make_token(self.sts, name))
+
+    def cluster_backend(self) -> Any:
+        from moto.eks.models import eks_backends
+
+        return eks_backends[ACCOUNT][REGION].clusters[CLUSTER]
+
+    def point_cluster_at(self, endpoint: str, ca_pem: bytes) -> None:
+        cluster = self.cluster_backend()
+        cluster.endpoint = endpoint
+        cluster.certificate_authority = {"data": base64.b64encode(ca_pem).decode()}
+
+    def config(self, **overrides: Any) -> checks.Config:
+        values = {"cluster_name": CLUSTER, "expected_key": self.key_arn, "cluster_role_arn": CLUSTER_ROLE_ARN}
+        values.update(overrides)
+        return checks.Config(**values)
+
+    def props(self, **overrides: str) -> dict[str, str]:
+        values = {"ServiceToken": "arn:aws:lambda:us-west-2:123456789012:function:provider", "ClusterName": CLUSTER,
+                  "KeyArn": self.key_arn, "ClusterRoleArn": CLUSTER_ROLE_ARN, "CanaryNamespace": "default",
+                  "CanaryLabelKey": checks.CANARY_LABEL_KEY, "CanaryLabelValue": checks.CANARY_LABEL_VALUE,
+                  "PodCheck": "true", "PodImage": checks.DEFAULT_POD_IMAGE, "PodTimeoutSeconds": "300",
+                  "CloudTrailCheck": "false", "CloudTrailWaitSeconds": "120", "RunNonce": "1"}
+        values.update(overrides)
+        return values
+
+
+def make_key(kms: Any, *, rotation: bool = True, grant_to: str | None = CLUSTER_ROLE_ARN) -> tuple[str, str]:
+    meta = kms.create_key(KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT", Description="eks secrets")["KeyMetadata"]
+    if rotation:
+        kms.enable_key_rotation(KeyId=meta["KeyId"])
+    if grant_to:
+        kms.create_grant(KeyId=meta["KeyId"], GranteePrincipal=grant_to,
+                         Operations=["Encrypt", "Decrypt", "DescribeKey", "CreateGrant"])
+    return meta["Arn"], meta["KeyId"]
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_clients() -> tuple[Any, Any, Any]:
+    """Clients are reused across tests (creating them dominates setup); moto intercepts them whenever a mock is active
+    and resets its state per test."""
+    session = boto3.session.Session(aws_access_key_id=TEST_ACCESS_KEY, aws_secret_access_key=TEST_SECRET_KEY,
+                                    region_name=REGION)
+    # Explicit keys: mock_aws swaps the environment credentials, and the fake API server verifies
+    # the token signature with the test secret the way STS would.
+    sts = session.client("sts", endpoint_url=kube.sts_endpoint(REGION))
+    return session.client("eks"), session.client("kms"), sts
+
+
+@pytest.fixture
+def world(kube_server: KubeServer, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import moto.kms.models as moto_kms
+
+    # moto makes an RSA-2048 key pair for every KMS key, even symmetric ones (only used to Sign/Verify);
+    # skipping it for SYMMETRIC_DEFAULT keeps the fault matrix fast on a loaded machine.
+    original = moto_kms.generate_private_key
+    monkeypatch.setattr(moto_kms, "generate_private_key",
+                        lambda spec: None if spec == "SYMMETRIC_DEFAULT" else original(spec))
+    with mock_aws():
+        eks, kms, sts = _shared_clients()
+        key_arn, key_id = make_key(kms)
+        kms.create_alias(AliasName="alias/eks-envelope-test", TargetKeyId=key_id)
+        eks.create_cluster(name=CLUSTER, roleArn=CLUSTER_ROLE_ARN,
+                           resourcesVpcConfig={"subnetIds": ["subnet-1"], "endpointPrivateAccess": True},
+                           encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": key_arn}}])
+        w = World(eks, kms, sts, key_arn, key_id, "alias/eks-envelope-test", kube_server, pki)
+        w.point_cluster_at(kube_server.endpoint, pki.ca_pem)
+        yield w
+
+
+class Within:
+    """Assert a block finishes inside a wall-clock budget (the fault matrix must stay fast)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __enter__(self) -> "Within":
+        self.start = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.elapsed = time.monotonic() - self.start
+        if exc[0] is None:
+            assert self.elapsed < self.seconds, f"took {self.elapsed:.2f}s, budget {self.seconds}s"
+
+
+def stubbed_eks(cluster: dict[str, Any]) -> tuple[Any, Stubber]:
+    """An EKS client answering DescribeCluster with a shape moto does not model (health.issues)."""
+    client = boto3.client("eks", region_name=REGION)
+    stubber = Stubber(client)
+    stubber.add_response("describe_cluster", {"cluster": cluster}, {"name": cluster["name"]})
+    stubber.activate()
+    return client, stubber
+
+
+def lookup_events_fixture() -> dict[str, Any]:
+    data = json.loads(fixture_path(FIXTURE_NAME).read_text())
+    for event in data["Events"]:
+        event["EventTime"] = dt.datetime.fromisoformat(event["EventTime"].replace("Z", "+00:00"))
+    return data
+
+
+class FakeContext:
+    def __init__(self, remaining_ms: int = 840_000) -> None:
+        self.remaining_ms = remaining_ms
+        self.aws_request_id = "test-request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
