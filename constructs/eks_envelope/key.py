@@ -1,0 +1,191 @@
+"""The customer managed key that envelope-encrypts the cluster's Kubernetes secrets."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from aws_cdk import (
+    Aws,
+    CfnRule,
+    CfnRuleAssertion,
+    DefaultStackSynthesizer,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Stack,
+    Token,
+)
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from .validation import Problems, check_key_arn, parse_kms_arn
+
+#: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider).
+CLUSTER_ROLE_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants")
+
+#: What the principal that calls eks:CreateCluster needs: EKS creates a grant for the cluster role.
+DEPLOYER_KEY_ACTIONS = ("kms:CreateGrant", "kms:DescribeKey")
+
+#: Key administration without any cryptographic use: no Encrypt/Decrypt/GenerateDataKey*/ReEncrypt*,
+#: and no CreateGrant (a grant to oneself would be crypto use by the back door).
+KEY_ADMIN_ACTIONS = (
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListKeyRotations",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+)
+
+
+def default_deploy_principal(scope: Construct) -> iam.IPrincipal | None:
+    """The CDK bootstrap CloudFormation execution role: the principal that calls eks:CreateCluster."""
+    synthesizer = Stack.of(scope).synthesizer
+    if isinstance(synthesizer, DefaultStackSynthesizer):
+        # The synthesizer gives "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/...": substitute it.
+        return iam.ArnPrincipal(Fn.sub(synthesizer.cloud_formation_execution_role_arn))
+    return None
+
+
+class ClusterSecretsKey(Construct):
+    """A KMS customer managed key and alias for EKS secrets envelope encryption.
+
+    The key policy is deliberate and least privilege:
+
+    - the account root keeps full access (CDK's default statement), so IAM can always recover the
+      key — removing it is how teams lock themselves out;
+    - ``admins`` administer the key but cannot use it for cryptography;
+    - the cluster role (see :meth:`grant_cluster_role`) gets Encrypt, Decrypt, DescribeKey and ListGrants;
+    - the deploying principal gets CreateGrant and DescribeKey only through EKS in this account and
+      region (never with ``kms:GrantIsForAWSResource``, which EKS does not support for CreateCluster);
+    - no statement has a ``*`` principal.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alias: str | None = None,
+        admins: Sequence[iam.IPrincipal] = (),
+        deploy_principal: iam.IPrincipal | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        pending_window: Duration = Duration.days(30),
+        description: str = "Envelope encryption of EKS Kubernetes secrets",
+    ) -> None:
+        """
+        :param alias: alias name without or with the ``alias/`` prefix. :default: - no alias
+        :param admins: principals that administer (not use) the key. :default: - none beyond the account root
+        :param deploy_principal: principal that creates the cluster.
+            :default: - the CDK bootstrap CloudFormation execution role of the stack's synthesizer
+        :param removal_policy: what happens to the key when the stack goes. :default: RETAIN
+        :param pending_window: waiting period before deletion, 7-30 days. :default: 30 days
+        """
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Resource",
+            description=description,
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+            pending_window=pending_window,
+        )
+        if admins:
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="KeyAdministrationWithoutCryptoUse",
+                    principals=list(admins),
+                    actions=list(KEY_ADMIN_ACTIONS),
+                    resources=["*"],
+                )
+            )
+        deployer = deploy_principal or default_deploy_principal(self)
+        if deployer is not None:
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="DeployerCreatesClusterGrantThroughEks",
+                    principals=[deployer],
+                    actions=list(DEPLOYER_KEY_ACTIONS),
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {
+                            "kms:CallerAccount": Aws.ACCOUNT_ID,
+                            "kms:ViaService": f"eks.{Aws.REGION}.amazonaws.com",
+                        }
+                    },
+                )
+            )
+        self.alias: kms.Alias | None = None
+        if alias:
+            self.alias = kms.Alias(
+                self,
+                "Alias",
+                alias_name=alias if alias.startswith("alias/") else f"alias/{alias}",
+                target_key=self.key,
+                removal_policy=removal_policy,
+            )
+
+    @property
+    def key_arn(self) -> str:
+        return self.key.key_arn
+
+    @property
+    def alias_name(self) -> str | None:
+        return self.alias.alias_name if self.alias else None
+
+    def grant_cluster_role(self, role: iam.IRole) -> None:
+        """Let the EKS cluster role wrap and unwrap data keys, in the key policy itself."""
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EksClusterRoleEnvelopeEncryption",
+                principals=[role],
+                actions=list(CLUSTER_ROLE_KEY_ACTIONS),
+                resources=["*"],
+            )
+        )
+
+    @staticmethod
+    def from_key_arn(scope: Construct, construct_id: str, key_arn: str) -> kms.IKey:
+        """Import an existing key by ARN, refusing an alias ARN or a key in another region.
+
+        For an environment-agnostic stack the region is only known at deploy time: a template Rule
+        then refuses a deploy into another region before anything is created.
+        """
+        problems = Problems()
+        region = Stack.of(scope).region
+        check_key_arn(problems, "key_arn", key_arn, stack_region=region)
+        problems.raise_if_any()
+        key = kms.Key.from_key_arn(scope, construct_id, key_arn)
+        parts = parse_kms_arn(key_arn) if not Token.is_unresolved(key_arn) else None
+        if parts and Token.is_unresolved(region):
+            CfnRule(
+                scope,
+                f"{construct_id}SameRegion",
+                assertions=[
+                    CfnRuleAssertion(
+                        assert_=Fn.condition_equals(Aws.REGION, parts["region"]),
+                        assert_description=(
+                            f"The secrets key {key_arn} is in {parts['region']}; EKS needs a key in the "
+                            "cluster's region. Deploy to that region or give a key from this one."
+                        ),
+                    )
+                ],
+            )
+        return key

@@ -1,0 +1,155 @@
+"""App settings from CDK context (``cdk.json`` or ``-c key=value``), validated all at once.
+
+Values from ``-c`` arrive as strings and values from ``cdk.json`` as JSON; both are accepted.
+Context keys that look like ours (``snake_case``) but are unknown are refused with a suggestion,
+so a typo never silently falls back to a default. Keys of the CDK itself (``@aws-cdk/...``,
+``aws:...``, lookups with ``:``) are left alone.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .cluster import DEFAULT_KUBERNETES_VERSION
+from .validation import Problems, check_choice
+
+_OUR_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$|^[a-z]$")
+#: Keys the CDK CLI itself writes into the context without a prefix.
+_CDK_OWN_KEYS = {"acknowledged-issue-numbers"}
+
+COMPLIANCE_PACKS = ("AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless", "EnvelopeEncryption")
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Everything the bundled app can be told through context; README's table documents each key."""
+
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    fargate_namespaces: tuple[str, ...] = ("serverless",)
+    admin_principal_arns: tuple[str, ...] = ()
+    key_admin_arns: tuple[str, ...] = ()
+    public_access_cidrs: tuple[str, ...] = ()
+    allow_public_endpoint_from_anywhere: bool = False
+    existing_key_arn: str | None = None
+    nat_gateways: int = 1
+    max_azs: int = 2
+    env_name: str | None = None
+    ephemeral: bool = False
+    owner: str | None = None
+    verify: bool = True
+    verify_pod: bool = True
+    verify_cloudtrail: bool = False
+    verify_every_deploy: bool = False
+    compliance_packs: tuple[str, ...] = COMPLIANCE_PACKS
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stack_name(self) -> str:
+        return f"EksEnvelope-{self.env_name}" if self.env_name else "EksEnvelope"
+
+    @property
+    def cluster_name(self) -> str:
+        return f"eks-envelope-{self.env_name}" if self.env_name else "eks-envelope"
+
+
+def _as_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise ValueError("use true or false")
+
+
+def _as_int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("use a whole number")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and re.fullmatch(r"-?\d+", raw.strip()):
+        return int(raw)
+    raise ValueError("use a whole number")
+
+
+def _as_list(raw: Any) -> tuple[str, ...]:
+    """A JSON list, a JSON list in a string, or a comma-separated string."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            raw = json.loads(text)
+        else:
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+    if isinstance(raw, (list, tuple)) and all(isinstance(item, str) for item in raw):
+        return tuple(raw)
+    raise ValueError("use a list of strings, or a comma-separated string")
+
+
+def _as_str(raw: Any) -> str:
+    if isinstance(raw, str) and raw.strip():
+        return raw.strip()
+    raise ValueError("use a non-empty string")
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "kubernetes_version": _as_str,
+    "fargate_namespaces": _as_list,
+    "admin_principal_arns": _as_list,
+    "key_admin_arns": _as_list,
+    "public_access_cidrs": _as_list,
+    "allow_public_endpoint_from_anywhere": _as_bool,
+    "existing_key_arn": _as_str,
+    "nat_gateways": _as_int,
+    "max_azs": _as_int,
+    "env_name": _as_str,
+    "ephemeral": _as_bool,
+    "owner": _as_str,
+    "verify": _as_bool,
+    "verify_pod": _as_bool,
+    "verify_cloudtrail": _as_bool,
+    "verify_every_deploy": _as_bool,
+    "compliance_packs": _as_list,
+}
+CONTEXT_KEYS = tuple(_PARSERS)
+
+
+def settings_from_context(context: Mapping[str, Any]) -> AppSettings:
+    """Parse and check every context value of ours; raise EnvelopeConfigError listing all problems.
+
+    Values that the constructs validate themselves (namespaces, CIDRs, ARNs, counts) are checked
+    there, with the same messages; here we check types, unknown keys and app-only values.
+    """
+    problems = Problems()
+    values: dict[str, Any] = {}
+    for key, raw in context.items():
+        if not _OUR_KEY_RE.match(key) or key in _CDK_OWN_KEYS:
+            continue
+        if key not in _PARSERS:
+            check_choice(problems, f"context key {key!r}", key, CONTEXT_KEYS)
+            continue
+        if raw is None:
+            continue
+        try:
+            values[key] = _PARSERS[key](raw)
+        except (ValueError, json.JSONDecodeError) as err:
+            problems.add(f"context {key}", raw, str(err))
+
+    env_name = values.get("env_name")
+    if env_name is not None and not _ENV_NAME_RE.match(env_name):
+        problems.add(
+            "context env_name", env_name,
+            "1-24 lowercase letters, digits or '-', starting with a letter and not ending with '-' (e.g. pr-42)",
+        )
+    for pack in values.get("compliance_packs", ()):
+        if pack.lower() not in ("all", "none"):
+            check_choice(problems, "context compliance_packs", pack, COMPLIANCE_PACKS)
+    problems.raise_if_any()
+
+    packs = values.get("compliance_packs")
+    if packs is not None:
+        lowered = [p.lower() for p in packs]
+        values["compliance_packs"] = (
+            COMPLIANCE_PACKS if "all" in lowered else () if "none" in lowered else tuple(packs)
+        )
+    return AppSettings(**values)

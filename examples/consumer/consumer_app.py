@@ -1,0 +1,51 @@
+"""Compose EnvelopeEncryptedCluster into your own app: your VPC, a key from another stack."""
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+from eks_envelope import EnvelopeEncryptedCluster, VerifierOptions
+
+
+class SharedKeyStack(cdk.Stack):
+    """A platform team's stack that owns the secrets key (rotation on, retained)."""
+
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.key = kms.Key(self, "EksSecretsKey", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.RETAIN)
+
+
+class TeamClusterStack(cdk.Stack):
+    """An application team's cluster in a VPC that already exists."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        vpc = ec2.Vpc.from_vpc_attributes(
+            self, "ExistingVpc",
+            vpc_id="vpc-0123456789abcdef0",
+            availability_zones=["eu-west-1a", "eu-west-1b"],
+            private_subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+            public_subnet_ids=["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
+        )
+        self.envelope = EnvelopeEncryptedCluster(
+            self, "Cluster",
+            key=key,
+            vpc=vpc,
+            cluster_name="team-a",
+            fargate_namespaces=["team-a", "team-a-jobs"],
+            admin_principal_arns=["arn:aws:iam::123456789012:role/TeamAAdmin"],
+            verifier_options=VerifierOptions(pod_check=True, cloudtrail_check=True),
+        )
+        cdk.CfnOutput(self, "Kubeconfig", value=self.envelope.kubeconfig_command)
+
+
+def build(app: cdk.App) -> list[cdk.Stack]:
+    env = cdk.Environment(account="123456789012", region="eu-west-1")
+    shared = SharedKeyStack(app, "SharedKey", env=env)
+    team = TeamClusterStack(app, "TeamCluster", key=shared.key, env=env)
+    return [shared, team]
+
+
+if __name__ == "__main__":
+    app = cdk.App()
+    build(app)
+    app.synth()

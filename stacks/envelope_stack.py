@@ -1,0 +1,68 @@
+"""The bundled app's stack: the library composed from validated settings, plus outputs."""
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+from eks_envelope import ClusterSecretsKey, EnvelopeEncryptedCluster, VerifierOptions
+from eks_envelope.settings import AppSettings
+
+
+class EnvelopeEksStack(Stack):
+    """One EKS cluster on Fargate with envelope-encrypted secrets and its verifier."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: AppSettings, **kwargs: Any) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            termination_protection=not settings.ephemeral,
+            description="EKS on Fargate with secrets envelope-encrypted under a customer managed KMS key",
+            **kwargs,
+        )
+        key: kms.IKey | None = None
+        if settings.existing_key_arn:
+            key = ClusterSecretsKey.from_key_arn(self, "ExistingSecretsKey", settings.existing_key_arn)
+
+        self.envelope = EnvelopeEncryptedCluster(
+            self,
+            "Cluster",
+            key=key,
+            key_admin_arns=settings.key_admin_arns,
+            cluster_name=settings.cluster_name,
+            kubernetes_version=settings.kubernetes_version,
+            fargate_namespaces=settings.fargate_namespaces,
+            admin_principal_arns=settings.admin_principal_arns,
+            public_access_cidrs=settings.public_access_cidrs,
+            allow_public_endpoint_from_anywhere=settings.allow_public_endpoint_from_anywhere,
+            max_azs=settings.max_azs,
+            nat_gateways=settings.nat_gateways,
+            ephemeral=settings.ephemeral,
+            verify=settings.verify,
+            verifier_options=VerifierOptions(
+                pod_check=settings.verify_pod,
+                cloudtrail_check=settings.verify_cloudtrail,
+                rerun_on_every_deploy=settings.verify_every_deploy,
+            ),
+        )
+
+        if settings.env_name:
+            Tags.of(self).add("eks-envelope:environment", settings.env_name)
+        if settings.owner:
+            Tags.of(self).add("eks-envelope:owner", settings.owner)
+
+        CfnOutput(self, "ClusterName", value=self.envelope.cluster_name, description="EKS cluster name")
+        CfnOutput(self, "SecretsKeyArn", value=self.envelope.key_arn, description="KMS key encrypting Kubernetes secrets")
+        if self.envelope.key_alias:
+            CfnOutput(self, "SecretsKeyAlias", value=self.envelope.key_alias, description="Alias of the secrets key")
+        CfnOutput(
+            self, "KubeconfigCommand", value=self.envelope.kubeconfig_command,
+            description="Run this to point kubectl at the cluster (your principal needs an access entry)",
+        )
+        if self.envelope.verifier:
+            CfnOutput(
+                self, "EnvelopeEncryptionVerified", value=self.envelope.verifier.verified,
+                description="Set by the verifier after it proved envelope encryption end to end",
+            )

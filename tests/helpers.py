@@ -1,0 +1,84 @@
+"""Shared test helpers: build apps exactly as `cdk synth` does, once per configuration."""
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Template
+
+REPO = Path(__file__).resolve().parents[1]
+_ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+#: What the aws-cdk CLI adds to every synth (read from CDK_CONTEXT_JSON of a real `cdk synth`).
+#: Its "@aws-cdk/core:failSynthOnValidationErrors": false is left out: the CLI reports validation
+#: errors itself, while a test app must raise on them.
+CLI_CONTEXT = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": True,
+    "aws:cdk:bundling-stacks": ["**"],
+}
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context `cdk synth` sees: cdk.json's (feature flags included) plus the CLI's own."""
+    return {**json.loads((REPO / "cdk.json").read_text())["context"], **CLI_CONTEXT}
+
+
+def new_app(**overrides: Any) -> cdk.App:
+    context = copy.deepcopy(cdk_json_context())
+    context.update(overrides)
+    return cdk.App(context=context, outdir=tempfile.mkdtemp(prefix="cdk-test-"))
+
+
+@functools.lru_cache(maxsize=None)
+def _synth_bundled(overrides_json: str) -> cdk.cx_api.CloudAssembly:
+    from app import build_app
+
+    app = build_app(new_app(**json.loads(overrides_json)))
+    return app.synth()
+
+
+def synth_bundled_app(**overrides: Any) -> cdk.cx_api.CloudAssembly:
+    """Synthesize the bundled app with cdk.json context plus overrides; cached per configuration."""
+    return _synth_bundled(json.dumps(overrides, sort_keys=True))
+
+
+def bundled_template(**overrides: Any) -> Template:
+    assembly = synth_bundled_app(**overrides)
+    (stack,) = assembly.stacks
+    return Template.from_json(stack.template)
+
+
+@functools.lru_cache(maxsize=None)
+def _synth_custom(builder: Callable[[cdk.App], cdk.Stack]) -> dict[str, Any]:
+    app = new_app()
+    stack = builder(app)
+    return app.synth().get_stack_by_name(stack.stack_name).template
+
+
+def custom_template(builder: Callable[[cdk.App], cdk.Stack]) -> Template:
+    """Synthesize a stack built by ``builder`` (a module-level function) once."""
+    return Template.from_json(_synth_custom(builder))
+
+
+def normalised(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with asset hashes replaced, so snapshots change only when the infrastructure does."""
+    return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
+
+
+def resources_of(template: Template, cfn_type: str) -> dict[str, dict[str, Any]]:
+    return template.find_resources(cfn_type)
+
+
+def only_resource(template: Template, cfn_type: str) -> dict[str, Any]:
+    found = template.find_resources(cfn_type)
+    assert len(found) == 1, f"expected one {cfn_type}, found {sorted(found)}"
+    return next(iter(found.values()))

@@ -1,0 +1,161 @@
+"""EnvelopeEncryptedCluster defaults and options, one behaviour per test."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Template
+
+from eks_envelope import DEFAULT_KUBERNETES_VERSION
+from tests.helpers import bundled_template, only_resource
+
+ADMIN = "arn:aws:iam::123456789012:role/PlatformAdmin"
+ALL_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return bundled_template()
+
+
+@pytest.fixture(scope="module")
+def customised() -> Template:
+    return bundled_template(
+        admin_principal_arns=[ADMIN],
+        public_access_cidrs=["203.0.113.0/24"],
+        fargate_namespaces=["serverless", "apps"],
+        kubernetes_version="1.35",
+        nat_gateways=2,
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster(template: Template) -> dict:
+    return only_resource(template, "AWS::EKS::Cluster")
+
+
+def test_secrets_encrypted_with_the_apps_own_key(template: Template, cluster: dict) -> None:
+    (config,) = cluster["Properties"]["EncryptionConfig"]
+    assert config["Resources"] == ["secrets"]
+    key_id = config["Provider"]["KeyArn"]["Fn::GetAtt"][0]
+    assert template.to_json()["Resources"][key_id]["Type"] == "AWS::KMS::Key"
+    assert "secrets" in template.to_json()["Resources"][key_id]["Properties"]["Description"]
+
+
+def test_endpoint_private_only_by_default(cluster: dict) -> None:
+    vpc_config = cluster["Properties"]["ResourcesVpcConfig"]
+    assert vpc_config["EndpointPrivateAccess"] is True
+    assert vpc_config["EndpointPublicAccess"] is False
+    assert "PublicAccessCidrs" not in vpc_config
+
+
+def test_all_five_control_plane_log_types(cluster: dict) -> None:
+    enabled = [t["Type"] for t in cluster["Properties"]["Logging"]["ClusterLogging"]["EnabledTypes"]]
+    assert sorted(enabled) == sorted(ALL_LOG_TYPES)
+
+
+def test_control_plane_log_group_exists_first_encrypted_with_retention(template: Template, cluster: dict) -> None:
+    groups = template.find_resources("AWS::Logs::LogGroup", {"Properties": {"LogGroupName": "/aws/eks/eks-envelope/cluster"}})
+    (group_id,) = groups
+    assert groups[group_id]["Properties"]["RetentionInDays"] == 365
+    assert "KmsKeyId" in groups[group_id]["Properties"]
+    assert group_id in cluster["DependsOn"]
+
+
+def test_every_log_group_encrypted_with_retention(template: Template) -> None:
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    assert len(groups) >= 4
+    for group in groups.values():
+        assert "KmsKeyId" in group["Properties"] and "RetentionInDays" in group["Properties"]
+
+
+def test_access_entries_without_cluster_creator_admin(cluster: dict) -> None:
+    assert cluster["Properties"]["AccessConfig"] == {
+        "AuthenticationMode": "API",
+        "BootstrapClusterCreatorAdminPermissions": False,
+    }
+
+
+def test_deletion_protection_on(cluster: dict) -> None:
+    assert cluster["Properties"]["DeletionProtection"] is True
+
+
+def test_default_version_is_newest_in_standard_support(cluster: dict) -> None:
+    assert cluster["Properties"]["Version"] == DEFAULT_KUBERNETES_VERSION == "1.36"
+
+
+def test_no_auto_mode_and_no_nodes(template: Template, cluster: dict) -> None:
+    assert cluster["Properties"]["ComputeConfig"] == {"Enabled": False}
+    for node_type in ("AWS::EKS::Nodegroup", "AWS::AutoScaling::AutoScalingGroup", "AWS::EC2::LaunchTemplate"):
+        template.resource_count_is(node_type, 0)
+
+
+def test_control_plane_in_private_subnets_only(template: Template, cluster: dict) -> None:
+    resources = template.to_json()["Resources"]
+    for subnet in cluster["Properties"]["ResourcesVpcConfig"]["SubnetIds"]:
+        assert "Private" in resources[subnet["Ref"]]["Metadata"]["aws:cdk:path"]
+
+
+def test_fargate_profile_selects_user_namespaces_kube_system_and_the_canary(template: Template) -> None:
+    profile = only_resource(template, "AWS::EKS::FargateProfile")
+    selectors = profile["Properties"]["Selectors"]
+    assert {"Namespace": "serverless"} in [{k: v for k, v in s.items() if v} for s in selectors]
+    assert any(s["Namespace"] == "kube-system" for s in selectors)
+    canary = [s for s in selectors if s["Namespace"] == "default"]
+    assert canary and canary[0]["Labels"] == [{"Key": "eks-envelope.io/canary", "Value": "verifier"}]
+    assert len(selectors) == 3
+
+
+def test_pod_execution_role_trust_conditioned_on_the_clusters_profiles(template: Template) -> None:
+    profile = only_resource(template, "AWS::EKS::FargateProfile")
+    role_id = profile["Properties"]["PodExecutionRoleArn"]["Fn::GetAtt"][0]
+    role = template.to_json()["Resources"][role_id]
+    (stmt,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert stmt["Principal"] == {"Service": "eks-fargate-pods.amazonaws.com"}
+    source_arn = json.dumps(stmt["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert ":fargateprofile/eks-envelope/*" in source_arn
+
+
+def test_managed_addons_with_coredns_on_fargate(template: Template) -> None:
+    addons = {a["Properties"]["AddonName"]: a for a in template.find_resources("AWS::EKS::Addon").values()}
+    assert set(addons) == {"vpc-cni", "kube-proxy", "coredns"}
+    assert json.loads(addons["coredns"]["Properties"]["ConfigurationValues"]) == {"computeType": "Fargate"}
+    assert any("FargateProfile" in dep for dep in addons["coredns"]["DependsOn"])
+
+
+def test_new_vpc_two_azs_one_nat_gateway_and_flow_logs(template: Template) -> None:
+    template.resource_count_is("AWS::EC2::Subnet", 4)
+    template.resource_count_is("AWS::EC2::NatGateway", 1)
+    template.has_resource_properties(
+        "AWS::EC2::FlowLog", {"LogDestinationType": "cloud-watch-logs", "ResourceType": "VPC", "TrafficType": "ALL"}
+    )
+
+
+def test_outputs_name_key_alias_and_kubeconfig(template: Template) -> None:
+    outputs = template.to_json()["Outputs"]
+    assert {"ClusterName", "SecretsKeyArn", "SecretsKeyAlias", "KubeconfigCommand"} <= set(outputs)
+    command = json.dumps(outputs["KubeconfigCommand"]["Value"])
+    assert "aws eks update-kubeconfig --name " in command and "--region " in command
+
+
+def test_public_endpoint_only_from_listed_cidrs(customised: Template) -> None:
+    vpc_config = only_resource(customised, "AWS::EKS::Cluster")["Properties"]["ResourcesVpcConfig"]
+    assert vpc_config["EndpointPublicAccess"] is True
+    assert vpc_config["EndpointPrivateAccess"] is True
+    assert vpc_config["PublicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+def test_admin_principals_get_cluster_admin_access_entries(customised: Template) -> None:
+    entries = customised.find_resources("AWS::EKS::AccessEntry", {"Properties": {"PrincipalArn": ADMIN}})
+    (entry,) = entries.values()
+    (policy,) = entry["Properties"]["AccessPolicies"]
+    assert policy["AccessScope"] == {"Type": "cluster"}
+    assert "policy/AmazonEKSClusterAdminPolicy" in json.dumps(policy["PolicyArn"])
+
+
+def test_context_overrides_reach_the_cluster(customised: Template) -> None:
+    props = only_resource(customised, "AWS::EKS::Cluster")["Properties"]
+    assert props["Version"] == "1.35"
+    namespaces = [s["Namespace"] for s in only_resource(customised, "AWS::EKS::FargateProfile")["Properties"]["Selectors"]]
+    assert namespaces[:2] == ["serverless", "apps"]
+    customised.resource_count_is("AWS::EC2::NatGateway", 2)

@@ -1,0 +1,127 @@
+"""The secrets key and its policy, statement by statement."""
+from __future__ import annotations
+
+import json
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Match, Template
+
+from eks_envelope import ClusterSecretsKey, EnvelopeConfigError
+from tests.helpers import bundled_template, new_app
+
+ADMIN = "arn:aws:iam::123456789012:role/KeyAdmin"
+CRYPTO_ACTIONS = {"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+                  "kms:GenerateDataKeyWithoutPlaintext", "kms:CreateGrant", "kms:*", "kms:ReEncrypt*",
+                  "kms:GenerateDataKey*", "kms:Create*"}
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return bundled_template(key_admin_arns=[ADMIN])
+
+
+@pytest.fixture(scope="module")
+def secrets_key(template: Template) -> dict:
+    keys = template.find_resources("AWS::KMS::Key", {"Properties": {"Description": Match.string_like_regexp("secrets")}})
+    assert len(keys) == 1
+    return next(iter(keys.values()))
+
+
+def statement(key: dict, sid: str) -> dict:
+    matches = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == sid]
+    assert len(matches) == 1, f"no single statement {sid}"
+    return matches[0]
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_rotation_on_and_retained(secrets_key: dict) -> None:
+    assert secrets_key["Properties"]["EnableKeyRotation"] is True
+    assert secrets_key["DeletionPolicy"] == "Retain"
+    assert secrets_key["UpdateReplacePolicy"] == "Retain"
+    assert secrets_key["Properties"]["PendingWindowInDays"] == 30
+
+
+def test_account_root_statement_kept_against_lockout(secrets_key: dict) -> None:
+    root = [s for s in secrets_key["Properties"]["KeyPolicy"]["Statement"]
+            if "Sid" not in s and "root" in json.dumps(s["Principal"])]
+    assert len(root) == 1 and root[0]["Action"] == "kms:*" and root[0]["Effect"] == "Allow"
+
+
+def test_cluster_role_gets_exactly_what_eks_needs(secrets_key: dict, template: Template) -> None:
+    stmt = statement(secrets_key, "EksClusterRoleEnvelopeEncryption")
+    assert sorted(stmt["Action"]) == ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"]
+    role_id = stmt["Principal"]["AWS"]["Fn::GetAtt"][0]
+    role = template.to_json()["Resources"][role_id]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "eks.amazonaws.com"}
+
+
+def test_deployer_create_grant_is_scoped_to_eks_in_this_account(secrets_key: dict) -> None:
+    stmt = statement(secrets_key, "DeployerCreatesClusterGrantThroughEks")
+    assert sorted(stmt["Action"]) == ["kms:CreateGrant", "kms:DescribeKey"]
+    assert set(stmt["Condition"]["StringEquals"]) == {"kms:CallerAccount", "kms:ViaService"}
+    assert "cfn-exec-role" in json.dumps(stmt["Principal"])
+
+
+def test_never_uses_grant_is_for_aws_resource(template: Template) -> None:
+    assert "GrantIsForAWSResource" not in json.dumps(template.to_json())
+
+
+def test_admins_administer_without_crypto_use(secrets_key: dict) -> None:
+    stmt = statement(secrets_key, "KeyAdministrationWithoutCryptoUse")
+    assert stmt["Principal"] == {"AWS": ADMIN}
+    assert not CRYPTO_ACTIONS & set(stmt["Action"]), "admins must not be able to use the key"
+    assert {"kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:EnableKey"} <= set(stmt["Action"])
+
+
+def test_no_wildcard_principal_in_any_key_policy(template: Template) -> None:
+    for key in template.find_resources("AWS::KMS::Key").values():
+        for stmt in key["Properties"]["KeyPolicy"]["Statement"]:
+            principal = stmt.get("Principal")
+            assert principal != "*"
+            for value in (principal or {}).values():
+                assert "*" not in as_list(value)
+
+
+def test_alias_names_the_cluster(template: Template) -> None:
+    template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/eks-envelope-secrets"})
+
+
+def test_from_key_arn_accepts_a_key_arn_in_the_stack_region() -> None:
+    stack = cdk.Stack(new_app(), "S", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    key = ClusterSecretsKey.from_key_arn(stack, "K", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    assert key.key_arn.endswith("1234567890ab")
+
+
+def test_fails_from_key_arn_with_alias_arn() -> None:
+    stack = cdk.Stack(new_app(), "S", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    with pytest.raises(EnvelopeConfigError, match=r"key_arn='arn:aws:kms:eu-west-1:123456789012:alias/eks'.*give the key ARN it targets"):
+        ClusterSecretsKey.from_key_arn(stack, "K", "arn:aws:kms:eu-west-1:123456789012:alias/eks")
+
+
+def test_fails_from_key_arn_in_another_region() -> None:
+    stack = cdk.Stack(new_app(), "S", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    with pytest.raises(EnvelopeConfigError, match=r"us-east-1.*key in the cluster's region eu-west-1"):
+        ClusterSecretsKey.from_key_arn(stack, "K", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+
+
+def test_env_agnostic_import_asserts_the_region_at_deploy_time() -> None:
+    app = new_app()
+    stack = cdk.Stack(app, "S")
+    cdk.CfnWaitConditionHandle(stack, "AnyResource")  # a template needs at least one resource
+    ClusterSecretsKey.from_key_arn(stack, "K", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    assertion = Template.from_stack(stack).to_json()["Rules"]["KSameRegion"]["Assertions"][0]
+    assert assertion["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+    assert "EKS needs a key in the cluster's region" in assertion["AssertDescription"]
+
+
+def test_custom_deploy_principal_replaces_the_bootstrap_role() -> None:
+    stack = cdk.Stack(new_app(), "S")
+    key = ClusterSecretsKey(stack, "K", deploy_principal=iam.ArnPrincipal("arn:aws:iam::123456789012:role/Deployer"))
+    policy = Template.from_stack(stack).to_json()["Resources"][stack.get_logical_id(key.key.node.default_child)]
+    stmt = [s for s in policy["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "DeployerCreatesClusterGrantThroughEks"]
+    assert stmt[0]["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/Deployer"}
