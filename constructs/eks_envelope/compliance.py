@@ -81,6 +81,7 @@ from aws_cdk import cloudformation_include
 from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 from constructs import IConstruct
 
+from .key import CLUSTER_ROLE_KEY_ACTIONS
 from .markers import EPHEMERAL_METADATA_KEY, VERIFICATION_RESOURCE_TYPE
 
 __all__ = [
@@ -106,7 +107,6 @@ IAM_ROLE_POLICY = "AWS::IAM::RolePolicy"
 LOG_GROUP = "AWS::Logs::LogGroup"
 
 #: What the cluster role needs on the secrets key (EKS docs + the verifier's grant check).
-CLUSTER_ROLE_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants")
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ACCESS_ENTRY_MODES = ("API", "API_AND_CONFIG_MAP")
 FARGATE_PODS_SERVICE = "eks-fargate-pods.amazonaws.com"
@@ -166,6 +166,14 @@ def _as_bool(value: Any) -> bool | None:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     return None
+
+
+def _flag_compliance(raw: Any) -> NagRuleCompliance:
+    """A boolean property that must be true: absent or false fails; an unresolvable value is N/A."""
+    flag = _as_bool(raw)
+    if flag is None and raw is not None:
+        return NOT_APPLICABLE
+    return COMPLIANT if flag else NON_COMPLIANT
 
 
 def _referenced_logical_id(value: Any) -> str | None:
@@ -401,11 +409,7 @@ def cluster_secrets_key_rotation_enabled(node: CfnResource) -> NagRuleCompliance
     key = _secrets_key(node).key
     if key is None:
         return NOT_APPLICABLE
-    raw = _props(key).get("EnableKeyRotation")
-    rotation = _as_bool(raw)
-    if rotation is None and raw is not None:
-        return NOT_APPLICABLE
-    return COMPLIANT if rotation else NON_COMPLIANT
+    return _flag_compliance(_props(key).get("EnableKeyRotation"))
 
 
 def cluster_role_can_use_secrets_key(node: CfnResource) -> NagRuleCompliance:
@@ -556,11 +560,7 @@ def cluster_deletion_protected(node: CfnResource) -> NagRuleCompliance:
     """EKS8: DeletionProtection true; NOT_APPLICABLE on an ephemeral cluster."""
     if node.cfn_resource_type != CLUSTER or _is_ephemeral(node):
         return NOT_APPLICABLE
-    raw = _props(node).get("DeletionProtection")
-    protected = _as_bool(raw)
-    if protected is None and raw is not None:
-        return NOT_APPLICABLE
-    return COMPLIANT if protected else NON_COMPLIANT
+    return _flag_compliance(_props(node).get("DeletionProtection"))
 
 
 def cluster_encryption_verified(node: CfnResource) -> NagRuleCompliance:
