@@ -24,6 +24,11 @@ help:
 	@echo "make deploy    deploy with your AWS credentials [ENV=name EPHEMERAL=true]"
 	@echo "make destroy   destroy the stack [ENV=name]"
 	@echo "make verify    verify a deployed cluster: CLUSTER=name [KEY=arn] [REGION=r] [POD=1] [CLOUDTRAIL=1]"
+	@echo "make scan      checkov + cfn-lint on the synthesized templates (docs/scan.md)"
+	@echo "make comparison regenerate README's scanner comparison on careless clusters"
+	@echo "make integ     integration-test app against its snapshot (offline); integ-deploy for real"
+	@echo "make diagram   regenerate docs/architecture.svg from the template"
+	@echo "make bench     benchmarks into bench/results.md (not part of make test)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,7 +47,9 @@ synth: deps
 	@$(REPORT_ENV)=1 $(CDK) synth --quiet $(CONTEXT)
 	@echo "templates written to cdk.out/"
 
+# Scanners first, so pytest's summary is the last line a CI log shows.
 test: deps
+	@$(MAKE) --no-print-directory scan
 	@$(PY) -m pytest -q
 
 deploy: deps

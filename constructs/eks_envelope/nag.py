@@ -1,16 +1,39 @@
-"""Acknowledging compliance findings: on the construct that owns them, one finding id at a time."""
+"""Acknowledging compliance findings: on the construct that owns them, one finding id at a time.
+
+Two audiences read acknowledgements: cdk-nag (through ``Validations``, copied into template
+metadata as ``cdk_nag.rules_to_suppress``) and checkov (``Metadata.checkov.skip``). Both are
+written here, both demand a reason a reviewer can check.
+"""
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, CfnResource, Validations
 from constructs import IConstruct
+
+_MIN_REASON = 40
+
+
+def _require_reason(finding_id: str, reason: str) -> None:
+    if len(reason) < _MIN_REASON:
+        raise ValueError(f"acknowledgement of {finding_id} needs a specific reason, got {reason!r}")
 
 
 def acknowledge(owner: IConstruct, finding_id: str, reason: str) -> None:
-    """Acknowledge one finding on ``owner`` with a reason a reviewer can check.
+    """Acknowledge one cdk-nag finding on ``owner`` with a reason a reviewer can check.
 
     ``finding_id`` is the full id, with its bracketed suffix where the rule reports one
     (``AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/...]``).
     """
-    if len(reason) < 40:
-        raise ValueError(f"acknowledgement of {finding_id} needs a specific reason, got {reason!r}")
+    _require_reason(finding_id, reason)
     Validations.of(owner).acknowledge(Acknowledgment(id=finding_id, reason=reason))
+
+
+def checkov_skip(owner: IConstruct, check_id: str, reason: str) -> None:
+    """Skip one checkov check on the CloudFormation resource ``owner`` is (or wraps), with a reason."""
+    _require_reason(check_id, reason)
+    cfn = owner if isinstance(owner, CfnResource) else owner.node.default_child
+    if not isinstance(cfn, CfnResource):
+        raise TypeError(f"{owner.node.path} is not a CloudFormation resource: skip on its L1 instead")
+    metadata = cfn.get_metadata("checkov") or {}
+    # add_metadata replaces the whole "checkov" entry: keep the other skips.
+    skips = [s for s in metadata.get("skip", []) if s["id"] != check_id]
+    cfn.add_metadata("checkov", {**metadata, "skip": [*skips, {"id": check_id, "comment": reason}]})

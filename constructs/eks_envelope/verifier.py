@@ -16,7 +16,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct, IDependable
 
 from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VERIFICATION_RESOURCE_TYPE
-from .nag import acknowledge
+from .nag import acknowledge, checkov_skip
 
 if TYPE_CHECKING:
     from .cluster import VerifierOptions
@@ -132,8 +132,8 @@ class EnvelopeEncryptionVerifier(Construct):
             vpc=vpc,
             vpc_subnets=private_subnets,
             security_groups=[self.security_group],
-            # One verification at a time per cluster is enough; it also caps what a bad loop can cost.
-            reserved_concurrent_executions=2,
+            # A verification or two at a time per cluster is enough; it also caps what a bad loop can cost.
+            reserved_concurrent_executions=options.reserved_concurrency,
             log_group=self.log_group,
             description="Proves EKS secrets are envelope-encrypted with the customer key",
         )
@@ -196,9 +196,18 @@ class EnvelopeEncryptionVerifier(Construct):
         )
         framework: lambda_.Function = self.provider.node.find_child("framework-onEvent")  # type: ignore[assignment]
         framework_cfn: lambda_.CfnFunction = framework.node.default_child  # type: ignore[assignment]
-        framework_cfn.reserved_concurrent_executions = 2
+        framework_cfn.reserved_concurrent_executions = options.reserved_concurrency
         framework_cfn.memory_size = 128
         _acknowledge_sync_custom_resource_lambda(framework)
+        checkov_skip(
+            framework,
+            "CKV_AWS_173",
+            "Its only environment variable is USER_ON_EVENT_FUNCTION_ARN, the handler's ARN: nothing secret "
+            "to encrypt with a customer key.",
+        )
+        if options.reserved_concurrency is None:
+            for function in (self.function, framework):
+                _acknowledge_no_reserved_concurrency(function)
 
         properties = {
             "ClusterName": cluster.cluster_name,
@@ -239,17 +248,31 @@ def _acknowledge_vpc_access(role: iam.IRole) -> None:
     )
 
 
+#: Why a custom-resource Lambda needs no dead-letter queue (cdk-nag and checkov alike).
+CUSTOM_RESOURCE_DLQ_REASON = (
+    "A custom-resource Lambda reports every outcome to CloudFormation (SUCCESS or FAILED with a reason) "
+    "and logs it; a dead-letter queue would hold no event that CloudFormation does not already show."
+)
+
+
 def _acknowledge_sync_custom_resource_lambda(function: lambda_.IFunction) -> None:
     """Findings that do not fit a custom-resource Lambda whose every outcome reaches CloudFormation."""
-    dlq_reason = (
-        "A custom-resource Lambda reports every outcome to CloudFormation (SUCCESS or FAILED with a reason) "
-        "and logs it; a dead-letter queue would hold no event that CloudFormation does not already show."
-    )
     for finding in ("HIPAA.Security-LambdaDLQ", "NIST.800.53.R5-LambdaDLQ", "Serverless-LambdaDLQ"):
-        acknowledge(function, finding, dlq_reason)
+        acknowledge(function, finding, CUSTOM_RESOURCE_DLQ_REASON)
+    checkov_skip(function, "CKV_AWS_116", CUSTOM_RESOURCE_DLQ_REASON)
     acknowledge(
         function,
         "Serverless-LambdaTracing",
         "Runs once per deploy; each stage's timing and call counts go to structured logs and the "
         "custom resource's Summary, so X-Ray would add cost and permissions without new insight.",
     )
+
+
+def _acknowledge_no_reserved_concurrency(function: lambda_.IFunction) -> None:
+    reason = (
+        "Reserved concurrency turned off deliberately (VerifierOptions.reserved_concurrency=None): accounts "
+        "with a concurrency limit of 10 cannot reserve any. The function runs once per deploy."
+    )
+    for finding in ("HIPAA.Security-LambdaConcurrency", "NIST.800.53.R5-LambdaConcurrency"):
+        acknowledge(function, finding, reason)
+    checkov_skip(function, "CKV_AWS_115", reason)
