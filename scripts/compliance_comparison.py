@@ -1,0 +1,140 @@
+"""The README's scanner comparison, generated from real templates (tests/compliance/careless.py).
+
+For each careless configuration it synthesizes the template and records what cdk-nag's
+AwsSolutions pack, checkov (when `.venv-scan` exists, as `make scan` creates it) and our
+EnvelopeEncryption pack report, then renders a Markdown table per configuration.
+
+    .venv/bin/python scripts/compliance_comparison.py --write   # update README.md between the markers
+    .venv/bin/python scripts/compliance_comparison.py --check   # exit 1 when README.md is stale
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "constructs"), str(REPO)]
+# Node 22 from package.json before jsii starts (Node 20 makes it print an end-of-life banner).
+os.environ["PATH"] = f"{REPO / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+
+import cdk_nag  # noqa: E402
+
+from eks_envelope.compliance import RULES, evaluate  # noqa: E402
+from tests.compliance.careless import CARELESS_STACKS, build_careless_app  # noqa: E402
+from tests.helpers import new_app  # noqa: E402
+
+BEGIN, END = "<!-- comparison:begin -->", "<!-- comparison:end -->"
+TOOLS = ("AwsSolutions", "checkov", "EnvelopeEncryption")
+#: Other tools' findings that speak to one of our rules' concerns (by our rule suffix).
+SAME_CONCERN = {
+    "AwsSolutions-EKS1": "EKS4",
+    "AwsSolutions-EKS2": "EKS5",
+    "AwsSolutions-KMS5": "EKS2",
+    "CKV_AWS_58": "EKS1",
+    "CKV_AWS_7": "EKS2",
+    "CKV_AWS_38": "EKS4",
+    "CKV_AWS_39": "EKS4",
+    "CKV_AWS_37": "EKS5",
+    "CKV_AWS_158": "CWL1",
+    "CKV_AWS_66": "CWL1",
+}
+
+
+def _checkov(templates: list[Path]) -> dict[str, set[str]] | None:
+    bin_dir = REPO / ".venv-scan" / "bin"
+    if not (bin_dir / "checkov").exists():
+        return None
+    spec = importlib.util.spec_from_file_location("scan", REPO / "scripts" / "scan.py")
+    scan = importlib.util.module_from_spec(spec)
+    sys.modules["scan"] = scan  # its dataclasses look their module up while being defined
+    spec.loader.exec_module(scan)
+    failed: dict[str, set[str]] = {}
+    for report in scan.run_checkov(templates, bin_dir):
+        for check in report.get("results", {}).get("failed_checks", []):
+            stack = Path(check["file_path"]).name.split(".")[0]
+            failed.setdefault(stack, set()).add(check["check_id"])
+    return failed
+
+
+def collect(*, with_checkov: bool = True) -> dict[str, dict[str, set[str] | None]]:
+    """Stack -> tool -> finding ids (None: the tool was not run)."""
+    outdir = Path(tempfile.mkdtemp(prefix="careless-"))
+    app = new_app()
+    app = type(app)(context={k: v for k, v in app.node.get_all_context().items()}, outdir=str(outdir))
+    stacks = build_careless_app(app)
+    nag = {s.stack_name: {v.rule_name.split("[", 1)[0] for v in cdk_nag.AwsSolutionsChecks().validate_scope(s).violations}
+           for s in stacks}
+    assembly = app.synth()
+    templates = [outdir / f"{s.stack_name}.template.json" for s in stacks]
+    checkov = _checkov(templates) if with_checkov else None
+    results: dict[str, dict[str, set[str] | None]] = {}
+    for stack in stacks:
+        template = assembly.get_stack_by_name(stack.stack_name).template
+        results[stack.stack_name] = {
+            "AwsSolutions": nag[stack.stack_name],
+            "checkov": None if checkov is None else checkov.get(stack.stack_name, set()),
+            "EnvelopeEncryption": {f.rule_id for f in evaluate(template)},
+        }
+    return results
+
+
+def _cell(found: set[str] | None, concern: str | None, others: bool = False) -> str:
+    if found is None:
+        return "(not run)"
+    ids = sorted(
+        i for i in found
+        if (SAME_CONCERN.get(i) is None and not i.startswith("EnvelopeEncryption-")) == others
+        and (others or SAME_CONCERN.get(i) == concern or i == f"EnvelopeEncryption-{concern}")
+    )
+    return ", ".join(f"`{i}`" for i in ids) if ids else "—"
+
+
+def render(results: dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for stack, found in results.items():
+        lines += [f"**{stack}** — {CARELESS_STACKS[stack]}", "",
+                  "| concern | " + " | ".join(TOOLS) + " |", "|---|" + "---|" * len(TOOLS)]
+        for rule in RULES:
+            lines.append(f"| {rule.info.rstrip('.')} | " + " | ".join(_cell(found[t], rule.suffix) for t in TOOLS) + " |")
+        lines.append("| other findings | " + " | ".join(_cell(found[t], None, others=True) for t in TOOLS) + " |")
+        ours = len(found["EnvelopeEncryption"])
+        nag_on_concerns = {SAME_CONCERN[i] for i in found["AwsSolutions"] if i in SAME_CONCERN}
+        lines += ["", f"Our pack flags {ours} rules here; AwsSolutions reports {len(nag_on_concerns)} of those concerns"
+                  + ("" if found["checkov"] is None else
+                     f", checkov {len({SAME_CONCERN[i] for i in found['checkov'] if i in SAME_CONCERN})}") + ".", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def readme_section(readme: str) -> str:
+    return readme.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n") + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", action="store_true", help="update README.md between the comparison markers")
+    parser.add_argument("--check", action="store_true", help="exit 1 when README.md differs from a fresh run")
+    args = parser.parse_args(argv)
+    table = render(collect())
+    readme_path = REPO / "README.md"
+    readme = readme_path.read_text()
+    if args.write:
+        before, rest = readme.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+        readme_path.write_text(f"{before}{BEGIN}\n{table}{END}{after}")
+    elif args.check:
+        if readme_section(readme) != table:
+            print("README.md's scanner comparison is stale: run `make comparison`", file=sys.stderr)
+            return 1
+        print("scanner comparison in README.md is current")
+    else:
+        print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
