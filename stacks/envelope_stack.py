@@ -15,9 +15,16 @@ class EnvelopeEksStack(Stack):
     """One EKS cluster on Fargate with envelope-encrypted secrets and its verifier."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: AppSettings, **kwargs: Any) -> None:
+        # Stack tags: CloudFormation propagates them at deploy to every resource, including those
+        # CDK's own providers create outside the construct tree. Tags.of() below also writes them
+        # into the template, where reviewers and scanners see them.
+        tags = {"eks-envelope:environment": settings.env_name} if settings.env_name else {}
+        if settings.owner:
+            tags["eks-envelope:owner"] = settings.owner
         super().__init__(
             scope,
             construct_id,
+            tags=tags,
             termination_protection=not settings.ephemeral,
             description="EKS on Fargate with secrets envelope-encrypted under a customer managed KMS key",
             **kwargs,
@@ -48,10 +55,8 @@ class EnvelopeEksStack(Stack):
             ),
         )
 
-        if settings.env_name:
-            Tags.of(self).add("eks-envelope:environment", settings.env_name)
-        if settings.owner:
-            Tags.of(self).add("eks-envelope:owner", settings.owner)
+        for tag_key, tag_value in tags.items():
+            Tags.of(self).add(tag_key, tag_value)
 
         CfnOutput(self, "ClusterName", value=self.envelope.cluster_name, description="EKS cluster name")
         CfnOutput(self, "SecretsKeyArn", value=self.envelope.key_arn, description="KMS key encrypting Kubernetes secrets")

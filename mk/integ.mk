@@ -1,0 +1,13 @@
+# Integration test (tests/integ/integ_envelope.py, integ-tests-alpha).
+#   make integ                  offline: synthesize the integ app and compare it with its snapshot
+#   make integ-deploy ENV=name  with an AWS account: deploy, report the assertions, destroy (also on failure)
+# Why the aws-cdk CLI and not integ-runner, and the one line to switch: docs/integ.md.
+.PHONY: integ integ-deploy
+
+INTEG_ENV ?= $(if $(ENV),$(ENV),integ)
+
+integ: deps
+	@$(PY) -m pytest -q tests/integ
+
+integ-deploy: deps
+	@PY="$(PY)" CDK="$(CDK)" tests/integ/deploy_and_destroy.sh "$(INTEG_ENV)"
