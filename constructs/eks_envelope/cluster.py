@@ -163,6 +163,14 @@ class EnvelopeEncryptedCluster(Construct):
             # One NAT gateway per AZ at most; bound by max_azs only when max_azs itself is valid.
             azs_valid = isinstance(max_azs, int) and not isinstance(max_azs, bool) and 2 <= max_azs <= 6
             check_int_range(problems, "nat_gateways", nat_gateways, low=0, high=max_azs if azs_valid else 6)
+            if nat_gateways == 0 and verify:
+                # The new VPC has no endpoints: without NAT the verifier cannot reach EKS/KMS and
+                # Fargate cannot pull the canary image, so the deploy would hang until the Lambda timeout.
+                problems.add(
+                    "nat_gateways", nat_gateways,
+                    "the verifier and Fargate need outbound access from the private subnets: give at least 1, "
+                    "or bring a VPC with endpoints (vpc=...), or set verify=False",
+                )
         if key is not None:
             if key_alias or key_admin_arns:
                 problems.add(
