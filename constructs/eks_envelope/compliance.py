@@ -884,6 +884,9 @@ class EnvelopeEncryptionChecks(NagPack):
         )
         self._pack_name = PACK_NAME
 
+    #: Every rule of the pack (each applies to the resource types it names).
+    rules = RULES
+
     @property
     def name(self) -> str:
         return PACK_NAME

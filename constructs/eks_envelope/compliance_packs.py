@@ -7,7 +7,6 @@ import cdk_nag
 from aws_cdk import App, Validations
 
 from .compliance import EnvelopeEncryptionChecks
-from .compliance_report import recording
 
 #: Pack name (as in context `compliance_packs`) -> class. Every pack copies acknowledgements into
 #: the template metadata, so scanners downstream see the audit trail.
@@ -21,14 +20,13 @@ PACK_CLASSES: dict[str, type[cdk_nag.NagPack]] = {
 }
 
 
-def register_packs(app: App, packs: Sequence[str], *, record: bool = False) -> list[cdk_nag.NagPack]:
-    """Add the named packs to ``app``; with ``record``, each keeps a tally for the compliance report."""
-    plugins = [
-        (recording(PACK_CLASSES[name]) if record else PACK_CLASSES[name])(
-            app, write_suppressions_to_cloud_formation=True
-        )
-        for name in packs
-    ]
+def selected(packs: Sequence[str]) -> dict[str, type[cdk_nag.NagPack]]:
+    return {name: PACK_CLASSES[name] for name in packs}
+
+
+def register_packs(app: App, packs: Sequence[str]) -> list[cdk_nag.NagPack]:
+    """Add the named packs to ``app`` through Validations."""
+    plugins = [pack_class(app, write_suppressions_to_cloud_formation=True) for pack_class in selected(packs).values()]
     if plugins:
         Validations.of(app).add_plugins(*plugins)
     return plugins

@@ -1,0 +1,67 @@
+"""make synth's compliance report: counts per pack and every acknowledgement with its reason."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eks_envelope.compliance_packs import PACK_CLASSES, selected
+from eks_envelope.compliance_report import acknowledgements, rule_count, summarise, write_report
+from eks_envelope.nag import IGNORE_ACKNOWLEDGEMENTS
+from tests.helpers import new_app, synth_bundled_app
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    from app import build_app
+
+    outdir = Path(synth_bundled_app().directory)
+    table, path = write_report(
+        PACK_CLASSES, lambda: build_app(new_app(**{IGNORE_ACKNOWLEDGEMENTS: True}), with_packs=False), outdir
+    )
+    return table, path, outdir
+
+
+def rows(table: str) -> dict[str, list[int]]:
+    return {line.split()[0]: [int(n) for n in line.split()[1:]] for line in table.splitlines()[2:]}
+
+
+def test_every_pack_has_a_row_and_nothing_failed(report) -> None:
+    table, _, _ = report
+    counted = rows(table)
+    assert set(counted) == set(PACK_CLASSES)
+    for pack, (evaluated, passed, acknowledged, failed) in counted.items():
+        assert failed == 0, pack
+        assert evaluated == passed + acknowledged, pack
+
+
+def test_rule_counts_are_the_packs_own(report) -> None:
+    counted = rows(report[0])
+    assert counted["AwsSolutions"][0] == rule_count(PACK_CLASSES["AwsSolutions"]) > 100
+    assert counted["EnvelopeEncryption"][0] == len(PACK_CLASSES["EnvelopeEncryption"].rules)
+
+
+def test_acknowledged_rules_match_the_acknowledgements_in_the_template(report) -> None:
+    table, _, outdir = report
+    acknowledged_ids = {row["id"].split("[", 1)[0] for row in acknowledgements(outdir) if row["kind"] == "cdk-nag"}
+    assert {"AwsSolutions-IAM4", "AwsSolutions-IAM5", "Serverless-LambdaDLQ"} <= acknowledged_ids
+    assert rows(table)["AwsSolutions"][2] == len({i for i in acknowledged_ids if i.startswith("AwsSolutions-")})
+
+
+def test_markdown_lists_every_acknowledgement_with_its_reason(report) -> None:
+    _, path, outdir = report
+    markdown = path.read_text()
+    for row in acknowledgements(outdir):
+        assert f"`{row['id']}`" in markdown
+        assert row["reason"].replace("|", "/") in markdown
+        assert len(row["reason"]) >= 40, f"{row['id']} on {row['resource']} has no specific reason"
+
+
+def test_fails_counted_from_the_validation_report(tmp_path: Path) -> None:
+    (tmp_path / "validation-report.json").write_text(json.dumps({"pluginReports": [{"violations": [
+        {"ruleName": "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/ReadOnlyAccess]", "severity": "error"},
+    ]}]}))
+    (summary,) = summarise(selected(["AwsSolutions"]), {"AwsSolutions": {"AwsSolutions-IAM4": 2, "AwsSolutions-KMS5": 1}}, tmp_path)
+    assert (summary.failed, summary.acknowledged, summary.acknowledged_findings) == (1, 1, 1)
+    assert summary.passed == summary.evaluated - 2
