@@ -77,7 +77,6 @@ from aws_cdk import (
     Stage,
     Validations,
 )
-from aws_cdk import cloudformation_include
 from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 from constructs import IConstruct
 
@@ -124,6 +123,18 @@ NOT_APPLICABLE = NagRuleCompliance.NOT_APPLICABLE
 #: Templates of the synthesis being validated (absolute path -> template), set by the pack's
 #: ``validate`` so the rules see exactly what is deployed, ``add_property_override`` included.
 _SYNTHESIZED: ContextVar[Mapping[str, Mapping[str, Any]]] = ContextVar("_SYNTHESIZED", default={})
+#: Lookups that cannot change during one validation run, memoised for its duration: each reads the
+#: construct tree through jsii round trips, and rules ask for them once per resource.
+_RUN_CACHE: ContextVar[dict[Any, Any] | None] = ContextVar("_RUN_CACHE", default=None)
+
+
+def _memoised(kind: str, key: Any, compute: Callable[[], Any]) -> Any:
+    cache = _RUN_CACHE.get()
+    if cache is None:
+        return compute()
+    if (kind, key) not in cache:
+        cache[(kind, key)] = compute()
+    return cache[(kind, key)]
 
 
 def _synthesized(node: CfnResource) -> Mapping[str, Any] | None:
@@ -131,6 +142,10 @@ def _synthesized(node: CfnResource) -> Mapping[str, Any] | None:
     templates = _SYNTHESIZED.get()
     if not templates:
         return None
+    return _memoised("synthesized", id(node), lambda: _synthesized_uncached(node, templates))
+
+
+def _synthesized_uncached(node: CfnResource, templates: Mapping[str, Any]) -> Mapping[str, Any] | None:
     stack = Stack.of(node)
     template = templates.get(os.path.realpath(os.path.join(Stage.of(stack).outdir, stack.template_file)))
     resource = (template or {}).get("Resources", {}).get(stack.resolve(node.logical_id))
@@ -233,6 +248,10 @@ def _literal_text(value: Any) -> tuple[str, bool] | None:
 def _stack_resources(node: CfnResource) -> dict[str, CfnResource]:
     """Every CfnResource of the node's own stack (not nested stacks), by logical id."""
     stack = Stack.of(node)
+    return _memoised("stack-resources", id(stack), lambda: _stack_resources_uncached(stack))
+
+
+def _stack_resources_uncached(stack: Stack) -> dict[str, CfnResource]:
     resources: dict[str, CfnResource] = {}
     for construct in stack.node.find_all():
         if isinstance(construct, CfnResource) and Stack.of(construct) is stack:
@@ -903,9 +922,11 @@ class EnvelopeEncryptionChecks(NagPack):
             with open(path, encoding="utf-8") as template:
                 templates[os.path.realpath(path)] = json.load(template)
         token = _SYNTHESIZED.set(templates)
+        cache_token = _RUN_CACHE.set({})
         try:
             report = super().validate(context)
         finally:
+            _RUN_CACHE.reset(cache_token)
             _SYNTHESIZED.reset(token)
         has_errors = any(v.severity not in ("warning", "info") for v in report.violations)
         return PolicyValidationPluginReport(
@@ -977,6 +998,8 @@ def _is_acknowledged(finding: Finding, acknowledged: Mapping[str, set[str]]) -> 
 
 
 def _evaluate_template(template: Mapping[str, Any]) -> list[Finding]:
+    from aws_cdk import cloudformation_include  # only templates need it: keep synth imports lean
+
     resources = template.get("Resources") or {}
     with tempfile.TemporaryDirectory(prefix="envelope-eval-") as workdir:
         template_file = Path(workdir) / "template.json"
