@@ -15,6 +15,7 @@ from eks_envelope.compliance_packs import register_packs, selected  # noqa: E402
 from eks_envelope.compliance_report import write_report  # noqa: E402
 from eks_envelope.nag import IGNORE_ACKNOWLEDGEMENTS  # noqa: E402
 from eks_envelope.settings import settings_from_context  # noqa: E402
+from eks_envelope.validation import EnvelopeConfigError, Problems  # noqa: E402
 from stacks.envelope_stack import EnvelopeEksStack  # noqa: E402
 
 #: Set by `make synth`: also write cdk.out/compliance-report.md and print a table per pack.
@@ -22,15 +23,25 @@ REPORT_ENV = "EKS_ENVELOPE_COMPLIANCE_REPORT"
 
 
 def build_app(app: cdk.App, *, with_packs: bool = True) -> cdk.App:
-    settings = settings_from_context(app.node.get_all_context())
-    EnvelopeEksStack(app, settings.stack_name, settings=settings)
+    """Raises EnvelopeConfigError listing every bad context value and construct prop at once."""
+    problems = Problems()
+    settings = settings_from_context(app.node.get_all_context(), problems)
+    try:
+        EnvelopeEksStack(app, settings.stack_name, settings=settings)
+    except EnvelopeConfigError as err:
+        problems.items.extend(err.problems)
+    problems.raise_if_any()
     if with_packs:
         register_packs(app, settings.compliance_packs)
     return app
 
 
 def main() -> None:
-    app = build_app(cdk.App())
+    try:
+        app = build_app(cdk.App())
+    except EnvelopeConfigError as err:
+        # A configuration mistake, not a crash: the message names field, value and fix.
+        sys.exit(f"eks-envelope: {err}")
     assembly = app.synth()
     if os.environ.get(REPORT_ENV) == "1":
         packs = selected(settings_from_context(app.node.get_all_context()).compliance_packs)

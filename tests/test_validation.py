@@ -85,7 +85,7 @@ def test_imported_vpc_skips_new_vpc_checks() -> None:
 @pytest.mark.parametrize(
     ("context", "expected"),
     [
-        pytest.param({"kubernetes_verison": "1.35"}, r"context key 'kubernetes_verison'.*did you mean 'kubernetes_version'", id="unknown-context-key"),
+        pytest.param({"kubernetes_verison": "1.35"}, r"context key='kubernetes_verison': not a setting of this app; did you mean 'kubernetes_version'\?", id="unknown-context-key"),
         pytest.param({"nat_gateways": "two"}, r"context nat_gateways='two': use a whole number", id="non-numeric-nat"),
         pytest.param({"ephemeral": "yes"}, r"context ephemeral='yes': use true or false", id="non-boolean"),
         pytest.param({"env_name": "PR_42"}, r"context env_name='PR_42': 1-24 lowercase", id="bad-env-name"),
@@ -113,3 +113,12 @@ def test_fails_on_bad_context_through_the_app() -> None:
 
     with pytest.raises(EnvelopeConfigError, match=r"fargate_namespaces='Bad'.*\n.*nat_gateways=-2"):
         build_app(new_app(fargate_namespaces=["Bad"], nat_gateways=-2))
+
+
+def test_fails_with_context_and_construct_problems_in_one_error() -> None:
+    from app import build_app
+
+    with pytest.raises(EnvelopeConfigError) as raised:
+        build_app(new_app(nat_gateway=2, max_azs="two", fargate_namespaces=["Bad_NS"], public_access_cidrs=["0.0.0.0/0"]))
+    fields = sorted(p.field for p in raised.value.problems)
+    assert fields == ["context key", "context max_azs", "fargate_namespaces", "public_access_cidrs"]

@@ -7,6 +7,7 @@ so a typo never silently falls back to a default. Keys of the CDK itself (``@aws
 """
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -114,19 +115,24 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 CONTEXT_KEYS = tuple(_PARSERS)
 
 
-def settings_from_context(context: Mapping[str, Any]) -> AppSettings:
-    """Parse and check every context value of ours; raise EnvelopeConfigError listing all problems.
+def settings_from_context(context: Mapping[str, Any], problems: Problems | None = None) -> AppSettings:
+    """Parse and check every context value of ours.
 
     Values that the constructs validate themselves (namespaces, CIDRs, ARNs, counts) are checked
-    there, with the same messages; here we check types, unknown keys and app-only values.
+    there, with the same messages; here we check types, unknown keys and app-only values. Given
+    ``problems``, they are collected there (a bad value falls back to its default, so the
+    constructs can report theirs too) and the caller raises; otherwise EnvelopeConfigError is raised.
     """
-    problems = Problems()
+    collect_only = problems is not None
+    problems = problems if problems is not None else Problems()
     values: dict[str, Any] = {}
     for key, raw in context.items():
         if not _OUR_KEY_RE.match(key) or key in _CDK_OWN_KEYS:
             continue
         if key not in _PARSERS:
-            check_choice(problems, f"context key {key!r}", key, CONTEXT_KEYS)
+            close = difflib.get_close_matches(key, CONTEXT_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.add("context key", key, f"not a setting of this app; {hint}Known keys: {', '.join(CONTEXT_KEYS)}")
             continue
         if raw is None:
             continue
@@ -144,7 +150,12 @@ def settings_from_context(context: Mapping[str, Any]) -> AppSettings:
     for pack in values.get("compliance_packs", ()):
         if pack.lower() not in ("all", "none"):
             check_choice(problems, "context compliance_packs", pack, COMPLIANCE_PACKS)
-    problems.raise_if_any()
+    if problems.items:
+        # Keep only what parsed and passed: the rest falls back to defaults while problems are collected.
+        bad = {p.field.removeprefix("context ") for p in problems.items}
+        values = {k: v for k, v in values.items() if k not in bad}
+    if not collect_only:
+        problems.raise_if_any()
 
     packs = values.get("compliance_packs")
     if packs is not None:
