@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO / "tests" / "handler"))
 
 import index  # noqa: E402
 from verifier_fakes import (  # noqa: E402,F401  (fixtures are used by name)
-    FIXTURE_NAME, REGION, FakeContext, aws_env, fake_time, fixture_path, kube_server, pki, runtime, world,
+    REGION, FakeContext, aws_env, fake_time, kube_server, lookup_events_fixture, pki, runtime, world,
 )
 
 RUNS = int(os.environ.get("BENCH_VERIFIER_RUNS", "5"))
@@ -52,14 +52,7 @@ def _hook(clients, counter: dict[str, int]):
 
 def _cloudtrail_client(world):
     """LookupEvents answered with the shared fixture, re-addressed to this account, key and role (as tests do)."""
-    text = fixture_path(FIXTURE_NAME).read_text()
-    text = (text.replace("111111111111", "123456789012").replace("1234abcd-12ab-34cd-56ef-1234567890ab", world.key_id)
-            .replace("eks-envelope-ClusterRole-EXAMPLE", "eks-envelope-ClusterRole-TEST"))
-    page = json.loads(text)
-    from datetime import datetime
-
-    for ev in page["Events"]:
-        ev["EventTime"] = datetime.fromisoformat(ev["EventTime"].replace("Z", "+00:00"))
+    page = lookup_events_fixture(world.key_id)
     client = boto3.client("cloudtrail", region_name=REGION)
     stubber = Stubber(client)
     stubber.add_response("lookup_events", page)

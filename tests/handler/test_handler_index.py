@@ -12,7 +12,7 @@ import jsonlog
 import boto3
 from botocore.stub import Stubber
 
-from verifier_fakes import CLUSTER, REGION, FakeContext, Within, fixture_path, FIXTURE_NAME
+from verifier_fakes import CLUSTER, REGION, FakeContext, Within, lookup_events_fixture
 
 
 @pytest.fixture
@@ -150,13 +150,7 @@ def test_json_logger_redacts_forbidden_fields(capsys):
 
 
 def test_cloudtrail_evidence_found_end_to_end_in_summary(wired):
-    # The shared fixture, re-addressed to this test account's key and cluster role (which has a path).
-    text = fixture_path(FIXTURE_NAME).read_text()
-    text = (text.replace("111111111111", "123456789012").replace("1234abcd-12ab-34cd-56ef-1234567890ab", wired.key_id)
-            .replace("eks-envelope-ClusterRole-EXAMPLE", "eks-envelope-ClusterRole-TEST"))
-    page = json.loads(text)
-    for ev in page["Events"]:
-        ev["EventTime"] = checks.datetime.fromisoformat(ev["EventTime"].replace("Z", "+00:00"))
+    page = lookup_events_fixture(wired.key_id)
     client = boto3.client("cloudtrail", region_name=REGION)
     stubber = Stubber(client)
     stubber.add_response("lookup_events", page)

@@ -549,8 +549,14 @@ def stubbed_eks(cluster: dict[str, Any]) -> tuple[Any, Stubber]:
     return client, stubber
 
 
-def lookup_events_fixture() -> dict[str, Any]:
-    data = json.loads(fixture_path(FIXTURE_NAME).read_text())
+def lookup_events_fixture(key_id: str | None = None) -> dict[str, Any]:
+    """The shared LookupEvents fixture; with ``key_id``, re-addressed to this test account, key and
+    cluster role (the role has a path), as if EKS had used the test world's key."""
+    text = fixture_path(FIXTURE_NAME).read_text()
+    if key_id is not None:
+        text = (text.replace("111111111111", "123456789012").replace("1234abcd-12ab-34cd-56ef-1234567890ab", key_id)
+                .replace("eks-envelope-ClusterRole-EXAMPLE", "eks-envelope-ClusterRole-TEST"))
+    data = json.loads(text)
     for event in data["Events"]:
         event["EventTime"] = dt.datetime.fromisoformat(event["EventTime"].replace("Z", "+00:00"))
     return data
