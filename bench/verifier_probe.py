@@ -14,16 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "handler"))
 
 import index  # noqa: E402
 from verifier_fakes import (  # noqa: E402,F401  (fixtures are used by name)
-    REGION, FakeContext, aws_env, fake_time, kube_server, lookup_events_fixture, pki, runtime, world,
+    REGION, FakeContext, aws_env, fake_time, kube_server, lookup_events_fixture, pki, runtime, stubbed_cloudtrail, world,
 )
 
 RUNS = int(os.environ.get("BENCH_VERIFIER_RUNS", "5"))
@@ -52,11 +50,7 @@ def _hook(clients, counter: dict[str, int]):
 
 def _cloudtrail_client(world):
     """LookupEvents answered with the shared fixture, re-addressed to this account, key and role (as tests do)."""
-    page = lookup_events_fixture(world.key_id)
-    client = boto3.client("cloudtrail", region_name=REGION)
-    stubber = Stubber(client)
-    stubber.add_response("lookup_events", page)
-    stubber.activate()
+    client, _ = stubbed_cloudtrail(("ok", lookup_events_fixture(world.key_id)))
     return client
 
 

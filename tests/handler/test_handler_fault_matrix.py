@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import copy
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 import checks
 import index
@@ -17,6 +15,7 @@ from verifier_fakes import (
     FakeContext,
     Within,
     lookup_events_fixture,
+    stubbed_cloudtrail,
     make_key,
     stubbed_eks,
 )
@@ -283,24 +282,10 @@ def test_pod_mounts_the_canary_secret_with_label(world, runtime):
 # --- stage 5: CloudTrail never fails the deploy ---------------------------------------------
 
 
-def _cloudtrail(*responses, fake_time=None, calls_at=None):
-    client = boto3.client("cloudtrail", region_name=REGION)
-    if calls_at is not None:  # record (fake) call times to check the 2 requests/second limit
-        client.meta.events.register("before-parameter-build.cloudtrail.LookupEvents",
-                                    lambda **_: calls_at.append(fake_time.clock()))
-    stubber = Stubber(client)
-    for kind, payload in responses:
-        if kind == "error":
-            stubber.add_client_error("lookup_events", service_error_code=payload, http_status_code=400)
-        else:
-            stubber.add_response("lookup_events", payload)
-    stubber.activate()
-    return client, stubber
-
 
 def test_cloudtrail_rate_limited_still_passes(world, runtime, fake_time):
     calls_at: list[float] = []
-    client, stubber = _cloudtrail(*[("error", "ThrottlingException")] * 4, fake_time=fake_time, calls_at=calls_at)
+    client, stubber = stubbed_cloudtrail(*[("error", "ThrottlingException")] * 4, fake_time=fake_time, calls_at=calls_at)
     clients = world.clients(cloudtrail=client)
     with Within(3):
         report = checks.run_verification(world.config(cloudtrail_check=True, cloudtrail_wait_seconds=10), clients, runtime)
@@ -313,7 +298,7 @@ def test_cloudtrail_rate_limited_still_passes(world, runtime, fake_time):
 
 def test_cloudtrail_throttled_then_found_with_fixture(world, runtime, fake_time):
     fixture = lookup_events_fixture()
-    client, stubber = _cloudtrail(("error", "ThrottlingException"), ("ok", {"Events": []}), ("ok", fixture))
+    client, stubber = stubbed_cloudtrail(("error", "ThrottlingException"), ("ok", {"Events": []}), ("ok", fixture))
     # The fixture's key and role are placeholders from another account: run the stage function directly.
     counter = checks.CallCounter()
     status, detail = checks.collect_cloudtrail_evidence(
@@ -330,7 +315,7 @@ def test_cloudtrail_throttled_then_found_with_fixture(world, runtime, fake_time)
 
 def test_cloudtrail_evidence_ignores_other_principals(runtime):
     fixture = lookup_events_fixture()
-    client, _ = _cloudtrail(("ok", fixture))
+    client, _ = stubbed_cloudtrail(("ok", fixture))
     status, _detail = checks.collect_cloudtrail_evidence(
         client, "arn:aws:kms:us-west-2:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         "arn:aws:iam::111111111111:role/some-other-role", 0, runtime, checks.CallCounter())
@@ -338,7 +323,7 @@ def test_cloudtrail_evidence_ignores_other_principals(runtime):
 
 
 def test_cloudtrail_no_events_reports_not_yet_delivered_within_wait(world, runtime, fake_time):
-    client, stubber = _cloudtrail(*[("ok", {"Events": []})] * 10)
+    client, stubber = stubbed_cloudtrail(*[("ok", {"Events": []})] * 10)
     report = checks.run_verification(world.config(cloudtrail_check=True, cloudtrail_wait_seconds=60),
                                      world.clients(cloudtrail=client), runtime)
     ct = report.results[-1]
@@ -348,7 +333,7 @@ def test_cloudtrail_no_events_reports_not_yet_delivered_within_wait(world, runti
 
 
 def test_cloudtrail_access_denied_is_skipped_not_failed(world, runtime):
-    client, _ = _cloudtrail(("error", "AccessDeniedException"))
+    client, _ = stubbed_cloudtrail(("error", "AccessDeniedException"))
     report = checks.run_verification(world.config(cloudtrail_check=True), world.clients(cloudtrail=client), runtime)
     assert report.results[-1].status == "skipped" and "AccessDeniedException" in report.results[-1].detail
 

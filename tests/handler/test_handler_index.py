@@ -9,10 +9,8 @@ import pytest
 import checks
 import index
 import jsonlog
-import boto3
-from botocore.stub import Stubber
 
-from verifier_fakes import CLUSTER, REGION, FakeContext, Within, lookup_events_fixture
+from verifier_fakes import CLUSTER, REGION, FakeContext, Within, lookup_events_fixture, stubbed_cloudtrail
 
 
 @pytest.fixture
@@ -150,11 +148,7 @@ def test_json_logger_redacts_forbidden_fields(capsys):
 
 
 def test_cloudtrail_evidence_found_end_to_end_in_summary(wired):
-    page = lookup_events_fixture(wired.key_id)
-    client = boto3.client("cloudtrail", region_name=REGION)
-    stubber = Stubber(client)
-    stubber.add_response("lookup_events", page)
-    stubber.activate()
+    client, stubber = stubbed_cloudtrail(("ok", lookup_events_fixture(wired.key_id)))
     wired.wired_clients.cloudtrail = client
     result = index.on_event(event(wired, CloudTrailCheck="true", PodCheck="false"), FakeContext())
     ct = json.loads(result["Data"]["Summary"])["stages"][-1]

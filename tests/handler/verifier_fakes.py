@@ -549,6 +549,25 @@ def stubbed_eks(cluster: dict[str, Any]) -> tuple[Any, Stubber]:
     return client, stubber
 
 
+def stubbed_cloudtrail(*responses: tuple[str, Any], fake_time: Any = None, calls_at: list | None = None) -> tuple[Any, Stubber]:
+    """A CloudTrail client answering LookupEvents in order: ("ok", response) or ("error", code).
+
+    With ``calls_at``, the (fake) time of each call is recorded, to check the 2 requests/second limit.
+    """
+    client = boto3.client("cloudtrail", region_name=REGION)
+    if calls_at is not None:
+        client.meta.events.register("before-parameter-build.cloudtrail.LookupEvents",
+                                    lambda **_: calls_at.append(fake_time.clock()))
+    stubber = Stubber(client)
+    for kind, payload in responses:
+        if kind == "error":
+            stubber.add_client_error("lookup_events", service_error_code=payload, http_status_code=400)
+        else:
+            stubber.add_response("lookup_events", payload)
+    stubber.activate()
+    return client, stubber
+
+
 def lookup_events_fixture(key_id: str | None = None) -> dict[str, Any]:
     """The shared LookupEvents fixture; with ``key_id``, re-addressed to this test account, key and
     cluster role (the role has a path), as if EKS had used the test world's key."""
