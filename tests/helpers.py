@@ -7,7 +7,7 @@ import json
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
@@ -57,25 +57,9 @@ def bundled_template(**overrides: Any) -> Template:
     return Template.from_json(stack.template)
 
 
-@functools.lru_cache(maxsize=None)
-def _synth_custom(builder: Callable[[cdk.App], cdk.Stack]) -> dict[str, Any]:
-    app = new_app()
-    stack = builder(app)
-    return app.synth().get_stack_by_name(stack.stack_name).template
-
-
-def custom_template(builder: Callable[[cdk.App], cdk.Stack]) -> Template:
-    """Synthesize a stack built by ``builder`` (a module-level function) once."""
-    return Template.from_json(_synth_custom(builder))
-
-
 def normalised(template: dict[str, Any]) -> dict[str, Any]:
     """The template with asset hashes replaced, so snapshots change only when the infrastructure does."""
     return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
-
-
-def resources_of(template: Template, cfn_type: str) -> dict[str, dict[str, Any]]:
-    return template.find_resources(cfn_type)
 
 
 def only_resource(template: Template, cfn_type: str) -> dict[str, Any]:

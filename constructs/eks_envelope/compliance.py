@@ -970,11 +970,9 @@ class EnvelopeEncryptionChecks(NagPack):
             with open(path, encoding="utf-8") as template:
                 templates[os.path.realpath(path)] = json.load(template)
         token = _SYNTHESIZED.set(templates)
-        cache_token = _RUN_CACHE.set({})
         try:
-            report = super().validate(context)
+            report = super().validate(context)  # cdk-nag dispatches to validate_scope, which caches per run
         finally:
-            _RUN_CACHE.reset(cache_token)
             _SYNTHESIZED.reset(token)
         has_errors = any(v.severity not in ("warning", "info") for v in report.violations)
         return PolicyValidationPluginReport(
@@ -1012,9 +1010,7 @@ def evaluate(target: IConstruct | Mapping[str, Any]) -> list[Finding]:
     """
     if isinstance(target, Mapping):
         return _evaluate_template(target)
-    findings = _findings(EnvelopeEncryptionChecks().validate_scope(target), rename={})
-    acknowledged = _acknowledged(target)
-    return [f for f in findings if not _is_acknowledged(f, acknowledged)]
+    return _findings(EnvelopeEncryptionChecks().validate_scope(target), rename={})
 
 
 def _normalized_acknowledgment(finding_id: str) -> str:
@@ -1033,26 +1029,6 @@ def _acknowledged_on(node: IConstruct, rule_id: str) -> bool:
                 if rule_id in {_normalized_acknowledgment(i) for i in entry.data}:
                     return True
     return False
-
-
-def _acknowledged(root: IConstruct) -> dict[str, set[str]]:
-    """Construct path -> finding ids acknowledged there (cdk-nag checks the plain form only;
-    the CDK validation framework also honours the namespaced one at synth)."""
-    acknowledged: dict[str, set[str]] = {}
-    for construct in root.node.find_all():
-        for entry in construct.node.metadata:
-            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY and isinstance(entry.data, Mapping):
-                ids = acknowledged.setdefault(construct.node.path, set())
-                ids.update(_normalized_acknowledgment(i) for i in entry.data)
-    return acknowledged
-
-
-def _is_acknowledged(finding: Finding, acknowledged: Mapping[str, set[str]]) -> bool:
-    return any(
-        finding.rule_id in ids
-        and (path in ("", finding.resource_path) or finding.resource_path.startswith(f"{path}/"))
-        for path, ids in acknowledged.items()
-    )
 
 
 def _evaluate_template(template: Mapping[str, Any]) -> list[Finding]:

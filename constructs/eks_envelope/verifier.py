@@ -124,7 +124,7 @@ class EnvelopeEncryptionVerifier(Construct):
             "Handler",
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="index.on_event",
-            code=lambda_.Code.from_asset(str(handler_asset_dir()), exclude=["__pycache__", "*.pyc", ".keep"]),
+            code=lambda_.Code.from_asset(str(handler_asset_dir()), exclude=["__pycache__", "*.pyc"]),
             timeout=HANDLER_TIMEOUT,
             memory_size=256,
             # Immutable here: every permission is in the managed policy above, none inline.
