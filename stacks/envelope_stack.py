@@ -25,7 +25,8 @@ class EnvelopeEksStack(Stack):
             scope,
             construct_id,
             tags=tags,
-            termination_protection=not settings.ephemeral,
+            # Off for the deliberate teardown too (deletion_protection=false), so `make destroy` can follow.
+            termination_protection=not settings.ephemeral and settings.deletion_protection is not False,
             description="EKS on Fargate with secrets envelope-encrypted under a customer managed KMS key",
             **kwargs,
         )
@@ -45,13 +46,18 @@ class EnvelopeEksStack(Stack):
             public_access_cidrs=settings.public_access_cidrs,
             allow_public_endpoint_from_anywhere=settings.allow_public_endpoint_from_anywhere,
             max_azs=settings.max_azs,
+            availability_zones=settings.availability_zones,
             nat_gateways=settings.nat_gateways,
+            support_type=settings.support_type,
+            deletion_protection=settings.deletion_protection,
             ephemeral=settings.ephemeral,
             verify=settings.verify,
             verifier_options=VerifierOptions(
                 pod_check=settings.verify_pod,
                 cloudtrail_check=settings.verify_cloudtrail,
                 rerun_on_every_deploy=settings.verify_every_deploy,
+                reserved_concurrency=settings.verifier_reserved_concurrency,
+                **({"pod_image": settings.verifier_pod_image} if settings.verifier_pod_image else {}),
             ),
         )
 

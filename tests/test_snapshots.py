@@ -4,7 +4,9 @@ Update on purpose only (`pytest --snapshot-update`), with the reason in the comm
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
+import json
 from typing import Any
 
 import pytest
@@ -30,9 +32,24 @@ def test_default_app(snapshot_json: Any) -> None:
     assert normalised(stack.template) == snapshot_json
 
 
-def test_composition_with_own_vpc_and_key_from_another_stack(snapshot_json: Any) -> None:
+@functools.lru_cache(maxsize=None)
+def composition_assembly() -> Any:
     app = new_app()
     load_consumer_example().build(app)
-    assembly = app.synth()
+    return app.synth()
+
+
+def test_composition_with_own_vpc_and_key_from_another_stack(snapshot_json: Any) -> None:
+    assembly = composition_assembly()
     templates = {name: normalised(assembly.get_stack_by_name(name).template) for name in ("SharedKey", "TeamCluster")}
     assert templates == snapshot_json
+
+
+def test_key_from_another_stack_is_referenced_strongly() -> None:
+    # A weak reference (Fn::GetStackOutput) resolves only while a change set executes, so every
+    # change set would plan to replace the cluster, whose EncryptionConfig needs replacement.
+    template = composition_assembly().get_stack_by_name("TeamCluster").template
+    (cluster,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::EKS::Cluster"]
+    (config,) = cluster["Properties"]["EncryptionConfig"]
+    assert list(config["Provider"]["KeyArn"]) == ["Fn::ImportValue"]
+    assert "Fn::GetStackOutput" not in json.dumps(template)

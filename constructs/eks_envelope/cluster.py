@@ -5,7 +5,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Sequence
 
-from aws_cdk import Annotations, Aws, Duration, Fn, Names, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Aws, Duration, Fn, Names, ReferenceStrength, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
@@ -13,15 +13,18 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .key import CLUSTER_ROLE_KEY_ACTIONS, ClusterSecretsKey
+from .key import ClusterSecretsKey, grant_key_use
 from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, EPHEMERAL_METADATA_KEY
 from .nag import acknowledge, checkov_skip
+from .protection import ClusterDeletionProtection
+from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, in_standard_support, standard_support_versions
 from .verifier import EnvelopeEncryptionVerifier
 from .validation import (
     MAX_FARGATE_SELECTORS,
     Problems,
     check_choice,
     check_cidrs,
+    check_availability_zones,
     check_cluster_name,
     check_int_range,
     check_key_arn,
@@ -37,10 +40,9 @@ KNOWN_KUBERNETES_VERSIONS = tuple(
     )
 )
 SUPPORTED_KUBERNETES_VERSIONS = tuple(v for v in KNOWN_KUBERNETES_VERSIONS if int(v.split(".")[1]) >= 28)
-#: Newest version this aws-cdk-lib knows and EKS offers in standard support (checked 2026-11-28).
+#: Newest version this aws-cdk-lib knows and EKS offers in standard support (checked 2026-11-28;
+#: support.py holds the dated calendar).
 DEFAULT_KUBERNETES_VERSION = "1.36"
-#: Versions older than these are in EKS extended support (six times the control-plane price).
-STANDARD_SUPPORT_VERSIONS = ("1.34", "1.35", "1.36")
 
 ALL_LOG_TYPES = (
     eks.ClusterLoggingTypes.API,
@@ -66,15 +68,17 @@ class VerifierOptions:
     :param cloudtrail_check: look up KMS calls on the key by the cluster role in CloudTrail (never fails a deploy).
     :param rerun_on_every_deploy: re-run even when neither the cluster nor the key changed.
     :param pod_image: image of the canary pod; it needs ``sh``, ``sha256sum`` and ``cut``.
-    :param reserved_concurrency: reserved concurrency of the verifier's two Lambdas; ``None`` reserves
-        none (needed in accounts whose Lambda concurrency limit is 10, where any reservation fails).
+    :param reserved_concurrency: reserved concurrency of the verifier's two Lambdas. :default: None —
+        none reserved: Lambda refuses any reservation that leaves fewer than 100 unreserved, and new
+        or sandbox accounts start with a limit of 10. The compliance findings this causes are
+        acknowledged with that reason; set e.g. 2 in accounts with room to spare.
     """
 
     pod_check: bool = True
     cloudtrail_check: bool = False
     rerun_on_every_deploy: bool = False
     pod_image: str = "public.ecr.aws/docker/library/busybox:stable"
-    reserved_concurrency: int | None = 2
+    reserved_concurrency: int | None = None
 
 
 class EnvelopeEncryptedCluster(Construct):
@@ -96,8 +100,10 @@ class EnvelopeEncryptedCluster(Construct):
         key_admin_arns: Sequence[str] = (),
         vpc: ec2.IVpc | None = None,
         max_azs: int = 2,
+        availability_zones: Sequence[str] | None = None,
         nat_gateways: int = 1,
         kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+        support_type: str = DEFAULT_SUPPORT_TYPE,
         cluster_name: str | None = None,
         fargate_namespaces: Sequence[str] = ("serverless",),
         admin_principal_arns: Sequence[str] = (),
@@ -117,14 +123,23 @@ class EnvelopeEncryptedCluster(Construct):
         :param key_admin_arns: IAM ARNs that administer (not use) the new key. :default: - none
         :param vpc: the VPC. :default: - a new VPC: public + private subnets, ``max_azs`` AZs, flow logs
         :param max_azs: AZs of the new VPC (EKS needs 2). :default: 2
+        :param availability_zones: AZ names of the new VPC (2 to 6), instead of the first ``max_azs``.
+            EKS refuses control-plane subnets in the AZ IDs use1-az3, usw1-az2 and cac1-az3: where
+            your account maps a name to one of those, name others here. :default: - the first ``max_azs``
         :param nat_gateways: NAT gateways of the new VPC. :default: 1
         :param kubernetes_version: e.g. "1.36". :default: the newest in EKS standard support
+        :param support_type: the cluster's UpgradePolicy: "STANDARD" (upgraded automatically at the end
+            of standard support) or "EXTENDED" (kept, at six times the control-plane price).
+            :default: "STANDARD" (EKS's own default would be EXTENDED)
         :param cluster_name: EKS cluster name. :default: - derived from the construct path
         :param fargate_namespaces: namespaces whose pods run on Fargate. :default: ["serverless"]
         :param admin_principal_arns: IAM roles/users given cluster admin through access entries. :default: - none
         :param public_access_cidrs: CIDRs allowed to the public endpoint. :default: - no public endpoint
         :param allow_public_endpoint_from_anywhere: required to accept 0.0.0.0/0. :default: False
-        :param deletion_protection: EKS deletion protection. :default: - on, off when ephemeral
+        :param deletion_protection: EKS deletion protection, switched on after a verified deploy (never
+            in a way that blocks the rollback of a failed first deploy). False is also the deliberate
+            teardown of a production stack: protection goes off and the log groups become deletable.
+            :default: - on, off when ephemeral
         :param ephemeral: destroyable and cheap (key deleted after 7 days, log groups removed). :default: False
         :param log_retention: retention of the log groups. :default: - one year, one week when ephemeral
         :param logs_key: key encrypting the log groups. :default: - a new key for logs only
@@ -139,13 +154,20 @@ class EnvelopeEncryptedCluster(Construct):
             deletion_protection = not ephemeral
         if log_retention is None:
             log_retention = logs.RetentionDays.ONE_WEEK if ephemeral else logs.RetentionDays.ONE_YEAR
-        removal = RemovalPolicy.DESTROY if ephemeral else RemovalPolicy.RETAIN
+        # No plain RETAIN anywhere: CloudFormation keeps RETAIN resources when it rolls back a failed
+        # first deploy, which wedges the stack. Keys are kept on stack delete (RetainExceptOnCreate)
+        # unless ephemeral; log groups too while deletion protection is on; everything else goes.
+        kept = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+        key_removal = RemovalPolicy.DESTROY if ephemeral else kept
+        log_removal = kept if deletion_protection and not ephemeral else RemovalPolicy.DESTROY
+        removal = RemovalPolicy.DESTROY
         name = cluster_name or Names.unique_resource_name(self, max_length=100, separator="-")
         self.ephemeral = ephemeral
 
         # Validate everything before building anything.
         problems = Problems()
         check_choice(problems, "kubernetes_version", kubernetes_version, SUPPORTED_KUBERNETES_VERSIONS)
+        check_choice(problems, "support_type", support_type, SUPPORT_TYPES)
         check_cluster_name(problems, "cluster_name", cluster_name)
         canary_selectors = 1 if verify and verifier_options.pod_check else 0
         check_namespaces(
@@ -158,6 +180,14 @@ class EnvelopeEncryptedCluster(Construct):
             problems, "public_access_cidrs", list(public_access_cidrs),
             allow_anywhere=allow_public_endpoint_from_anywhere,
         )
+        if vpc is None and availability_zones is not None:
+            check_availability_zones(problems, "availability_zones", list(availability_zones))
+            max_azs = len(availability_zones)
+        elif availability_zones is not None:
+            problems.add(
+                "availability_zones", list(availability_zones),
+                "this shapes a new VPC; with your own vpc=..., choose the subnets' AZs where the VPC is defined",
+            )
         if vpc is None:
             check_int_range(problems, "max_azs", max_azs, low=2, high=6)
             # One NAT gateway per AZ at most; bound by max_azs only when max_azs itself is valid.
@@ -182,11 +212,23 @@ class EnvelopeEncryptedCluster(Construct):
                 check_key_arn(problems, "key", key.key_arn, stack_region=Stack.of(self).region)
         problems.raise_if_any()
 
-        if kubernetes_version not in STANDARD_SUPPORT_VERSIONS:
+        if not in_standard_support(kubernetes_version):
+            newest = (standard_support_versions() or (DEFAULT_KUBERNETES_VERSION,))[-1]
+            consequence = (
+                "the cluster is upgraded automatically (support_type STANDARD)" if support_type == "STANDARD"
+                else "the control plane costs six times more in extended support"
+            )
             Annotations.of(self).add_warning_v2(
                 "eks-envelope:extended-support",
-                f"Kubernetes {kubernetes_version} is past EKS standard support: the control plane costs six "
-                f"times more in extended support. Plan an upgrade to {DEFAULT_KUBERNETES_VERSION}.",
+                f"Kubernetes {kubernetes_version} is not in EKS standard support: {consequence}. "
+                f"Plan an upgrade to {newest}.",
+            )
+        if not admin_principal_arns:
+            Annotations.of(self).add_warning_v2(
+                "eks-envelope:no-admin",
+                "No admin_principal_arns: nobody can use kubectl on this cluster (the creator gets no access, "
+                "by design). Give your role's ARN (-c admin_principal_arns=arn:aws:iam::<account>:role/<you>) "
+                "or add an access entry later.",
             )
         if public_access_cidrs:
             Annotations.of(self).add_warning_v2(
@@ -216,23 +258,25 @@ class EnvelopeEncryptedCluster(Construct):
                 alias=key_alias or f"{name}-secrets",
                 admins=[iam.ArnPrincipal(arn) for arn in key_admin_arns],
                 deploy_principal=deploy_principal,
-                removal_policy=removal,
+                removal_policy=key_removal,
                 pending_window=Duration.days(7) if ephemeral else Duration.days(30),
             )
-            self.secrets_key.grant_cluster_role(self.cluster_role)
             key = self.secrets_key.key
-        else:
-            # A key we do not own: its policy must delegate to IAM (the account-root statement).
-            iam.ManagedPolicy(
-                self,
-                "ClusterRoleKeyPolicy",
-                roles=[self.cluster_role],
-                statements=[iam.PolicyStatement(actions=list(CLUSTER_ROLE_KEY_ACTIONS), resources=[key.key_arn])],
+        elif Stack.of(key).node.path != Stack.of(self).node.path:
+            # A key from another stack: a weak reference (Fn::GetStackOutput, this app's default) is
+            # resolved only while a change set executes, so every change set would plan to replace
+            # the cluster, whose EncryptionConfig needs replacement (aws/aws-cdk#38829). Refer to
+            # it strongly (Fn::ImportValue), resolved when the change set is made.
+            key = kms.Key.from_key_arn(
+                self, "SecretsKeyReference", Stack.consume_reference(key.key_arn, ReferenceStrength.STRONG)
             )
+        # Through the role's own policy, relying on the key policy's account-root delegation: the key
+        # policy never names a role created in the same deploy (KMS may not see it yet).
+        self.cluster_role_key_policy = grant_key_use(self, "ClusterRoleKeyPolicy", self.cluster_role, key.key_arn)
         self.key = key
 
         if logs_key is None:
-            logs_key = _logs_key(self, removal)
+            logs_key = _logs_key(self, key_removal)
         self.logs_key = logs_key
         if ephemeral:
             # Tells the compliance pack that deleting these with the stack is intended.
@@ -240,7 +284,9 @@ class EnvelopeEncryptedCluster(Construct):
                 if isinstance(owned_key, kms.Key):
                     owned_key.node.default_child.add_metadata(EPHEMERAL_METADATA_KEY, True)
 
-        self.vpc = vpc or self._new_vpc(max_azs, nat_gateways, logs_key, log_retention, removal)
+        self.vpc = vpc or self._new_vpc(
+            max_azs, availability_zones, nat_gateways, logs_key, log_retention, log_removal
+        )
 
         # EKS writes control-plane logs to this group name; creating it first gives it a retention
         # and encryption that EKS's own auto-created group would not have.
@@ -250,7 +296,7 @@ class EnvelopeEncryptedCluster(Construct):
             log_group_name=f"/aws/eks/{name}/cluster",
             retention=log_retention,
             encryption_key=logs_key,
-            removal_policy=removal,
+            removal_policy=log_removal,
         )
 
         endpoint = eks.EndpointAccess.PRIVATE
@@ -277,8 +323,9 @@ class EnvelopeEncryptedCluster(Construct):
             removal_policy=removal,
         )
         self.cfn_cluster: eks.CfnCluster = self.cluster.node.default_child  # type: ignore[assignment]
-        self.cfn_cluster.deletion_protection = deletion_protection
-        self.cfn_cluster.node.add_dependency(self.control_plane_log_group)
+        # EKS's own default is EXTENDED: a cluster would slide silently into six-times pricing.
+        self.cfn_cluster.upgrade_policy = eks.CfnCluster.UpgradePolicyProperty(support_type=support_type)
+        self.cfn_cluster.node.add_dependency(self.control_plane_log_group, self.cluster_role_key_policy)
         if ephemeral:
             self.cfn_cluster.add_metadata(EPHEMERAL_METADATA_KEY, True)
 
@@ -364,7 +411,38 @@ class EnvelopeEncryptedCluster(Construct):
                 wait_for=[self.fargate_profile, *self.addons.values()],
                 log_retention=log_retention,
                 logs_key=logs_key,
-                removal_policy=removal,
+                removal_policy=log_removal,
+            )
+
+        # Deletion protection: created unprotected, switched on by a resource that runs after a
+        # successful verification, so a failed first deploy always rolls back (protection.py).
+        self.deletion_protection: ClusterDeletionProtection | None = None
+        if self.verifier is not None and (deletion_protection or not ephemeral):
+            guarded = [c for c in self.node.children if c is not self.verifier]
+            self.deletion_protection = ClusterDeletionProtection(
+                self,
+                "DeletionProtection",
+                cluster_name=self.cluster.cluster_name,
+                service_token=self.verifier.provider.service_token,
+                protect=deletion_protection,
+                after=[self.verifier.resource, *guarded],
+            )
+        if not deletion_protection and not ephemeral:
+            acknowledge(
+                self.cluster,
+                "EnvelopeEncryption-EKS8",
+                "deletion_protection=False on a production stack is the documented, deliberate teardown path "
+                "(README: Removing a production stack); deploy it only right before destroying the stack.",
+            )
+        elif deletion_protection and self.deletion_protection is None:
+            # No verifier Lambda to own the setting: it goes into the template, and a first deploy that
+            # fails after the cluster is ACTIVE cannot delete it on rollback.
+            self.cfn_cluster.deletion_protection = True
+            Annotations.of(self).add_warning_v2(
+                "eks-envelope:protection-without-verifier",
+                "verify=False: deletion protection is set on the cluster at creation, so a first deploy that "
+                "fails later cannot roll the cluster back. Deploy first with deletion_protection=False, then "
+                "turn it on in a second deploy.",
             )
 
         # Expose what composers need.
@@ -379,6 +457,7 @@ class EnvelopeEncryptedCluster(Construct):
     def _new_vpc(
         self,
         max_azs: int,
+        availability_zones: Sequence[str] | None,
         nat_gateways: int,
         logs_key: kms.IKey,
         retention: logs.RetentionDays,
@@ -387,7 +466,8 @@ class EnvelopeEncryptedCluster(Construct):
         vpc = ec2.Vpc(
             self,
             "Vpc",
-            max_azs=max_azs,
+            max_azs=None if availability_zones else max_azs,
+            availability_zones=list(availability_zones) if availability_zones else None,
             nat_gateways=nat_gateways,
             subnet_configuration=[
                 # Public subnets hold the NAT gateways (with their own Elastic IPs): nothing placed
@@ -412,8 +492,17 @@ class EnvelopeEncryptedCluster(Construct):
         flow_log_group = logs.LogGroup(
             self, "FlowLogs", retention=retention, encryption_key=logs_key, removal_policy=removal
         )
+        # Confused-deputy protection: only this account's flow logs may assume the role.
         flow_log_role = iam.Role(
-            self, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com")
+            self,
+            "FlowLogRole",
+            assumed_by=iam.ServicePrincipal(
+                "vpc-flow-logs.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:vpc-flow-log/*"},
+                },
+            ),
         )
         iam.ManagedPolicy(
             self,

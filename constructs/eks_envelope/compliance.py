@@ -83,7 +83,7 @@ from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 from constructs import IConstruct
 
 from .key import CLUSTER_ROLE_KEY_ACTIONS
-from .markers import EPHEMERAL_METADATA_KEY, VERIFICATION_RESOURCE_TYPE
+from .markers import DELETION_PROTECTION_RESOURCE_TYPE, EPHEMERAL_METADATA_KEY, VERIFICATION_RESOURCE_TYPE
 
 __all__ = [
     "PACK_NAME",
@@ -578,10 +578,26 @@ def cluster_creator_not_admin(node: CfnResource) -> NagRuleCompliance:
 
 
 def cluster_deletion_protected(node: CfnResource) -> NagRuleCompliance:
-    """EKS8: DeletionProtection true; NOT_APPLICABLE on an ephemeral cluster."""
+    """EKS8: deletion protection on; NOT_APPLICABLE on an ephemeral cluster.
+
+    On through the cluster's own ``DeletionProtection``, or through a
+    ``Custom::ClusterDeletionProtection`` of the stack that references this cluster with
+    ``Protect`` true (protection switched on after a verified deploy, so that it never blocks the
+    rollback of a failed first deploy).
+    """
     if node.cfn_resource_type != CLUSTER or _is_ephemeral(node):
         return NOT_APPLICABLE
-    return _flag_compliance(_props(node).get("DeletionProtection"))
+    own = _flag_compliance(_props(node).get("DeletionProtection"))
+    if own != NON_COMPLIANT:
+        return own
+    own_id = _logical_id(node)
+    for resource in _stack_resources(node).values():
+        if resource.cfn_resource_type != DELETION_PROTECTION_RESOURCE_TYPE:
+            continue
+        props = _props(resource)
+        if own_id in _all_referenced_logical_ids(props) and _flag_compliance(props.get("Protect")) == COMPLIANT:
+            return COMPLIANT
+    return NON_COMPLIANT
 
 
 def cluster_encryption_verified(node: CfnResource) -> NagRuleCompliance:
@@ -781,7 +797,8 @@ RULES: tuple[Rule, ...] = (
         cluster_deletion_protected,
         frozenset({CLUSTER}),
         "The EKS cluster does not have deletion protection enabled.",
-        "Deleting the cluster deletes its secrets. Not applicable to resources marked ephemeral "
+        "Deleting the cluster deletes its secrets. On through DeletionProtection or a "
+        f"{DELETION_PROTECTION_RESOURCE_TYPE} with Protect true. Not applicable to resources marked ephemeral "
         f"(metadata '{EPHEMERAL_METADATA_KEY}').",
     ),
     Rule(

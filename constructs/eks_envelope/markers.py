@@ -17,3 +17,7 @@ CANARY_NAMESPACE = "default"
 #: Only the verifier's canary objects carry this label; a Fargate selector on it runs the canary pod.
 CANARY_LABEL_KEY = "eks-envelope.io/canary"
 CANARY_LABEL_VALUE = "verifier"
+
+#: Resource type of the custom resource that switches EKS deletion protection on after a verified
+#: deploy (and off for a deliberate teardown). The verifier's Lambda serves it.
+DELETION_PROTECTION_RESOURCE_TYPE = "Custom::ClusterDeletionProtection"

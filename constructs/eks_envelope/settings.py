@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .cluster import DEFAULT_KUBERNETES_VERSION
+from .support import DEFAULT_SUPPORT_TYPE
 from .validation import Problems, check_choice
 
 _OUR_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -37,6 +38,9 @@ class AppSettings:
     existing_key_arn: str | None = None
     nat_gateways: int = 1
     max_azs: int = 2
+    availability_zones: tuple[str, ...] | None = None
+    support_type: str = DEFAULT_SUPPORT_TYPE
+    deletion_protection: bool | None = None
     env_name: str | None = None
     ephemeral: bool = False
     owner: str | None = None
@@ -44,6 +48,8 @@ class AppSettings:
     verify_pod: bool = True
     verify_cloudtrail: bool = False
     verify_every_deploy: bool = False
+    verifier_pod_image: str | None = None
+    verifier_reserved_concurrency: int | None = None
     compliance_packs: tuple[str, ...] = COMPLIANCE_PACKS
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -103,6 +109,9 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "existing_key_arn": _as_str,
     "nat_gateways": _as_int,
     "max_azs": _as_int,
+    "availability_zones": _as_list,
+    "support_type": _as_str,
+    "deletion_protection": _as_bool,
     "env_name": _as_str,
     "ephemeral": _as_bool,
     "owner": _as_str,
@@ -110,6 +119,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "verify_pod": _as_bool,
     "verify_cloudtrail": _as_bool,
     "verify_every_deploy": _as_bool,
+    "verifier_pod_image": _as_str,
+    "verifier_reserved_concurrency": _as_int,
     "compliance_packs": _as_list,
 }
 CONTEXT_KEYS = tuple(_PARSERS)
