@@ -34,6 +34,8 @@ EKS10   AWS::EKS::FargateProfile         pod execution role trust conditioned on
 KMS1    AWS::KMS::Key                    no Allow statement with a ``*`` principal
 KMS2    AWS::KMS::Key                    DeletionPolicy and UpdateReplacePolicy Retain
                                          (N/A when ephemeral)
+KMS3    AWS::KMS::Key                    no key-policy principal is a role or user of
+                                         the same stack (KMS may not see it yet)
 IAM1    KMS::Key, IAM::Policy,           no kms:GrantIsForAWSResource condition on a
         ManagedPolicy, RolePolicy, Role  statement allowing kms:CreateGrant
 CWL1    AWS::Logs::LogGroup              KMS-encrypted and with a retention period
@@ -656,6 +658,29 @@ def key_policy_no_wildcard_principal(node: CfnResource) -> NagRuleCompliance:
     return COMPLIANT
 
 
+def key_policy_names_no_role_of_the_stack(node: CfnResource) -> NagRuleCompliance:
+    """KMS3: no key-policy principal is an IAM role (or user) created in the same stack.
+
+    KMS refuses a key policy whose principals it cannot see (CreateKey/PutKeyPolicy: "principals
+    must exist and be visible"), and a role created seconds earlier in the same deploy may not be
+    yet: the deploy fails intermittently. Grant such a role through its own IAM policy, relying on
+    the account-root statement. Deny statements are not checked.
+    """
+    if node.cfn_resource_type != KMS_KEY:
+        return NOT_APPLICABLE
+    resources = _stack_resources(node)
+    principals_of_stack = {
+        lid for lid, r in resources.items() if r.cfn_resource_type in (IAM_ROLE, "AWS::IAM::User")
+    }
+    for statement in _statements(_props(node).get("KeyPolicy")):
+        if statement.get("Effect") != "Allow":
+            continue
+        for principal in _aws_principals(statement):
+            if _all_referenced_logical_ids(principal) & principals_of_stack:
+                return NON_COMPLIANT
+    return COMPLIANT
+
+
 def key_retained(node: CfnResource) -> NagRuleCompliance:
     """KMS2: DeletionPolicy and UpdateReplacePolicy Retain; NOT_APPLICABLE on an ephemeral key."""
     if node.cfn_resource_type != KMS_KEY or _is_ephemeral(node):
@@ -834,6 +859,15 @@ RULES: tuple[Rule, ...] = (
         "The KMS key is not retained on stack deletion or replacement (DeletionPolicy/UpdateReplacePolicy Retain).",
         "Deleting the key makes everything encrypted under it unrecoverable. Not applicable to resources marked "
         f"ephemeral (metadata '{EPHEMERAL_METADATA_KEY}').",
+    ),
+    Rule(
+        "KMS3",
+        key_policy_names_no_role_of_the_stack,
+        frozenset({KMS_KEY}),
+        "The KMS key policy names an IAM role or user created in the same stack.",
+        "KMS refuses key policies whose principals it cannot see yet, and a role created seconds earlier may not "
+        "be visible: the deploy fails intermittently. Grant the role through its own IAM policy; the key policy's "
+        "account-root statement delegates to IAM.",
     ),
     Rule(
         "IAM1",
