@@ -78,7 +78,12 @@ cleanup() {
       status=1
     fi
   fi
-  schedule_key_deletion
+  # Only once the stack is gone: a key of a stack that failed to delete may still encrypt a live cluster.
+  if [[ "$(stack_status)" == "DOES_NOT_EXIST" ]]; then
+    schedule_key_deletion
+  elif (( ${#KEYS[@]} )); then
+    echo "keys ${KEYS[*]} not scheduled for deletion: $STACK still exists" >&2
+  fi
   rm -rf "$OUT_DIR"
   exit "$status"
 }

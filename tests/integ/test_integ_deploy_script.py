@@ -115,8 +115,8 @@ def test_full_run_fails_first_redeploys_then_tears_down_and_checks_what_remains(
         "cdk deploy",  # 3. the teardown deploy, then destroy and what remains
         "aws cloudformation describe-stacks", "cdk destroy", "aws cloudformation describe-stacks",
         "aws eks describe-cluster", "aws kms describe-key", "aws kms describe-key",
-        "aws cloudformation describe-stacks",  # the trap: nothing left to destroy
-        "aws kms schedule-key-deletion", "aws kms schedule-key-deletion",
+        "aws cloudformation describe-stacks",  # the trap: nothing left to destroy, the keys can go
+        "aws cloudformation describe-stacks", "aws kms schedule-key-deletion", "aws kms schedule-key-deletion",
     ]
     failing, redeploy, teardown, destroy = calls[0], calls[7], calls[9], calls[11]
     assert "verifier_pod_image=registry.invalid/" in failing and "ephemeral=false" in failing and " EksEnvelope-t " in failing + " "
@@ -132,7 +132,8 @@ def test_fails_when_the_first_deploy_does_not_roll_back_completely(tmp_path: Pat
     result, calls = run_script(tmp_path, outputs=PASSED, rollback_status="ROLLBACK_FAILED")
     assert result.returncode == 1
     assert "EksEnvelope-t is ROLLBACK_FAILED, expected ROLLBACK_COMPLETE" in result.stderr
-    assert commands(calls)[-1] == "cdk destroy" and "deletion_protection=false" in calls[-1]
+    destroy = [c for c in calls if c.startswith("cdk")][-1]
+    assert destroy.startswith("cdk destroy") and "deletion_protection=false" in destroy
 
 
 def test_fails_when_the_unpullable_image_deploy_succeeds(tmp_path: Path) -> None:
@@ -164,7 +165,7 @@ def test_fails_when_a_key_is_not_kept_after_the_teardown(tmp_path: Path) -> None
 def test_fails_when_an_assertion_fails_and_still_destroys(tmp_path: Path) -> None:
     result, calls = run_script(tmp_path, outputs=FAILED)
     assert result.returncode == 1
-    assert commands(calls)[-1] == "cdk destroy"
+    assert [c for c in commands(calls) if c.startswith("cdk")][-1] == "cdk destroy"
     assert "FAIL  EksEnvelope-t-assertions.AssertionResultsAwsApiCallEKSdescribeClusterabc" in result.stdout
     assert "endpointPublicAccess true" in result.stdout
 
@@ -172,15 +173,18 @@ def test_fails_when_an_assertion_fails_and_still_destroys(tmp_path: Path) -> Non
 def test_fails_when_the_redeploy_fails_and_still_destroys(tmp_path: Path) -> None:
     result, calls = run_script(tmp_path, outputs=None, deploy_rc="3")
     assert result.returncode == 3
-    assert commands(calls)[-1] == "cdk destroy"
+    assert [c for c in commands(calls) if c.startswith("cdk")][-1] == "cdk destroy"
     assert "DEPLOY FAILED (exit 3)" in result.stderr
 
 
 def test_fails_when_the_destroy_fails_and_says_what_to_delete(tmp_path: Path) -> None:
-    result, _ = run_script(tmp_path, outputs=FAILED, destroy_rc="1")
+    result, calls = run_script(tmp_path, outputs=PASSED, destroy_rc="1")
     assert result.returncode == 1
     assert "DESTROY FAILED" in result.stderr and "EksEnvelope-t-assertions" in result.stderr
     assert "--no-deletion-protection" in result.stderr
+    # The keys still belong to a stack that exists: they are not scheduled for deletion.
+    assert "aws kms schedule-key-deletion" not in commands(calls)
+    assert "keys key-1 key-2 not scheduled for deletion: EksEnvelope-t still exists" in result.stderr
 
 
 @pytest.mark.parametrize("outputs", [{}, {"EksEnvelope-t": {"ClusterName": "eks-envelope-t"}}])

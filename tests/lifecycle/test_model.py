@@ -181,6 +181,13 @@ def test_fixed_shape_refuses_delete_while_protected_with_the_teardown_hint() -> 
     assert removal.cluster["status"] == "ACTIVE" and removal.cluster["protected"] is True
 
 
+def test_a_refused_delete_leaves_a_stack_that_cannot_take_the_teardown_deploy() -> None:
+    world = scenarios.deployed([fixed()])
+    assert world.delete("Demo").status == "DELETE_FAILED"
+    blocked = world.deploy(teardown_variant())
+    assert blocked.reasons == ["Stack Demo is in DELETE_FAILED state and can not be updated"]
+
+
 def test_fixed_shape_teardown_path_keeps_only_the_keys() -> None:
     removal = scenarios.teardown([fixed()], [teardown_variant()])
     assert removal.status == "DELETE_COMPLETE", removal.reasons
