@@ -67,40 +67,44 @@ _PSEUDO_VALUES = {"AWS::Region": "REGION", "AWS::AccountId": "ACCOUNT", "AWS::Pa
 
 
 # --------------------------------------------------------------------------- template reading
+def _walk(node: Any, visit: Callable[[str, Any], bool]) -> None:
+    """Visit every single-key intrinsic ``{key: arg}`` in ``node``; ``visit`` returns True when it
+    has handled the intrinsic (its argument is then not walked further)."""
+    if isinstance(node, list):
+        for item in node:
+            _walk(item, visit)
+    elif isinstance(node, dict):
+        if len(node) == 1:
+            (key, arg), = node.items()
+            if visit(key, arg):
+                return
+        for item in node.values():
+            _walk(item, visit)
+
+
 def references(value: Any) -> set[str]:
     """Logical ids (and pseudo parameters) that ``value`` refers to through Ref, GetAtt or Sub."""
     found: set[str] = set()
 
-    def walk(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-            return
-        if not isinstance(node, dict):
-            return
-        if len(node) == 1:
-            (key, arg), = node.items()
-            if key == "Ref" and isinstance(arg, str):
-                found.add(arg)
-                return
-            if key == "Fn::GetAtt":
-                target = arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0]
-                found.add(target)
-                if isinstance(arg, list):
-                    walk(arg[1:])
-                return
-            if key == "Fn::Sub":
-                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
-                for name in _SUB_VARIABLE.findall(text):
-                    name = name.split(".", 1)[0].strip()
-                    if name not in variables:
-                        found.add(name)
-                walk(variables)
-                return
-        for item in node.values():
-            walk(item)
+    def visit(key: str, arg: Any) -> bool:
+        if key == "Ref" and isinstance(arg, str):
+            found.add(arg)
+        elif key == "Fn::GetAtt":
+            found.add(arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0])
+            if isinstance(arg, list):
+                _walk(arg[1:], visit)
+        elif key == "Fn::Sub":
+            text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
+            for name in _SUB_VARIABLE.findall(text):
+                name = name.split(".", 1)[0].strip()
+                if name not in variables:
+                    found.add(name)
+            _walk(variables, visit)
+        else:
+            return False
+        return True
 
-    walk(value)
+    _walk(value, visit)
     return found
 
 
@@ -108,20 +112,15 @@ def imports(value: Any) -> set[str]:
     """Export names ``value`` imports with ``Fn::ImportValue`` (only names that resolve to text)."""
     found: set[str] = set()
 
-    def walk(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-        elif isinstance(node, dict):
-            if set(node) == {"Fn::ImportValue"}:
-                name = resolve_text(node["Fn::ImportValue"], stack_name="")
-                if name is not None:
-                    found.add(name)
-                return
-            for item in node.values():
-                walk(item)
+    def visit(key: str, arg: Any) -> bool:
+        if key != "Fn::ImportValue":
+            return False
+        name = resolve_text(arg, stack_name="")
+        if name is not None:
+            found.add(name)
+        return True
 
-    walk(value)
+    _walk(value, visit)
     return found
 
 
