@@ -259,3 +259,54 @@ def test_a_kept_resource_using_a_deleted_one_is_reported_broken() -> None:
     outcome = world.delete("Demo")
     assert "DependencyViolation" in "\n".join(outcome.reasons)  # the kept function still sits in the subnet
     assert any("Demo/Handler (AWS::Lambda::Function) is broken: it uses its IAM role Demo/HandlerRole" in b for b in world.broken())
+
+
+# ---- the mechanism applied by hand to today's synthesized default template passes every outcome
+def _with_mechanism(template: Template, *, production: bool, protect: bool) -> Template:
+    """Today's template rewritten the way issue 9 specifies (what the lead's change must produce)."""
+    raw = copy.deepcopy(template.raw)
+    resources = raw["Resources"]
+    for body in resources.values():
+        if body["Type"] == "AWS::KMS::Key":
+            policy = "RetainExceptOnCreate" if production else "Delete"
+        elif body["Type"] == "AWS::Logs::LogGroup":
+            policy = "RetainExceptOnCreate" if production and protect else "Delete"
+        else:
+            policy = "Delete"
+        body.update(DeletionPolicy=policy, UpdateReplacePolicy=policy)
+        if body["Type"] == "AWS::KMS::Key":  # no role of this template named in a key policy
+            body["Properties"]["KeyPolicy"] = {"Statement": []}
+    (cluster_id,) = [lid for lid, b in resources.items() if b["Type"] == "AWS::EKS::Cluster"]
+    resources[cluster_id]["Properties"].pop("DeletionProtection", None)
+    (verification_id,) = [lid for lid, b in resources.items() if b["Type"] == "Custom::EnvelopeEncryptionVerification"]
+    verification = resources[verification_id]
+    verification["Properties"]["RollbackSafe"] = "true"
+    verification["DependsOn"] = sorted(set(verification["DependsOn"]) | delivery_chain(template, verification_id))
+    resources["ClusterDeletionProtection"] = _res("Custom::ClusterDeletionProtection", {
+        "ServiceToken": verification["Properties"]["ServiceToken"], "ClusterName": {"Ref": cluster_id},
+        "Protect": "true" if protect else "false"}, DependsOn=[verification_id])
+    return Template(template.stack_name, raw, termination_protection=template.termination_protection and protect)
+
+
+@pytest.fixture(scope="module")
+def today_default() -> Template:
+    from tests.lifecycle.configs import bundled
+
+    (template,) = bundled()
+    return template
+
+
+def test_todays_default_template_with_the_mechanism_passes_the_outcomes(today_default: Template) -> None:
+    production = _with_mechanism(today_default, production=True, protect=True)
+    rows = scenarios.failed_first_create([production])
+    assert [r.failed_at for r in rows if not r.clean] == []
+    refused = scenarios.plain_delete([production], lift_termination_protection=True)
+    assert refused.status == "DELETE_FAILED" and TEARDOWN_HINT in refused.reasons[0]
+    removal = scenarios.teardown([production], [_with_mechanism(today_default, production=True, protect=False)])
+    assert removal.status == "DELETE_COMPLETE", removal.reasons
+    assert [s.split(" ", 1)[1] for s in removal.survivors] == ["(AWS::KMS::Key) [kept]"] * 2 and removal.broken == []
+    assert scenarios.verification_update_rollback([production])[0] == "UPDATE_ROLLBACK_COMPLETE"
+    assert scenarios.handler_delete_gaps(production) == {"ClusterVerifier974B37FF": [], "ClusterDeletionProtection": []}
+    ephemeral = _with_mechanism(today_default, production=False, protect=False)
+    gone = scenarios.plain_delete([ephemeral])
+    assert gone.status == "DELETE_COMPLETE" and [s.split(" ", 1)[1] for s in gone.survivors] == ["(AWS::KMS::Key) [pending deletion]"] * 2
