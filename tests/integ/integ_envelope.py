@@ -11,8 +11,9 @@ custom resources call the EKS and CloudFormation APIs after the deploy:
   ``EnvelopeEncryptionVerified`` is ``"true"``).
 
 Offline, ``tests/integ/test_integ_snapshot.py`` snapshots both templates. With an AWS account,
-``make integ-deploy ENV=<name>`` deploys both stacks with the aws-cdk CLI, reports every assertion
-and destroys everything, also when a step fails (docs/integ.md says why not integ-runner yet).
+``make integ-deploy ENV=<name>`` runs a deliberately failing first deploy, then deploys both stacks with
+the aws-cdk CLI, reports every assertion, and runs the production teardown; it destroys everything,
+also when a step fails (docs/integ.md; it also says why not integ-runner yet).
 
 Context: ``env_name`` (default ``integ``) names the environment; every other key of the bundled
 app works too. ``ephemeral`` defaults to on; ``make integ-deploy`` passes ``-c ephemeral=false``.
