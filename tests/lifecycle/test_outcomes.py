@@ -3,10 +3,8 @@
 Configurations: the default app (production posture), the ephemeral app, the composition example
 (examples/consumer), and the production teardown variant (``-c deletion_protection=false``).
 
-Tests marked ``BEFORE_FIX`` fail on the templates as they were before issue 9's template changes
-(parts 1 and 3). They run in ``make test`` as strict expected failures: the moment the change lands they
-pass, strict xfail turns that into a failure, and the marker must be removed (``pytest --runxfail
-tests/lifecycle`` shows what fails and why meanwhile).
+Every outcome here failed on the templates as they were before issue 9's template changes (checked
+when the tests were written: 19 of 22 failed; the issue's note lists which and why).
 """
 from __future__ import annotations
 
@@ -19,10 +17,6 @@ from tests.lifecycle import scenarios
 from tests.lifecycle.configs import CONFIGURATIONS
 from tests.lifecycle.model import TEARDOWN_HINT, VERIFICATION_TYPE, Template
 
-BEFORE_FIX = pytest.mark.xfail(
-    strict=True,
-    reason="fails on the template before issue 9 parts 1 and 3 (lead's change); remove this mark when they land",
-)
 #: Not in the mechanism as specified: a production stack is created with termination protection, and
 #: the CLI's redeploy must delete the ROLLBACK_COMPLETE stack first, which termination protection refuses.
 TERMINATION_PROTECTION_GAP = pytest.mark.xfail(
@@ -44,7 +38,7 @@ def _param(name: str, *marks: Any) -> Any:
 
 
 @pytest.mark.parametrize("config", [
-    _param("default", BEFORE_FIX), _param("ephemeral"), _param("composition", BEFORE_FIX), _param("teardown", BEFORE_FIX),
+    _param("default"), _param("ephemeral"), _param("composition"), _param("teardown"),
 ])
 def test_no_resource_keeps_a_plain_retain_policy(config: str) -> None:
     retained = [
@@ -67,7 +61,7 @@ def _table(rows: list[scenarios.FailedCreate], keep: Callable[[scenarios.FailedC
 
 
 @pytest.mark.parametrize("config", [
-    _param("default", BEFORE_FIX), _param("ephemeral"), _param("composition", BEFORE_FIX), _param("teardown", BEFORE_FIX),
+    _param("default"), _param("ephemeral"), _param("composition"), _param("teardown"),
 ])
 def test_failed_first_create_at_any_resource_rolls_back_and_the_names_are_free_again(config: str) -> None:
     rows = scenarios.failed_first_create(templates_of(config))
@@ -76,7 +70,7 @@ def test_failed_first_create_at_any_resource_rolls_back_and_the_names_are_free_a
 
 
 @pytest.mark.parametrize("config", [
-    _param("default", TERMINATION_PROTECTION_GAP), _param("ephemeral"), _param("composition", BEFORE_FIX),
+    _param("default", TERMINATION_PROTECTION_GAP), _param("ephemeral"), _param("composition"),
 ])
 def test_cdk_redeploy_after_a_failed_first_create_succeeds(config: str) -> None:
     rows = scenarios.failed_first_create(templates_of(config))
@@ -86,7 +80,7 @@ def test_cdk_redeploy_after_a_failed_first_create_succeeds(config: str) -> None:
     )
 
 
-@pytest.mark.parametrize("config", [_param("default", BEFORE_FIX), _param("composition", BEFORE_FIX)])
+@pytest.mark.parametrize("config", [_param("default"), _param("composition")])
 def test_production_delete_is_refused_while_protected_with_a_clear_message(config: str) -> None:
     templates = templates_of(config)
     if templates[-1].termination_protection:
@@ -101,7 +95,6 @@ def test_production_delete_is_refused_while_protected_with_a_clear_message(confi
     assert removal.cluster.get("status") == "ACTIVE" and removal.cluster.get("protected") is True
 
 
-@BEFORE_FIX
 def test_teardown_path_removes_everything_but_the_two_keys() -> None:
     removal = scenarios.teardown(templates_of("default"), templates_of("teardown"))
     assert removal.status == "DELETE_COMPLETE", "\n".join(removal.steps + removal.reasons)
@@ -110,7 +103,6 @@ def test_teardown_path_removes_everything_but_the_two_keys() -> None:
     assert removal.redeploy_status == "CREATE_COMPLETE", removal.redeploy_reasons
 
 
-@BEFORE_FIX
 def test_ephemeral_destroy_leaves_only_the_two_keys_pending_deletion() -> None:
     removal = scenarios.plain_delete(templates_of("ephemeral"))
     assert removal.status == "DELETE_COMPLETE", "\n".join(removal.reasons)
@@ -120,7 +112,7 @@ def test_ephemeral_destroy_leaves_only_the_two_keys_pending_deletion() -> None:
 
 
 @pytest.mark.parametrize("config", [
-    _param("default", BEFORE_FIX), _param("ephemeral", BEFORE_FIX), _param("composition", BEFORE_FIX),
+    _param("default"), _param("ephemeral"), _param("composition"),
 ])
 def test_update_whose_verification_fails_rolls_back_without_reverifying(config: str) -> None:
     status, reasons = scenarios.verification_update_rollback(templates_of(config))
@@ -128,8 +120,8 @@ def test_update_whose_verification_fails_rolls_back_without_reverifying(config: 
 
 
 @pytest.mark.parametrize("config", [
-    _param("default", BEFORE_FIX), _param("ephemeral", BEFORE_FIX), _param("composition", BEFORE_FIX),
-    _param("teardown", BEFORE_FIX),
+    _param("default"), _param("ephemeral"), _param("composition"),
+    _param("teardown"),
 ])
 def test_verification_delete_always_reaches_its_handler(config: str) -> None:
     template = templates_of(config)[-1]
