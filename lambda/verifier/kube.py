@@ -347,8 +347,10 @@ class _DeadlineConnection(http.client.HTTPSConnection):
 
         def expire() -> None:
             self._fired.set()
+            # The OS-level shutdown of whichever object owns the fd now (wrap_socket moves it to the TLS
+            # socket); socket.socket.shutdown skips the TLS layer, so a blocked recv returns at once.
             try:
-                socket.socket.shutdown(raw, socket.SHUT_RDWR)  # the fd under the TLS layer: unblocks recv
+                socket.socket.shutdown(self.sock if self.sock is not None else raw, socket.SHUT_RDWR)
             except OSError:
                 pass
 
@@ -374,7 +376,7 @@ def _read_bounded(resp: http.client.HTTPResponse, deadline: float, fired: thread
         if fired.is_set() or time.monotonic() > deadline:
             fired.set()
             raise _Attempt("timeout", "no complete response within the request deadline (body)")
-        chunk = resp.read(_READ_CHUNK) if resp.length is not None else resp.read1(_READ_CHUNK)
+        chunk = resp.read1(_READ_CHUNK)  # whatever arrived: never waits for a full buffer
         if not chunk:
             if fired.is_set():
                 raise _Attempt("timeout", "no complete response within the request deadline (body)")
