@@ -64,7 +64,9 @@ class Pki:
     key_path: Path
 
 
-def _make_pki(tmp: Path, label: str, names: list[str]) -> Pki:
+def _make_pki(tmp: Path, label: str, names: list[str], *, key_identifiers: bool = True) -> Pki:
+    """A CA and a server certificate; ``key_identifiers=False`` omits SKI/AKI like CAs of clusters first
+    created before Kubernetes 1.17 (rejected by Python 3.13+'s default VERIFY_X509_STRICT)."""
     now = dt.datetime.now(dt.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{label} test CA")])
@@ -76,9 +78,10 @@ def _make_pki(tmp: Path, label: str, names: list[str]) -> Pki:
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
                                      key_encipherment=False, data_encipherment=False, key_agreement=False,
                                      encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
     )
+    if key_identifiers:
+        ca = ca.add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+    ca = ca.sign(ca_key, hashes.SHA256())
     key = ec.generate_private_key(ec.SECP256R1())
     sans: list[x509.GeneralName] = []
     for n in names:
@@ -92,9 +95,10 @@ def _make_pki(tmp: Path, label: str, names: list[str]) -> Pki:
         .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
     )
+    if key_identifiers:
+        cert = cert.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+    cert = cert.sign(ca_key, hashes.SHA256())
     cert_path, key_path = tmp / f"{label}-server.pem", tmp / f"{label}-server.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -502,6 +506,17 @@ def misnamed_server(tmp_path: Path) -> Any:
     misnamed = _make_pki(tmp_path, "misnamed", ["kubernetes.invalid"])
     handle, server = start_kube_server(misnamed)
     yield handle, misnamed
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def pre117_server(tmp_path: Path) -> Any:
+    """A server whose CA and certificate carry no key identifiers (clusters first created before 1.17)."""
+    old = _make_pki(tmp_path, "pre117", ["127.0.0.1", "localhost"], key_identifiers=False)
+    handle, server = start_kube_server(old)
+    yield handle, old
+    handle.scenario.stop.set()
     server.shutdown()
     server.server_close()
 
