@@ -75,8 +75,9 @@ def test_fails_redirect_is_never_followed(world, runtime):
 # --- deadlines -----------------------------------------------------------------------------
 
 
-def test_fails_trickling_server_within_the_request_deadline(world, runtime):
-    world.server.scenario.misbehave("GET", "secrets", "trickle")
+@pytest.mark.parametrize("mode", ["trickle", "trickle-headers"])
+def test_fails_trickling_server_within_the_request_deadline(world, runtime, mode):
+    world.server.scenario.misbehave("GET", "secrets", mode)
     runtime.kube_policy = kube.RetryPolicy(request_timeout_seconds=1.0)
     runtime.cleanup_seconds = 2.0
     with Within(6):  # the server would trickle for 30 s

@@ -361,6 +361,15 @@ class _KubeHandler(BaseHTTPRequestHandler):
                     self.wfile.flush()
                 except OSError:
                     break
+        elif mode == "trickle-headers":  # the status line and headers one byte every 0.2 s
+            for byte in (b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 150):
+                if sc.stop.wait(0.2):
+                    break
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:
+                    break
         elif mode == "oversize":
             self._raw(200, b"{" + b" " * (kube.MAX_BODY_BYTES + 10) + b"}")
         elif mode == "html":
