@@ -234,6 +234,8 @@ class EnvelopeEncryptionVerifier(Construct):
             "PodTimeoutSeconds": str(POD_TIMEOUT_SECONDS),
             "CloudTrailCheck": str(options.cloudtrail_check).lower(),
             "CloudTrailWaitSeconds": str(CLOUDTRAIL_WAIT_SECONDS),
+            # Strict mode: no CloudTrail evidence of the cluster role using the key within the wait fails the deploy.
+            "CloudTrailRequired": str(options.cloudtrail_required).lower(),
         }
         if options.rerun_on_every_deploy:
             # A new value each synth makes CloudFormation send an Update on every deploy.
