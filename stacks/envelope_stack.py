@@ -56,6 +56,7 @@ class EnvelopeEksStack(Stack):
                 pod_check=settings.verify_pod,
                 cloudtrail_check=settings.verify_cloudtrail,
                 rerun_on_every_deploy=settings.verify_every_deploy,
+                cloudtrail_required=settings.verify_cloudtrail_required,
                 reserved_concurrency=settings.verifier_reserved_concurrency,
                 **({"pod_image": settings.verifier_pod_image} if settings.verifier_pod_image else {}),
             ),

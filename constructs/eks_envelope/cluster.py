@@ -67,7 +67,7 @@ class VerifierOptions:
     :param pod_check: prove a pod on Fargate reads the canary secret (about a minute per deploy).
     :param cloudtrail_check: look up KMS calls on the key by the cluster role in CloudTrail (never fails a deploy).
     :param cloudtrail_required: strict mode: fail the deploy when CloudTrail shows no KMS call by the cluster
-        role on the key within the wait (set ``cloudtrail_check=True`` too: it grants LookupEvents).
+        role on the key within the wait (it turns the CloudTrail stage on by itself). :default: False
     :param rerun_on_every_deploy: re-run even when neither the cluster nor the key changed.
     :param pod_image: image of the canary pod; it needs ``sh``, ``sha256sum`` and ``cut``.
     :param reserved_concurrency: reserved concurrency of the verifier's two Lambdas. :default: None —

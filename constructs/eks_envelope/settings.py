@@ -48,6 +48,7 @@ class AppSettings:
     verify_pod: bool = True
     verify_cloudtrail: bool = False
     verify_every_deploy: bool = False
+    verify_cloudtrail_required: bool = False
     verifier_pod_image: str | None = None
     verifier_reserved_concurrency: int | None = None
     compliance_packs: tuple[str, ...] = COMPLIANCE_PACKS
@@ -119,6 +120,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "verify_pod": _as_bool,
     "verify_cloudtrail": _as_bool,
     "verify_every_deploy": _as_bool,
+    "verify_cloudtrail_required": _as_bool,
     "verifier_pod_image": _as_str,
     "verifier_reserved_concurrency": _as_int,
     "compliance_packs": _as_list,

@@ -81,6 +81,8 @@ class EnvelopeEncryptionVerifier(Construct):
         """
         super().__init__(scope, construct_id)
         vpc = cluster.vpc
+        # Strict CloudTrail mode needs the look-up itself.
+        uses_cloudtrail = options.cloudtrail_check or options.cloudtrail_required
 
         self.security_group = ec2.SecurityGroup(
             self,
@@ -104,15 +106,18 @@ class EnvelopeEncryptionVerifier(Construct):
             iam.PolicyStatement(
                 actions=["eks:UpdateClusterConfig", "eks:DescribeUpdate"], resources=[cluster.cluster_arn]
             ),
+            # A protection resource deleted by the rollback of the operation that created it turns
+            # protection off instead of refusing: it reads its own stack's status to know.
+            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[Stack.of(self).stack_id]),
             iam.PolicyStatement(
                 actions=["kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:ListGrants"], resources=[key.key_arn]
             ),
         ]
-        if options.cloudtrail_check:
+        if uses_cloudtrail:
             statements.append(iam.PolicyStatement(actions=["cloudtrail:LookupEvents"], resources=["*"]))
         # A customer managed policy rather than an inline one (HIPAA/NIST/PCI IAMNoInlinePolicy).
         self.policy = iam.ManagedPolicy(self, "HandlerPolicy", statements=statements, roles=[self.role])
-        if options.cloudtrail_check:
+        if uses_cloudtrail:
             acknowledge(
                 self.policy,
                 "AwsSolutions-IAM5[Resource::*]",
@@ -232,7 +237,7 @@ class EnvelopeEncryptionVerifier(Construct):
             # verified last (PhysicalResourceId carries its fingerprint): a rollback never re-fails.
             "RollbackSafe": "true",
             "PodTimeoutSeconds": str(POD_TIMEOUT_SECONDS),
-            "CloudTrailCheck": str(options.cloudtrail_check).lower(),
+            "CloudTrailCheck": str(uses_cloudtrail).lower(),
             "CloudTrailWaitSeconds": str(CLOUDTRAIL_WAIT_SECONDS),
             # Strict mode: no CloudTrail evidence of the cluster role using the key within the wait fails the deploy.
             "CloudTrailRequired": str(options.cloudtrail_required).lower(),
