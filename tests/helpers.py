@@ -6,6 +6,7 @@ import functools
 import importlib.util
 import json
 import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -70,11 +71,18 @@ def only_resource(template: Template, cfn_type: str) -> dict[str, Any]:
 
 
 def load_module(name: str, path: Path) -> Any:
-    """A module from a file that is no package member (the composition example, the integ app)."""
+    """A module from a file that is no package member (scripts, the composition example, the integ app)."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
     spec.loader.exec_module(module)
     return module
+
+
+@functools.lru_cache(maxsize=None)
+def scan_script() -> Any:
+    """scripts/scan.py (`make scan`): standard library only, so importable from the main virtualenv."""
+    return load_module("scan_script", REPO / "scripts" / "scan.py")
 
 
 @functools.lru_cache(maxsize=None)

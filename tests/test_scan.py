@@ -1,11 +1,10 @@
-"""scripts/scan.py (`make scan`): how it finds templates and reads checkov's and cfn-lint's reports.
+"""scripts/scan.py (`make scan`): how it finds templates and reads checkov's, cfn-lint's and cfn-guard's reports.
 
 The scanners themselves live in .venv-scan and run in `make scan`; scan.py uses only the standard
 library, so these tests run in the main virtualenv with canned reports and a fake scanner.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import stat
@@ -14,18 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import scan_script
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_scan():
-    spec = importlib.util.spec_from_file_location("scan_script", ROOT / "scripts" / "scan.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
-
-
-scan = _load_scan()
+scan = scan_script()
 
 REASON = "Invoked synchronously by the CDK Provider framework: a DLQ never receives anything."
 

@@ -540,8 +540,7 @@ def _default_sg_provider_into_vpc(scope: Construct, vpc: ec2.Vpc) -> None:
             "ManagedPolicyArns",
             [Fn.sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")],
         )
-        for route in routes:
-            handler.add_dependency(route)
+        handler.node.add_dependency(*routes)
     elif provider.node.try_find_child("SecurityGroup") is None:
         outside = (
             "This VPC has no NAT gateway (nat_gateways=0), so from its private subnets CDK's provider could not "

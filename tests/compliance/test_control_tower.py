@@ -9,9 +9,7 @@ run (module fixture); the assemblies are the ones the other tests synthesize (ca
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,18 +17,17 @@ import pytest
 from eks_envelope.compliance_packs import PACK_SELECTION_FILE, SCAN_PACKS, record_selection, selected
 from eks_envelope.settings import COMPLIANCE_PACKS, settings_from_context
 from tests.compliance.careless import build_careless_app
-from tests.helpers import REPO, consumer_example_assembly, integ_app_assembly, new_app, synth_bundled_app
+from tests.helpers import (
+    REPO,
+    consumer_example_assembly,
+    integ_app_assembly,
+    new_app,
+    scan_script,
+    synth_bundled_app,
+)
 
 
-def _load_scan():
-    spec = importlib.util.spec_from_file_location("scan_for_control_tower", REPO / "scripts" / "scan.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
-
-
-scan = _load_scan()
+scan = scan_script()
 SCAN_BIN = REPO / ".venv-scan" / "bin"
 #: The ephemeral configuration tests/test_environments.py synthesizes (same cache entry).
 EPHEMERAL = {"env_name": "pr-42", "ephemeral": "true"}
