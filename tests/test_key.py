@@ -86,8 +86,35 @@ def test_deployer_create_grant_is_scoped_to_eks_in_this_account(secrets_key: dic
     assert "cfn-exec-role" in json.dumps(stmt["Principal"])
 
 
-def test_never_uses_grant_is_for_aws_resource(template: Template) -> None:
-    assert "GrantIsForAWSResource" not in json.dumps(template.to_json())
+def test_never_allows_create_grant_on_grant_is_for_aws_resource(template: Template, secrets_key: dict) -> None:
+    """EKS does not support the condition for CreateCluster: no Allow may carry it, the secrets key none at all."""
+    assert "GrantIsForAWSResource" not in json.dumps(secrets_key["Properties"]["KeyPolicy"])
+    for key in template.find_resources("AWS::KMS::Key").values():
+        for stmt in key["Properties"]["KeyPolicy"]["Statement"]:
+            if stmt["Effect"] == "Allow":
+                assert "GrantIsForAWSResource" not in json.dumps(stmt.get("Condition", {}))
+
+
+def test_secrets_key_acknowledges_the_create_grant_control_with_its_evidence(secrets_key: dict) -> None:
+    guard = secrets_key["Metadata"]["guard"]
+    assert guard["SuppressedRules"] == ["CT.KMS.PR.3"]
+    assert "not supported for CreateCluster" in guard["Reasons"]["CT.KMS.PR.3"]
+    assert not [s for s in secrets_key["Properties"]["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
+
+
+def test_logs_key_lets_only_aws_services_create_grants(template: Template) -> None:
+    """Control Tower CT.KMS.PR.3's statement, in the exact shape its Guard rule accepts."""
+    keys = template.find_resources("AWS::KMS::Key", {"Properties": {"Description": Match.string_like_regexp("log")}})
+    (logs_key,) = keys.values()
+    assert statement(logs_key, "CreateGrantOnlyByAwsServices") == {
+        "Sid": "CreateGrantOnlyByAwsServices",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "kms:CreateGrant",
+        "Resource": "*",
+        "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+    }
+    assert "guard" not in logs_key.get("Metadata", {})
 
 
 def test_admins_administer_without_crypto_use(secrets_key: dict) -> None:
@@ -97,9 +124,11 @@ def test_admins_administer_without_crypto_use(secrets_key: dict) -> None:
     assert {"kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:EnableKey"} <= set(stmt["Action"])
 
 
-def test_no_wildcard_principal_in_any_key_policy(template: Template) -> None:
+def test_no_wildcard_principal_allowed_in_any_key_policy(template: Template) -> None:
     for key in template.find_resources("AWS::KMS::Key").values():
         for stmt in key["Properties"]["KeyPolicy"]["Statement"]:
+            if stmt["Effect"] == "Deny":  # a Deny to everyone grants nothing
+                continue
             principal = stmt.get("Principal")
             assert principal != "*"
             for value in (principal or {}).values():

@@ -4,15 +4,13 @@ Update on purpose only (`pytest --snapshot-update`), with the reason in the comm
 """
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 from typing import Any
 
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.helpers import REPO, new_app, normalised, synth_bundled_app
+from tests.helpers import consumer_example_assembly, normalised, synth_bundled_app
 
 
 @pytest.fixture
@@ -20,27 +18,13 @@ def snapshot_json(snapshot: Any) -> Any:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-def load_consumer_example() -> Any:
-    spec = importlib.util.spec_from_file_location("consumer_app", REPO / "examples" / "consumer" / "consumer_app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_default_app(snapshot_json: Any) -> None:
     (stack,) = synth_bundled_app().stacks
     assert normalised(stack.template) == snapshot_json
 
 
-@functools.lru_cache(maxsize=None)
-def composition_assembly() -> Any:
-    app = new_app()
-    load_consumer_example().build(app)
-    return app.synth()
-
-
 def test_composition_with_own_vpc_and_key_from_another_stack(snapshot_json: Any) -> None:
-    assembly = composition_assembly()
+    assembly = consumer_example_assembly()
     templates = {name: normalised(assembly.get_stack_by_name(name).template) for name in ("SharedKey", "TeamCluster")}
     assert templates == snapshot_json
 
@@ -48,7 +32,7 @@ def test_composition_with_own_vpc_and_key_from_another_stack(snapshot_json: Any)
 def test_key_from_another_stack_is_referenced_strongly() -> None:
     # A weak reference (Fn::GetStackOutput) resolves only while a change set executes, so every
     # change set would plan to replace the cluster, whose EncryptionConfig needs replacement.
-    template = composition_assembly().get_stack_by_name("TeamCluster").template
+    template = consumer_example_assembly().get_stack_by_name("TeamCluster").template
     (cluster,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::EKS::Cluster"]
     (config,) = cluster["Properties"]["EncryptionConfig"]
     assert list(config["Provider"]["KeyArn"]) == ["Fn::ImportValue"]

@@ -5,7 +5,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Sequence
 
-from aws_cdk import Annotations, Aws, Duration, Fn, Names, ReferenceStrength, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Aws, CfnResource, Duration, Fn, Names, ReferenceStrength, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
@@ -13,9 +13,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .key import ClusterSecretsKey, grant_key_use
+from .key import (
+    ClusterSecretsKey,
+    acknowledge_create_grant_control,
+    deny_create_grant_except_for_aws_services,
+    grant_key_use,
+)
 from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, EPHEMERAL_METADATA_KEY
-from .nag import acknowledge, checkov_skip
+from .nag import acknowledge, checkov_skip, guard_suppress
 from .protection import ClusterDeletionProtection
 from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, in_standard_support, standard_support_versions
 from .verifier import EnvelopeEncryptionVerifier
@@ -43,6 +48,14 @@ SUPPORTED_KUBERNETES_VERSIONS = tuple(v for v in KNOWN_KUBERNETES_VERSIONS if in
 #: Newest version this aws-cdk-lib knows and EKS offers in standard support (checked 2026-11-28;
 #: support.py holds the dated calendar).
 DEFAULT_KUBERNETES_VERSION = "1.36"
+
+#: Retentions under the year Control Tower's CT.CLOUDWATCH.PR.2 asks of a log group.
+_SHORTER_THAN_A_YEAR = frozenset({
+    logs.RetentionDays.ONE_DAY, logs.RetentionDays.THREE_DAYS, logs.RetentionDays.FIVE_DAYS,
+    logs.RetentionDays.ONE_WEEK, logs.RetentionDays.TWO_WEEKS, logs.RetentionDays.ONE_MONTH,
+    logs.RetentionDays.TWO_MONTHS, logs.RetentionDays.THREE_MONTHS, logs.RetentionDays.FOUR_MONTHS,
+    logs.RetentionDays.FIVE_MONTHS, logs.RetentionDays.SIX_MONTHS,
+})
 
 ALL_LOG_TYPES = (
     eks.ClusterLoggingTypes.API,
@@ -265,7 +278,10 @@ class EnvelopeEncryptedCluster(Construct):
                 pending_window=Duration.days(7) if ephemeral else Duration.days(30),
             )
             key = self.secrets_key.key
-        elif Stack.of(key).node.path != Stack.of(self).node.path:
+        elif isinstance(key, kms.Key):
+            # A key of this app now encrypts EKS secrets: CT.KMS.PR.3's statement would break CreateCluster.
+            acknowledge_create_grant_control(key)
+        if Stack.of(key).node.path != Stack.of(self).node.path:
             # A key from another stack: a weak reference (Fn::GetStackOutput, this app's default) is
             # resolved only while a change set executes, so every change set would plan to replace
             # the cluster, whose EncryptionConfig needs replacement (aws/aws-cdk#38829). Refer to
@@ -326,6 +342,14 @@ class EnvelopeEncryptedCluster(Construct):
             removal_policy=removal,
         )
         self.cfn_cluster: eks.CfnCluster = self.cluster.node.default_child  # type: ignore[assignment]
+        if Token.is_unresolved(key.key_arn) and not (isinstance(key, kms.Key) and Stack.of(key) is Stack.of(self)):
+            guard_suppress(
+                self.cfn_cluster,
+                "CT.EKS.PR.2",
+                "Secrets are always encrypted with the given customer managed key (this construct enforces it; "
+                "EnvelopeEncryption-EKS1 checks it); its ARN reaches the template through a reference from another "
+                "stack, which the Guard rule cannot follow: it accepts a literal ARN or a Ref/GetAtt in the same template.",
+            )
         # EKS's own default is EXTENDED: a cluster would slide silently into six-times pricing.
         self.cfn_cluster.upgrade_policy = eks.CfnCluster.UpgradePolicyProperty(support_type=support_type)
         self.cfn_cluster.node.add_dependency(self.control_plane_log_group, self.cluster_role_key_policy)
@@ -448,6 +472,17 @@ class EnvelopeEncryptedCluster(Construct):
                 "turn it on in a second deploy.",
             )
 
+        if ephemeral and log_retention in _SHORTER_THAN_A_YEAR:
+            # Control Tower CT.CLOUDWATCH.PR.2 asks for a year; an ephemeral environment's logs go with it.
+            for log_group in self.node.find_all():
+                if isinstance(log_group, logs.CfnLogGroup):
+                    guard_suppress(
+                        log_group,
+                        "CT.CLOUDWATCH.PR.2",
+                        "Ephemeral environment: its log groups are deleted with the stack, so a retention of a year "
+                        "would keep nothing longer; the short retention only caps the cost while it lives.",
+                    )
+
         # Expose what composers need.
         self.cluster_name: str = self.cluster.cluster_name
         self.cluster_arn: str = self.cluster.cluster_arn
@@ -483,7 +518,7 @@ class EnvelopeEncryptedCluster(Construct):
                 ),
             ],
         )
-        _skip_checkov_on_default_sg_provider(self)
+        _default_sg_provider_into_vpc(self, vpc)
         for subnet in vpc.public_subnets:
             for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
                 acknowledge(
@@ -556,24 +591,59 @@ def _logs_key(scope: Construct, removal: RemovalPolicy) -> kms.Key:
             },
         )
     )
+    # Control Tower CT.KMS.PR.3: nothing but CloudWatch Logs, a service principal, uses this key.
+    key.add_to_resource_policy(deny_create_grant_except_for_aws_services())
     return key
 
 
-def _skip_checkov_on_default_sg_provider(scope: Construct) -> None:
-    """CDK's own provider that strips the VPC default security group's rules (a stack singleton).
+def _default_sg_provider_into_vpc(scope: Construct, vpc: ec2.Vpc) -> None:
+    """Run CDK's provider that strips the VPC default security group's rules inside the VPC.
 
-    Keeping it is worth more than the three checks it misses: it closes the default security group.
+    The provider (a stack singleton, created by ``restrictDefaultSecurityGroup``) is a Lambda outside
+    any VPC, which Control Tower's CT.LAMBDA.PR.3 refuses at deploy. Inside the VPC it needs: the
+    managed policy for its network interfaces, a security group of its own (the default one is the
+    group it closes), and the private subnets' routes to the NAT gateway before it runs, since it
+    calls the EC2 API. Without NAT gateways it stays outside (acknowledged): nothing inside could reach EC2.
     """
     provider = Stack.of(scope).node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
     if provider is None:
         return
-    handler = provider.node.find_child("Handler")
+    handler: CfnResource = provider.node.find_child("Handler")  # type: ignore[assignment]
+    routes = [
+        route for subnet in vpc.private_subnets
+        if isinstance(route := subnet.node.try_find_child("DefaultRoute"), ec2.CfnRoute)
+    ]
+    # The first VPC of the stack with NAT routes gets the provider; it serves the stack's other VPCs from there.
+    if routes and provider.node.try_find_child("SecurityGroup") is None:
+        security_group = ec2.SecurityGroup(
+            provider,
+            "SecurityGroup",
+            vpc=vpc,
+            description="Default security group provider of CDK: HTTPS to the EC2 API",
+            allow_all_outbound=False,
+        )
+        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "EC2 API through the NAT gateway")
+        handler.add_property_override("VpcConfig", {
+            "SubnetIds": [subnet.subnet_id for subnet in vpc.private_subnets],
+            "SecurityGroupIds": [security_group.security_group_id],
+        })
+        # The VPC-access policy also grants the logging the basic execution role gave.
+        provider.node.find_child("Role").add_property_override(  # type: ignore[attr-defined]
+            "ManagedPolicyArns",
+            [Fn.sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")],
+        )
+        handler.node.add_dependency(*routes)
+    elif provider.node.try_find_child("SecurityGroup") is None:
+        outside = (
+            "This VPC has no NAT gateway (nat_gateways=0), so from its private subnets CDK's provider could not "
+            "reach the EC2 API to close the default security group; it runs outside the VPC instead."
+        )
+        guard_suppress(handler, "CT.LAMBDA.PR.3", outside)
+        checkov_skip(handler, "CKV_AWS_117", outside)
     for check_id, reason in (
         ("CKV_AWS_115", "CDK's provider that closes the VPC default security group runs only during deploys, "
                         "invoked by CloudFormation; there is no load for a concurrency limit to cap."),
         ("CKV_AWS_116", "CDK's default-security-group provider is invoked only by CloudFormation, which records "
                         "every failure; a dead-letter queue would have no consumer."),
-        ("CKV_AWS_117", "CDK's default-security-group provider calls only the EC2 API; inside the VPC it would "
-                        "depend on the NAT gateway of the very VPC it is configuring."),
     ):
         checkov_skip(handler, check_id, reason)

@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from .nag import guard_suppress
 from .validation import Problems, check_key_arn, parse_kms_arn
 
 #: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider).
@@ -112,6 +113,7 @@ class ClusterSecretsKey(Construct):
             removal_policy=removal_policy,
             pending_window=pending_window,
         )
+        acknowledge_create_grant_control(self.key)
         if admins:
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
@@ -203,3 +205,42 @@ def grant_key_use(scope: Construct, construct_id: str, role: iam.IRole, key_arn:
         roles=[role],
         statements=[iam.PolicyStatement(actions=list(CLUSTER_ROLE_KEY_ACTIONS), resources=[key_arn])],
     )
+
+
+# AWS Control Tower CT.KMS.PR.3 ("limit creation of KMS grants to AWS services"), kept apart from the
+# key policy above. Evidence and sources: README, "Governed organizations".
+
+#: Control Tower's id for the control, as it appears in findings and hook configuration.
+CREATE_GRANT_CONTROL = "CT.KMS.PR.3"
+
+#: Why the secrets key goes without CT.KMS.PR.3's statement.
+CREATE_GRANT_CONTROL_EXEMPTION = (
+    "EKS creates the cluster role's grant on this key with the credentials of the principal calling CreateCluster "
+    "(a forward access session through eks.<region>.amazonaws.com): aws:PrincipalIsAWSService is false for such a "
+    "call, and the EKS user guide says kms:GrantIsForAWSResource is not supported for CreateCluster. CT.KMS.PR.3's "
+    "deny would refuse that grant and with it the cluster. Exempt the stack from CT.KMS.PR.3 "
+    "(README: Governed organizations)."
+)
+
+
+def deny_create_grant_except_for_aws_services() -> iam.PolicyStatement:
+    """CT.KMS.PR.3's statement: only AWS services create grants on the key.
+
+    Deny ``kms:CreateGrant`` to everyone unless an AWS service integrated with KMS asks on a caller's
+    behalf (``kms:GrantIsForAWSResource``) or a service principal asks itself
+    (``aws:PrincipalIsAWSService``). For keys whose grants only AWS services create (the logs key);
+    never on an EKS secrets key, whose grant EKS creates with the caller's credentials.
+    """
+    return iam.PolicyStatement(
+        sid="CreateGrantOnlyByAwsServices",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=["kms:CreateGrant"],
+        resources=["*"],
+        conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+    )
+
+
+def acknowledge_create_grant_control(key: kms.Key) -> None:
+    """Record, on an EKS secrets key, why it does not carry CT.KMS.PR.3's statement."""
+    guard_suppress(key, CREATE_GRANT_CONTROL, CREATE_GRANT_CONTROL_EXEMPTION)

@@ -22,7 +22,10 @@ _ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$|^[a-z]$")
 #: Keys the CDK CLI itself writes into the context without a prefix.
 _CDK_OWN_KEYS = {"acknowledged-issue-numbers"}
 
-COMPLIANCE_PACKS = ("AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless", "EnvelopeEncryption")
+#: cdk-nag packs run at synth, then `ControlTower` (AWS Control Tower proactive controls), run by `make scan`.
+COMPLIANCE_PACKS = (
+    "AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless", "EnvelopeEncryption", "ControlTower",
+)
 
 
 @dataclass(frozen=True)
