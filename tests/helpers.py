@@ -12,6 +12,8 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
+from tests.tempdirs import contain_temp_dirs
+
 REPO = Path(__file__).resolve().parents[1]
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
@@ -35,7 +37,7 @@ def cdk_json_context() -> dict[str, Any]:
 def new_app(**overrides: Any) -> cdk.App:
     context = copy.deepcopy(cdk_json_context())
     context.update(overrides)
-    return cdk.App(context=context, outdir=tempfile.mkdtemp(prefix="cdk-test-"))
+    return cdk.App(context=context, outdir=tempfile.mkdtemp(prefix="cdk-test-", dir=contain_temp_dirs()))
 
 
 @functools.lru_cache(maxsize=None)
