@@ -18,7 +18,7 @@ DEFAULT_BUDGET_SECONDS = 900.0
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cli.py", description="Verify EKS secrets envelope encryption end to end.")
+    p = argparse.ArgumentParser(description="Verify EKS secrets envelope encryption end to end.")
     p.add_argument("--cluster", required=True, help="EKS cluster name")
     p.add_argument("--key", help="expected KMS key ARN or alias (default: the cluster's own encryptionConfig key)")
     p.add_argument("--region", help="AWS region (default: from the AWS profile/environment)")
