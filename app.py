@@ -33,7 +33,7 @@ except ImportError:
 from eks_envelope.compliance_packs import register_packs, selected  # noqa: E402
 from eks_envelope.compliance_report import write_report  # noqa: E402
 from eks_envelope.nag import IGNORE_ACKNOWLEDGEMENTS  # noqa: E402
-from eks_envelope.settings import settings_from_context  # noqa: E402
+from eks_envelope.settings import as_context_problems, settings_from_context  # noqa: E402
 from eks_envelope.validation import EnvelopeConfigError, Problems  # noqa: E402
 from stacks.envelope_stack import EnvelopeEksStack  # noqa: E402
 
@@ -62,7 +62,7 @@ def build_app(app: cdk.App, *, with_packs: bool = True) -> cdk.App:
     try:
         EnvelopeEksStack(app, settings.stack_name, settings=settings)
     except EnvelopeConfigError as err:
-        problems.items.extend(err.problems)
+        problems.items.extend(as_context_problems(err.problems))
     problems.raise_if_any()
     if with_packs:
         register_packs(app, settings.compliance_packs)
