@@ -26,3 +26,8 @@ def contain_temp_dirs(prefix: str = "eks-envelope-tests-") -> Path:
         tempfile.tempdir = str(session)
         atexit.register(shutil.rmtree, session, ignore_errors=True)
     return _SESSION_TMP[0]
+
+
+def leftovers(tmp: Path) -> list[str]:
+    """What a run left in ``tmp``. The aws-cdk CLI's telemetry payloads are files its detached sender deletes."""
+    return sorted(p.name for p in tmp.iterdir() if not (p.is_file() and p.name.startswith("cdk-telemetry-")))
