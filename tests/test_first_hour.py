@@ -241,6 +241,10 @@ def test_fails_on_nat_gateways_0_with_advice_in_context_spelling() -> None:
 
 # --- the laptop side: ADMIN=me and make verify's advice ----------------------------------------
 
+def _stubbable_iam() -> Any:
+    return boto3.client("iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
 @pytest.mark.parametrize(
     ("caller", "expected"),
     [
@@ -251,7 +255,7 @@ def test_fails_on_nat_gateways_0_with_advice_in_context_spelling() -> None:
 def test_admin_me_maps_the_caller_to_an_iam_arn(caller: str, expected: str) -> None:
     from eks_envelope.workstation import role_arn_for
 
-    iam = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    iam = _stubbable_iam()
     with Stubber(iam) as stub:
         if "assumed-role" in caller:
             stub.add_response("get_role", {"Role": {
@@ -271,7 +275,7 @@ def test_admin_me_maps_the_caller_to_an_iam_arn(caller: str, expected: str) -> N
 def test_fails_on_admin_me_for_a_caller_it_cannot_map(caller: str, message: str) -> None:
     from eks_envelope.workstation import WorkstationError, role_arn_for
 
-    iam = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    iam = _stubbable_iam()
     with Stubber(iam) as stub:
         stub.add_client_error("get_role", "AccessDenied")
         with pytest.raises(WorkstationError, match=message) as raised:
@@ -288,6 +292,9 @@ def test_verify_advice_on_a_private_endpoint_fits_a_laptop() -> None:
     reachable = {"name": "c", "resourcesVpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.0/24"]}}
     assert endpoint_advice(reachable, public_ip="198.51.100.7") is None
     assert "not your address 203.0.113.9" in endpoint_advice(reachable, public_ip="203.0.113.9")
+    assert "if your address is not among them" in endpoint_advice(reachable)
+    anywhere = {"name": "c", "resourcesVpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}}
+    assert endpoint_advice(anywhere) is None
 
 
 def test_console_verify_without_credentials_says_so_in_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -315,3 +322,17 @@ def test_console_encrypt_existing_is_wired_or_says_it_is_not_available(capsys) -
 def test_makefile_passes_admin_me_as_admin_principal_arns() -> None:
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r'-c "admin_principal_arns=\$\$admins"', makefile)
+
+
+def test_fails_on_compliance_findings_in_app_synth_with_one_line(tmp_path: Path) -> None:
+    import aws_cdk as cdk
+    import cdk_nag
+    from aws_cdk import aws_sqs as sqs
+
+    import app
+
+    careless = cdk.App(outdir=str(tmp_path / "out"))
+    sqs.Queue(cdk.Stack(careless, "S"), "Queue")
+    cdk.Validations.of(careless).add_plugins(cdk_nag.AwsSolutionsChecks(careless))
+    with pytest.raises(app._Refused, match=r"^compliance findings failed the synth: run `make synth`"):
+        app._synth(careless)

@@ -68,7 +68,7 @@ def _verify(argv: Sequence[str], cli: Any) -> int:
     from . import workstation
 
     try:
-        workstation.caller_arn(workstation.aws_session(_region_arg(argv)))
+        workstation.caller_arn(workstation.aws_session(_option(argv, "--region")))
     except workstation.WorkstationError as err:
         raise _Refused(str(err)) from None
     code = cli.main(list(argv))
@@ -79,20 +79,12 @@ def _verify(argv: Sequence[str], cli: Any) -> int:
     return code
 
 
-def _region_arg(argv: Sequence[str]) -> str | None:
+def _option(argv: Sequence[str], name: str) -> str | None:
+    """The value of ``--name V`` or ``--name=V`` in argv (the verifier's own parser validates it)."""
     for i, arg in enumerate(argv):
-        if arg == "--region" and i + 1 < len(argv):
+        if arg == name and i + 1 < len(argv):
             return argv[i + 1]
-        if arg.startswith("--region="):
-            return arg.split("=", 1)[1]
-    return None
-
-
-def _cluster_arg(argv: Sequence[str]) -> str | None:
-    for i, arg in enumerate(argv):
-        if arg == "--cluster" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--cluster="):
+        if arg.startswith(f"{name}="):
             return arg.split("=", 1)[1]
     return None
 
@@ -101,12 +93,12 @@ def _endpoint_advice(argv: Sequence[str], describe: Callable[[str], dict[str, An
     """Laptop advice when the cluster's endpoint is out of reach (the handler's advice is for the Lambda)."""
     from . import workstation
 
-    name = _cluster_arg(argv)
+    name = _option(argv, "--cluster")
     if not name:
         return None
     try:
         if describe is None:
-            eks = workstation.aws_session(_region_arg(argv)).client("eks")
+            eks = workstation.aws_session(_option(argv, "--region")).client("eks")
             describe = lambda n: eks.describe_cluster(name=n)["cluster"]  # noqa: E731
         return workstation.endpoint_advice(describe(name))
     except Exception:  # noqa: BLE001 - advice is best effort; the report above already says what failed

@@ -116,6 +116,8 @@ def endpoint_advice(cluster: dict[str, Any], public_ip: str | None = None) -> st
         reason = f"the API endpoint of {name} is private: only addresses inside its VPC reach it"
     elif public_ip and not any(_contains(c, public_ip) for c in cidrs):
         reason = f"the public endpoint of {name} admits only {', '.join(cidrs)}, not your address {public_ip}"
+    elif not public_ip and cidrs and not any(_contains(c, "0.0.0.0") and c.endswith("/0") for c in cidrs):
+        reason = f"the public endpoint of {name} admits only {', '.join(cidrs)}; if your address is not among them"
     else:
         return None
     return (
