@@ -79,11 +79,11 @@ diff: deps
 	@$(CDK) diff $(CONTEXT)
 
 # ADMIN=me resolves your role's ARN through STS (an assumed-role session -> its IAM role, path
-# included); ADMIN=me,arn:... adds more. Pass it on every deploy (or put the ARNs in cdk.json's
+# included) and adds it to cdk.json's admin_principal_arns; ADMIN=me,arn:... adds more. Pass it on every deploy (or put the ARNs in cdk.json's
 # admin_principal_arns): a deploy without it removes the access entry again.
 deploy: deps
 	@$(CREDENTIALS_CHECK)
-	@$(if $(ADMIN),admins=$$($(LIB).workstation admin-arns "$(ADMIN)") || exit 1; echo "cluster admins: $$admins";) \
+	@$(if $(ADMIN),admins=$$($(LIB).workstation admin-arns "$(ADMIN)" cdk.json) || exit 1; echo "cluster admins: $$admins";) \
 	 $(CDK) deploy $(CONTEXT) $(if $(ADMIN),-c "admin_principal_arns=$$admins") --require-approval broadening
 
 destroy: deps

@@ -336,3 +336,12 @@ def test_fails_on_compliance_findings_in_app_synth_with_one_line(tmp_path: Path)
     cdk.Validations.of(careless).add_plugins(cdk_nag.AwsSolutionsChecks(careless))
     with pytest.raises(app._Refused, match=r"^compliance findings failed the synth: run `make synth`"):
         app._synth(careless)
+
+
+def test_admin_adds_to_the_admins_in_cdk_json(tmp_path: Path, capsys) -> None:
+    from eks_envelope import workstation
+
+    cdk_json = tmp_path / "cdk.json"
+    cdk_json.write_text(json.dumps({"context": {"admin_principal_arns": [ADMIN]}}))
+    assert workstation._main(["admin-arns", f"{KEY_ADMIN},{ADMIN}", str(cdk_json)]) == 0
+    assert json.loads(capsys.readouterr().out) == [ADMIN, KEY_ADMIN]

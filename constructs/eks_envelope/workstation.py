@@ -6,7 +6,7 @@ endpoint, an SSO session instead of a role ARN), and this module explains those,
 boto3 is imported lazily: ``pip install 'eks-envelope[verify]'`` brings it.
 
     python -m eks_envelope.workstation credentials           # exit 1 with one line when none work
-    python -m eks_envelope.workstation admin-arns me[,ARN...]  # the ARNs for admin_principal_arns
+    python -m eks_envelope.workstation admin-arns me[,ARN...] [cdk.json]  # admin_principal_arns, cdk.json's kept
 """
 from __future__ import annotations
 
@@ -93,9 +93,9 @@ def iam_role_arn(iam: Any, role_name: str) -> str:
             "pass ADMIN=<the role ARN, path included> instead") from None
 
 
-def admin_arns(spec: str, session: Any = None) -> list[str]:
-    """``me`` (the caller's role) and/or ARNs, comma-separated, for ``admin_principal_arns``."""
-    arns: list[str] = []
+def admin_arns(spec: str, session: Any = None, *, keep: Sequence[str] = ()) -> list[str]:
+    """``me`` (the caller's role) and/or ARNs, comma-separated, added to ``keep`` for ``admin_principal_arns``."""
+    arns: list[str] = list(keep)
     for item in (part.strip() for part in spec.split(",")):
         if not item:
             continue
@@ -134,13 +134,22 @@ def _contains(cidr: str, ip: str) -> bool:
         return False
 
 
+def _configured_admins(cdk_json: Sequence[str]) -> list[str]:
+    """admin_principal_arns of a cdk.json: `-c admin_principal_arns=...` replaces them, so ADMIN keeps them."""
+    if not cdk_json:
+        return []
+    with open(cdk_json[0], encoding="utf-8") as f:
+        configured = json.load(f).get("context", {}).get("admin_principal_arns") or []
+    return [configured] if isinstance(configured, str) else list(configured)
+
+
 def _main(argv: Sequence[str]) -> int:
     try:
         if argv[:1] == ["credentials"]:
             caller_arn()
             return 0
-        if argv[:1] == ["admin-arns"] and len(argv) == 2:
-            print(json.dumps(admin_arns(argv[1]), separators=(",", ":")))
+        if argv[:1] == ["admin-arns"] and len(argv) in (2, 3):
+            print(json.dumps(admin_arns(argv[1], keep=_configured_admins(argv[2:])), separators=(",", ":")))
             return 0
     except WorkstationError as err:
         print(f"eks-envelope: {err}", file=sys.stderr)
