@@ -7,6 +7,7 @@ from .cluster import (
     EnvelopeEncryptedCluster,
     VerifierOptions,
 )
+from .existing import EnvelopeEncryptionForExistingCluster  # noqa: F401 - opt-in: not in the default app
 from .key import ClusterSecretsKey
 from .markers import VERIFICATION_RESOURCE_TYPE
 from .validation import EnvelopeConfigError
