@@ -24,6 +24,7 @@ import kube
 import reencrypt
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_IN_PROGRESS = 0, 1, 2, 3
+PREFLIGHT_SECONDS = 180.0
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Knobs:
 
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    # Rewrites: rights were checked first, so a 403 is about one object (an admission webhook): fail it now.
     kube_policy: kube.RetryPolicy = kube.RetryPolicy(auth_grace_seconds=0.0)
 
 
@@ -115,11 +117,13 @@ def main(argv: Sequence[str] | None = None, *,
         say(f"  ok   {line}")
     for line in plan.warnings:
         say(f"  warn {line}")
-    deadline = knobs.clock() + args.reencrypt_minutes * 60
-    client = kube.KubeClient(plan.endpoint, plan.ca_data, lambda: token_provider(args.cluster), deadline=deadline,
-                             policy=knobs.kube_policy, clock=knobs.clock, sleep=knobs.sleep)
+    def kube_client(seconds: float, policy: kube.RetryPolicy) -> kube.KubeClient:
+        return kube.KubeClient(plan.endpoint, plan.ca_data, lambda: token_provider(args.cluster), deadline=knobs.clock() + seconds,
+                               policy=policy, clock=knobs.clock, sleep=knobs.sleep)
+
     try:
-        missing = reencrypt.missing_rights(client, kinds)
+        # Default policy here: a fresh access entry answers 401/403 for a while before it works.
+        missing = reencrypt.missing_rights(kube_client(PREFLIGHT_SECONDS, kube.RetryPolicy()), kinds)
     except kube.KubeError as exc:
         say(f"REFUSED (nothing changed): Kubernetes API: cannot check re-encryption rights ({exc.kind}: {exc}). "
             "Run where the cluster endpoint is reachable, with an access entry for your principal.")
@@ -163,6 +167,7 @@ def main(argv: Sequence[str] | None = None, *,
 
     # 3. re-encryption
     say("step 3/4 rewrite every stored object unchanged, so it is stored again under the key")
+    client = kube_client(args.reencrypt_minutes * 60, knobs.kube_policy)
     total_failed = 0
     for kind in kinds:
         try:

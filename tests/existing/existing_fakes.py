@@ -16,7 +16,7 @@ import sys
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from botocore.stub import Stubber
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "handler"))
 
-from verifier_fakes import ACCOUNT, CLUSTER_ROLE_ARN, REGION, FakeTime, Pki, make_key, validate_token  # noqa: E402
+from verifier_fakes import ACCOUNT, CLUSTER_ROLE_ARN, REGION, FakeTime, Pki, _KubeHandler, make_key, validate_token  # noqa: E402
 
 import association  # noqa: E402
 import kube  # noqa: E402
@@ -99,26 +99,14 @@ class Etcd:
         return self.count("PUT", status=200)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(_KubeHandler):
+    """The verifier fake's transport (HTTP/1.1, quiet, GET/POST/DELETE, _send) with PUT and storage of its own."""
+
     etcd: Etcd
     cluster_id: str
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
     def do_PUT(self) -> None:
         self._handle("PUT")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
 
     def _handle(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -127,12 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.etcd.lock:
             code, payload = self._route(method, url, body)
             self.etcd.log.append((method, url.path, code))
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._send(code, payload)
 
     def _route(self, method: str, url: urllib.parse.SplitResult, body: Any) -> tuple[int, dict[str, Any]]:
         etcd = self.etcd

@@ -183,3 +183,29 @@ def test_fails_bad_kind_is_a_usage_error(account: Any, kinds: str) -> None:
     code, out = run(account, "--kinds", kinds)
     assert code == 2 and f"error: --kinds: kind {kinds!r}: expected a core plural (secrets) or group/version/plural" in out
     assert account.eks.calls == []
+
+
+def test_forbidden_secret_fails_alone_and_the_run_goes_on(account: Any) -> None:
+    etcd = account.api.etcd
+    etcd.seed_secrets(5)
+    etcd.fail_put = {"team-1/secret-00001": 403}
+    expect_association(account.eks, account.key_arn, "Successful")
+
+    code, out = run(account)
+
+    assert code == 1, out
+    assert "failed  team-1/secret-00001: 403 admission webhook" in out and "5 listed, 4 rewritten" in out
+    assert etcd.count("PUT", "secret-00001") == 1, "a 403 after the rights check is about this object: no retry loop"
+
+
+def test_pages_too_large_for_the_client_are_halved(account: Any) -> None:
+    etcd = account.api.etcd
+    for i in range(260):  # 260 x 20 KB: a page of 250 is over the client's 4 MiB read limit
+        etcd.add("secrets", "big", f"bundle-{i:03d}", {"ca.crt": "x" * 15_000})
+    expect_association(account.eks, account.key_arn, "Successful")
+
+    code, out = run(account)
+
+    assert code == 0, out
+    assert etcd.count("GET", "/api/v1/secrets") == 4  # 250 (unreadable), then 125, 125, 10
+    assert len(etcd.writes_per_object()) == 260 and set(etcd.writes_per_object().values()) == {1}
