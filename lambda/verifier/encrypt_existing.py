@@ -17,6 +17,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 import association
 import checks
 import jsonlog
@@ -105,6 +107,17 @@ def main(argv: Sequence[str] | None = None, *,
         return EXIT_FAILED
     prefix = "[dry run] " if args.dry_run else ""
     say(f"{prefix}encrypt-existing: cluster {args.cluster}, key {args.key}, region {aws.region}")
+    try:
+        return _run(args, kinds, aws, token_provider, knobs, say)
+    except (BotoCoreError, ClientError) as exc:  # credentials, throttling beyond retries, a denied poll
+        say(f"FAILED: AWS call failed ({exc.__class__.__name__}: {str(exc)[:200]}). Check credentials, region and IAM "
+            "permissions; running again is safe: it resumes from what the cluster shows.")
+        return EXIT_FAILED
+
+
+def _run(args: argparse.Namespace, kinds: tuple[str, ...], aws: association.AwsClients, token_provider: Callable[[str], str],
+         knobs: Knobs, say: Callable[[str], None]) -> int:
+    """Steps 1-4; returns the exit code."""
 
     # 1. checks: read-only, a refusal changes nothing
     say("step 1/4 checks (read-only)")

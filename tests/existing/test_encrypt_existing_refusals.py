@@ -246,3 +246,15 @@ def test_fails_update_failed_and_nothing_is_rewritten(account: Any, before: dict
             "Nothing was re-encrypted.") in out
     assert account.api.etcd.count("PUT") == 0 and account.api.etcd.writes == []
     assert account.cluster()["status"] == "ACTIVE" and not account.cluster().get("encryptionConfig")
+
+
+def test_fails_aws_error_while_following_says_a_rerun_resumes(account: Any, before: dict[str, Any]) -> None:
+    account.eks.stubber.add_response("associate_encryption_config", {"update": update_shape(account.key_arn, "InProgress")})
+    account.eks.stubber.add_client_error("describe_update", "AccessDeniedException", "not authorized: eks:DescribeUpdate",
+                                         http_status_code=403)
+    code, out = run(account)
+    assert code == 1
+    assert "FAILED: AWS call failed (AccessDeniedException: An error occurred (AccessDeniedException) when calling the " in out
+    assert ("DescribeUpdate operation: not authorized: eks:DescribeUpdate). Check credentials, region and IAM permissions; "
+            "running again is safe: it resumes from what the cluster shows.") in out
+    assert account.api.etcd.count("PUT") == 0
