@@ -259,9 +259,11 @@ def _acknowledge_provider(provider: cr.Provider, reserved_concurrency: int | Non
                "is in the handler's structured logs and the state machine's execution history.")
     for finding in ("AwsSolutions-SF2", "Serverless-StepFunctionStateMachineXray"):
         acknowledge(provider, finding, no_xray)
-    acknowledge(provider.node.find_child("waiter-state-machine"), "AwsSolutions-IAM5[Resource::*]",
-                "Step Functions logging to CloudWatch Logs needs the log-delivery actions (logs:CreateLogDelivery, "
-                "logs:PutResourcePolicy, ...), which support no resource-level permissions: '*' only.")
+    waiter = provider.node.find_child("waiter-state-machine")
+    log_delivery = ("Step Functions logging to CloudWatch Logs needs the log-delivery actions (logs:CreateLogDelivery, "
+                    "logs:PutResourcePolicy, ...), which support no resource-level permissions: '*' only.")
+    acknowledge(waiter, "AwsSolutions-IAM5[Resource::*]", log_delivery)
+    checkov_skip(waiter.node.find_child("Role").node.find_child("DefaultPolicy"), "CKV_AWS_111", log_delivery)
     for child_id in ("framework-onEvent", "framework-isComplete", "framework-onTimeout"):
         framework = provider.node.find_child(child_id)
         cfn: lambda_.CfnFunction = framework.node.default_child  # type: ignore[assignment]

@@ -58,19 +58,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def default_clients(region: str | None) -> tuple[association.AwsClients, Callable[[str], str]]:
     import boto3
-    from botocore.config import Config as BotoConfig
 
-    session = boto3.session.Session(region_name=region)
-    resolved = region or session.region_name
+    import associate
+
+    resolved = region or boto3.session.Session().region_name
     if not resolved:
         raise SystemExit("error: no region: pass --region (REGION=...) or set AWS_REGION / a profile region")
-    config = BotoConfig(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30,
-                        user_agent_extra="eks-envelope-encrypt-existing")
-    sts = session.client("sts", region_name=resolved, endpoint_url=kube.sts_endpoint(resolved), config=config)
-    aws = association.AwsClients(eks=session.client("eks", region_name=resolved, config=config),
-                                 kms=session.client("kms", region_name=resolved, config=config),
-                                 iam=session.client("iam", config=config), sts=sts, region=resolved)
-    return aws, lambda cluster: kube.make_token(sts, cluster)
+    return associate.build_clients(resolved)
 
 
 def render_stages(results: list[checks.StageResult]) -> list[str]:
