@@ -124,6 +124,7 @@ def _run(args: argparse.Namespace, kinds: tuple[str, ...], aws: association.AwsC
         say(f"  ok   {line}")
     for line in plan.warnings:
         say(f"  warn {line}")
+
     def kube_client(seconds: float, policy: kube.RetryPolicy) -> kube.KubeClient:
         return kube.KubeClient(plan.endpoint, plan.ca_data, lambda: token_provider(args.cluster), deadline=knobs.clock() + seconds,
                                policy=policy, clock=knobs.clock, sleep=knobs.sleep)
