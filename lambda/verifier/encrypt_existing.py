@@ -11,6 +11,8 @@ Exit codes: 0 done and verified, 1 refused or failed, 2 usage error, 3 update st
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import secrets
 import sys
 import time
 import uuid
@@ -27,6 +29,13 @@ import reencrypt
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_IN_PROGRESS = 0, 1, 2, 3
 PREFLIGHT_SECONDS = 180.0
+
+try:  # the restructured handler keeps the workstation defaults in one module
+    import cli_defaults as _defaults
+
+    _CANARY = (_defaults.CANARY_NAMESPACE, _defaults.CANARY_LABEL_KEY, _defaults.CANARY_LABEL_VALUE, _defaults.POD_IMAGE)
+except ImportError:  # the handler before it: checks holds them (drop this branch once both are merged)
+    _CANARY = (checks.DEFAULT_NAMESPACE, checks.CANARY_LABEL_KEY, checks.CANARY_LABEL_VALUE, checks.DEFAULT_POD_IMAGE)
 
 
 @dataclass
@@ -65,6 +74,22 @@ def default_clients(region: str | None) -> tuple[association.AwsClients, Callabl
     if not resolved:
         raise SystemExit("error: no region: pass --region (REGION=...) or set AWS_REGION / a profile region")
     return associate.build_clients(resolved)
+
+
+def verifier_config(cluster_name: str, key_arn: str) -> checks.Config:
+    """The verifier's stages as `make verify` runs them: canary in ``default``, no pod, no CloudTrail.
+
+    Only the fields ``checks.Config`` declares are passed: the handler's restructuring made every field
+    required and added some (owner, run id), so this fits the Config on either side of that change.
+    """
+    namespace, label_key, label_value, image = _CANARY
+    run_id = secrets.token_hex(6)
+    values = {"cluster_name": cluster_name, "expected_key": key_arn, "cluster_role_arn": None, "namespace": namespace,
+              "label_key": label_key, "label_value": label_value, "pod_check": False, "pod_image": image,
+              "pod_timeout_seconds": 300.0, "cloudtrail_check": False, "cloudtrail_wait_seconds": 120.0,
+              "cloudtrail_required": False, "owner": f"cli/encrypt-existing/{run_id}", "run_id": run_id}
+    declared = {f.name for f in dataclasses.fields(checks.Config)}
+    return checks.Config(**{k: v for k, v in values.items() if k in declared})
 
 
 def render_stages(results: list[checks.StageResult]) -> list[str]:
@@ -204,7 +229,7 @@ def _run(args: argparse.Namespace, kinds: tuple[str, ...], aws: association.AwsC
         say("  skipped (--skip-verify)")
         return EXIT_FAILED if total_failed else EXIT_OK
     runtime = checks.Runtime(deadline=knobs.clock() + 900.0, clock=knobs.clock, sleep=knobs.sleep)
-    config = checks.Config(cluster_name=args.cluster, expected_key=plan.key_arn)
+    config = verifier_config(args.cluster, plan.key_arn)
     try:
         report = checks.run_verification(config, checks.Clients(aws.eks, aws.kms, None, token_provider), runtime)
         results, failure = report.results, None

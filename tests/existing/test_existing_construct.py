@@ -86,12 +86,21 @@ def test_association_resource_names_cluster_key_and_kinds(adopted: SimpleNamespa
 
 
 def test_new_key_is_retained_rotated_and_lets_the_existing_cluster_role_use_it(adopted: SimpleNamespace) -> None:
-    adopted.template.has_resource("AWS::KMS::Key", {
-        "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-        "Properties": {"EnableKeyRotation": True, "KeyPolicy": {"Statement": Match.array_with([Match.object_like({
-            "Sid": "EksClusterRoleEnvelopeEncryption", "Principal": {"AWS": ROLE_ARN},
-            "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"]})])}},
-    })
+    t = adopted.template
+    (key_id,) = [k for k, v in _resources(t, "AWS::KMS::Key").items()
+                 if v["Properties"].get("Description") == "Envelope encryption of EKS Kubernetes secrets"]
+    key = _resources(t, "AWS::KMS::Key")[key_id]
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain" and key["Properties"]["EnableKeyRotation"] is True
+    wanted = {"kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"}
+    # ClusterSecretsKey.grant_cluster_role names the role in the key policy or attaches an IAM policy to it
+    # (the handler branch moves it to the latter): either way the existing role may use this key.
+    in_key_policy = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                     if s.get("Principal") == {"AWS": ROLE_ARN} and wanted <= set(s["Action"])]
+    role_name = ROLE_ARN.rsplit("/", 1)[-1]
+    in_role_policy = [s for p in _resources(t, "AWS::IAM::ManagedPolicy").values() if p["Properties"].get("Roles") == [role_name]
+                      for s in p["Properties"]["PolicyDocument"]["Statement"]
+                      if wanted <= set(s["Action"]) and s["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}]
+    assert len(in_key_policy + in_role_policy) == 1
 
 
 def test_waits_through_a_state_machine_not_one_invocation(adopted: SimpleNamespace) -> None:
