@@ -97,15 +97,22 @@ def _label(namespace: str | None, name: str) -> str:
 
 
 def _pages(client: kube.KubeClient, list_path: str, page_size: int, outcome: Outcome) -> Any:
-    """Yield (list kind, apiVersion, items) page by page. Halves the page when a body overflows the client's
-    read limit; on 410 (continue token expired) continues from the token the server offers, else restarts."""
+    """Yield (list kind, apiVersion, items) page by page. Halves the page when a body is over the client's
+    read limit (it either refuses it or cannot parse the cut-off body); on 410 (continue token expired)
+    continues from the token the server offers, else restarts."""
     token: str | None = None
     limit = page_size
     while True:
         query = {"limit": str(limit)}
         if token:
             query["continue"] = token
-        status, body = client.request("GET", f"{list_path}?{urllib.parse.urlencode(query)}", accept=(200, 410))
+        try:
+            status, body = client.request("GET", f"{list_path}?{urllib.parse.urlencode(query)}", accept=(200, 410))
+        except kube.KubeError as exc:
+            if exc.kind != "oversized" or limit == 1:  # a client that refuses big bodies says so
+                raise
+            limit = max(1, limit // 2)
+            continue
         if status == 410:
             token = (body.get("metadata") or {}).get("continue") or None
             jsonlog.warning("reencrypt.continue_expired", kind=outcome.kind, restart=token is None)
