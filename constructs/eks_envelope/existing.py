@@ -255,15 +255,19 @@ def _acknowledge_provider(provider: cr.Provider, reserved_concurrency: int | Non
         acknowledge(provider, f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(function.node.default_child)}.Arn>:*]",
                     "The CDK Provider framework invokes its functions by ARN and by version/alias (ARN:*); the "
                     "wildcard covers only versions of that one function.")
-    no_xray = ("The waiter only calls isComplete every query interval until the update ends; each step's outcome "
-               "is in the handler's structured logs and the state machine's execution history.")
-    for finding in ("AwsSolutions-SF2", "Serverless-StepFunctionStateMachineXray"):
-        acknowledge(provider, finding, no_xray)
+    # The Provider exposes no tracing prop: X-Ray on its waiter through the L1 (cdk-nag SF2, Control Tower
+    # CT.STEPFUNCTIONS.PR.2), with the trace permissions Step Functions needs on its role.
     waiter = provider.node.find_child("waiter-state-machine")
-    log_delivery = ("Step Functions logging to CloudWatch Logs needs the log-delivery actions (logs:CreateLogDelivery, "
-                    "logs:PutResourcePolicy, ...), which support no resource-level permissions: '*' only.")
-    acknowledge(waiter, "AwsSolutions-IAM5[Resource::*]", log_delivery)
-    checkov_skip(waiter.node.find_child("Role").node.find_child("DefaultPolicy"), "CKV_AWS_111", log_delivery)
+    machine: sfn.CfnStateMachine = waiter.node.default_child  # type: ignore[assignment]
+    machine.tracing_configuration = sfn.CfnStateMachine.TracingConfigurationProperty(enabled=True)
+    waiter_role: iam.Role = waiter.node.find_child("Role")  # type: ignore[assignment]
+    waiter_role.add_to_principal_policy(iam.PolicyStatement(
+        actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
+        resources=["*"]))
+    star_only = ("Step Functions logging to CloudWatch Logs (logs:CreateLogDelivery, logs:PutResourcePolicy, ...) and "
+                 "X-Ray tracing (xray:PutTraceSegments, ...) support no resource-level permissions: '*' only.")
+    acknowledge(waiter, "AwsSolutions-IAM5[Resource::*]", star_only)
+    checkov_skip(waiter_role.node.find_child("DefaultPolicy"), "CKV_AWS_111", star_only)
     for child_id in ("framework-onEvent", "framework-isComplete", "framework-onTimeout"):
         framework = provider.node.find_child(child_id)
         cfn: lambda_.CfnFunction = framework.node.default_child  # type: ignore[assignment]

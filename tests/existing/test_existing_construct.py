@@ -111,6 +111,7 @@ def test_waits_through_a_state_machine_not_one_invocation(adopted: SimpleNamespa
     definition = json.dumps(machine["Properties"]["DefinitionString"])
     assert '\\"IntervalSeconds\\":30' in definition and '\\"MaxAttempts\\":240' in definition  # 2 h / 30 s
     assert machine["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
+    assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
     # Its role's log-delivery actions can only be granted on '*': acknowledged for cdk-nag and checkov alike.
     (waiter_policy,) = [p for k, p in _resources(t, "AWS::IAM::Policy").items() if k.startswith("AdoptProviderwaiterstatemachineRole")]
     assert [s["id"] for s in waiter_policy["Metadata"]["checkov"]["skip"]] == ["CKV_AWS_111"]
