@@ -61,8 +61,9 @@ class EnvelopeEncryptionForExistingCluster(Construct):
       security group, a log group and an EKS access entry (``AmazonEKSEditPolicy``, cluster scope:
       re-encryption updates Secrets in every namespace);
     - a CDK Provider with ``is_complete``: 3 framework Lambdas (onEvent, isComplete, onTimeout),
-      1 Step Functions state machine that polls every ``query_interval`` up to ``total_timeout``
-      (so the wait is not bounded by one Lambda invocation), their role and log groups;
+      1 Step Functions state machine (logged, X-Ray traced) that polls every ``query_interval`` up to
+      ``total_timeout`` (so the wait is not bounded by one Lambda invocation), their roles and log groups;
+    - without ``logs_key``: a KMS key for the log groups only (rotation on);
     - the custom resource ``Custom::EnvelopeEncryptionAssociation``;
     - ``EnvelopeEncryptionVerifier`` (2 Lambdas, its role, security group, access entry scoped to
       ``default``, the ``Custom::EnvelopeEncryptionVerification`` resource), run after the association.
@@ -154,20 +155,15 @@ class EnvelopeEncryptionForExistingCluster(Construct):
         _acknowledge_vpc_access(self.role)
         cluster_arn = self.cluster.cluster_arn
         self.policy = iam.ManagedPolicy(self, "HandlerPolicy", roles=[self.role], statements=[
-            iam.PolicyStatement(actions=["eks:DescribeCluster", "eks:AssociateEncryptionConfig", "eks:ListUpdates"], resources=[cluster_arn]),
-            iam.PolicyStatement(actions=["eks:DescribeUpdate"], resources=[cluster_arn, f"{cluster_arn}/update/*"]),
+            # The service authorization reference lists the cluster as the resource of all four (updates have no ARN).
+            iam.PolicyStatement(actions=["eks:DescribeCluster", "eks:AssociateEncryptionConfig", "eks:ListUpdates", "eks:DescribeUpdate"],
+                                resources=[cluster_arn]),
             iam.PolicyStatement(actions=["kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:GetKeyPolicy"], resources=[key.key_arn]),
             iam.PolicyStatement(actions=["kms:CreateGrant"], resources=[key.key_arn],
                                 conditions={"StringEquals": {"kms:ViaService": f"eks.{Aws.REGION}.amazonaws.com"}}),
             # The handler checks its own and the cluster role's key permissions before associating.
             iam.PolicyStatement(actions=["iam:SimulatePrincipalPolicy", "iam:GetRole"], resources=[self.role.role_arn, cluster_role.role_arn]),
         ])
-        acknowledge(
-            self.policy,
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:cluster/{cluster_name}/update/*]",
-            "eks:DescribeUpdate on the updates of this one cluster: update ids are created by the association at deploy "
-            "time, so they cannot be named in advance.",
-        ) if not Token.is_unresolved(cluster_name) else None
         self.log_group = logs.LogGroup(self, "HandlerLogs", retention=log_retention, encryption_key=logs_key, removal_policy=removal_policy)
         private_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
         code = lambda_.Code.from_asset(str(handler_asset_dir()), exclude=["__pycache__", "*.pyc"])

@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "handler"))
 from verifier_fakes import ACCOUNT, CLUSTER_ROLE_ARN, REGION, FakeTime, Pki, _KubeHandler, make_key, validate_token  # noqa: E402
 
 import association  # noqa: E402
-import kube  # noqa: E402
 
 CLUSTER = "adopted"
 AWS_OWNED = "aws-owned-key"  # what EKS >= 1.28 encrypts with before a customer key is associated
@@ -360,4 +359,4 @@ ALLOW_CALLER = {a: "allowed" for a in association.CALLER_KEY_ACTIONS}
 ALLOW_ROLE = {a: "allowed" for a in association.CLUSTER_ROLE_KEY_ACTIONS}
 
 __all__ = ["ACCOUNT", "CLUSTER", "CLUSTER_ROLE_ARN", "REGION", "Eks", "Etcd", "FakeApiServer", "FakeTime", "make_key",
-           "start_api_server", "stubbed_iam", "expect_association", "expect_describe", "kube"]
+           "start_api_server", "stubbed_iam", "expect_association", "expect_describe"]

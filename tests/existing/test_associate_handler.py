@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 import pytest
-from existing_fakes import ALLOW_CALLER, ALLOW_ROLE, CLUSTER, UPDATE_ID, expect_association, expect_describe, stubbed_iam
+from existing_fakes import ALLOW_CALLER, ALLOW_ROLE, CLUSTER, UPDATE_ID, expect_describe, stubbed_iam
 
 import associate
 import association
