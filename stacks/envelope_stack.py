@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack, Tags
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 from eks_envelope import ClusterSecretsKey, EnvelopeEncryptedCluster, VerifierOptions
