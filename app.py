@@ -82,11 +82,23 @@ def _standalone_context() -> dict[str, Any]:
     return {**context, **CLI_CONTEXT}
 
 
+#: aws-cdk-lib's built-in CloudFormation validation (a WASM engine, about half of every synth) checks the
+#: resource schemas that cfn-lint checks in `make test` too. Off by default here; CDK_VALIDATION=true (what
+#: `make test` sets for its synth) turns it on; the CLI's `--no-validation` sets CDK_VALIDATION=false.
+VALIDATION_ENV = "CDK_VALIDATION"
+
+
+def builtin_validation() -> bool:
+    return os.environ.get(VALIDATION_ENV, "").strip().lower() == "true"
+
+
 def _new_app() -> tuple[cdk.App, bool]:
     """The app as the CLI runs it (CDK_OUTDIR set), else as `cdk synth` would: cdk.json context, cdk.out/."""
+    validate = builtin_validation()
     if os.environ.get("CDK_OUTDIR"):
-        return cdk.App(), False
-    return cdk.App(context=_standalone_context(), outdir=str(HERE / "cdk.out")), True
+        return cdk.App(builtin_cloud_formation_validation=validate), False
+    return cdk.App(context=_standalone_context(), outdir=str(HERE / "cdk.out"),
+                   builtin_cloud_formation_validation=validate), True
 
 
 def _synth(app: cdk.App) -> cdk.cx_api.CloudAssembly:
@@ -122,7 +134,8 @@ def main() -> None:
             table, path = write_report(
                 packs,
                 lambda: build_app(
-                    cdk.App(context={**app.node.get_all_context(), IGNORE_ACKNOWLEDGEMENTS: True}, outdir=scratch),
+                    cdk.App(context={**app.node.get_all_context(), IGNORE_ACKNOWLEDGEMENTS: True}, outdir=scratch,
+                            builtin_cloud_formation_validation=False),
                     with_packs=False,
                 ),
                 Path(assembly.directory),

@@ -31,7 +31,10 @@ def cdk_json_context() -> dict[str, Any]:
 def new_app(**overrides: Any) -> cdk.App:
     context = copy.deepcopy(cdk_json_context())
     context.update(overrides)
-    return cdk.App(context=context, outdir=tempfile.mkdtemp(prefix="cdk-test-", dir=contain_temp_dirs()))
+    # CDK's built-in CloudFormation validation is off, as in app.py: `make test` synthesizes the app with it
+    # on (CDK_VALIDATION=true) and lints every template with cfn-lint; here it would double each synth's cost.
+    return cdk.App(context=context, outdir=tempfile.mkdtemp(prefix="cdk-test-", dir=contain_temp_dirs()),
+                   builtin_cloud_formation_validation=False)
 
 
 @functools.lru_cache(maxsize=None)

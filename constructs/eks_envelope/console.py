@@ -27,10 +27,11 @@ SUBCOMMANDS = {
 
 
 def handler_dir() -> Path:
-    """The verifier handler: shipped in the wheel as ``_verifier_handler``, or lambda/verifier in a checkout."""
+    """The verifier handler (the Lambda asset and this command's code): shipped in the wheel as
+    ``_verifier_handler``, or lambda/verifier in a checkout."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "_verifier_handler", here.parents[1] / "lambda" / "verifier"):
-        if (candidate / "cli.py").is_file():
+        if (candidate / "index.py").is_file():
             return candidate
     raise FileNotFoundError(f"the verifier handler is missing next to {here}: reinstall eks-envelope")
 

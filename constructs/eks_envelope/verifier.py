@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
@@ -17,6 +16,7 @@ from constructs import Construct, IDependable
 
 from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VERIFICATION_RESOURCE_TYPE
 from .nag import acknowledge, checkov_skip
+from .console import handler_dir as handler_asset_dir  # noqa: F401 - one lookup, jsii-free
 from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
 
 if TYPE_CHECKING:
@@ -28,17 +28,6 @@ POD_TIMEOUT_SECONDS = 300
 CLOUDTRAIL_WAIT_SECONDS = 120
 #: The Kubernetes rights the verifier needs: Secrets and Pods in one namespace, nothing cluster-wide.
 NAMESPACE_ACCESS_POLICY = "AmazonEKSEditPolicy"
-
-
-def handler_asset_dir() -> Path:
-    """The handler source: lambda/verifier in a checkout, or the copy shipped inside the wheel."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parents[1] / "lambda" / "verifier", here / "_verifier_handler"):
-        if (candidate / "index.py").is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"verifier handler not found next to {here}: reinstall eks-envelope (the wheel ships it)"
-    )
 
 
 class EnvelopeEncryptionVerifier(Construct):
