@@ -119,7 +119,7 @@ def test_default_has_no_environment_suffix_or_tag(production: Template) -> None:
 
 def test_ephemeral_keys_are_deleted_after_seven_days(ephemeral: Template) -> None:
     keys = of_type(ephemeral, "AWS::KMS::Key")
-    assert len(keys) == 2, "the secrets key and the logs key"
+    assert len(keys) == 3, "the secrets key, the logs key and the alarm topic's key"
     for logical_id, key in keys.items():
         assert key["Properties"]["PendingWindowInDays"] == 7, logical_id
         assert key["DeletionPolicy"] == "Delete", logical_id
@@ -178,7 +178,7 @@ def test_ephemeral_control_value_is_really_checked() -> None:
 
 def test_default_keys_are_retained_with_a_thirty_day_window(production: Template) -> None:
     keys = of_type(production, "AWS::KMS::Key")
-    assert len(keys) == 2
+    assert len(keys) == 3  # secrets, logs, alarm topic
     for logical_id, key in keys.items():
         assert key["DeletionPolicy"] == "Retain", logical_id
         assert key["UpdateReplacePolicy"] == "Retain", logical_id

@@ -11,9 +11,11 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from .key import CLUSTER_ROLE_KEY_ACTIONS, ClusterSecretsKey
+from .key import CLUSTER_ROLE_KEY_ACTIONS, ClusterSecretsKey, check_break_glass_arns
+from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions, check_monitoring
 from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, EPHEMERAL_METADATA_KEY
 from .nag import acknowledge, checkov_skip
 from .verifier import EnvelopeEncryptionVerifier
@@ -110,6 +112,12 @@ class EnvelopeEncryptedCluster(Construct):
         deploy_principal: iam.IPrincipal | None = None,
         verify: bool = True,
         verifier_options: VerifierOptions | None = None,
+        monitor: bool = True,
+        monitoring: MonitoringOptions | None = None,
+        alarm_email: str | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        key_lock: bool = False,
+        key_lock_break_glass_arns: Sequence[str] = (),
     ) -> None:
         """
         :param key: the secrets key. :default: - a new ClusterSecretsKey with rotation, retained
@@ -131,6 +139,15 @@ class EnvelopeEncryptedCluster(Construct):
         :param deploy_principal: principal that creates the cluster. :default: - the CDK CloudFormation execution role
         :param verify: attach the envelope-encryption verifier. :default: True
         :param verifier_options: how the verifier runs. :default: - pod check on, CloudTrail off
+        :param monitor: watch the cluster after the deploy (scheduled verification, alarms, key-tamper
+            events, one topic). :default: True
+        :param monitoring: schedule, look-back, metrics, Config rule.
+            :default: - hourly verification (off when ephemeral or verify=False), 24 h look-back
+        :param alarm_email: e-mail address subscribed to the alarm topic. :default: - none
+        :param alarm_topic: your topic for every alarm and key event. :default: - a new KMS-encrypted topic
+        :param key_lock: deny ScheduleKeyDeletion, DisableKey and PutKeyPolicy on the new key to all but
+            the break-glass roles (and the deploying principal). :default: False
+        :param key_lock_break_glass_arns: IAM role ARNs that keep those actions; required with key_lock. :default: - none
         """
         super().__init__(scope, construct_id)
         # Resolve defaults.
@@ -180,6 +197,19 @@ class EnvelopeEncryptedCluster(Construct):
             # A key given as an ARN string (Key.from_key_arn) is checked for alias and region.
             if not Token.is_unresolved(key.key_arn):
                 check_key_arn(problems, "key", key.key_arn, stack_region=Stack.of(self).region)
+        if monitor:
+            monitoring = monitoring or MonitoringOptions(
+                schedule=None if ephemeral or not verify else Duration.hours(1)
+            )
+            check_monitoring(problems, monitoring, alarm_email=alarm_email, alarm_topic=alarm_topic, verify=verify)
+        elif alarm_email or alarm_topic:
+            problems.add("alarm_email/alarm_topic", alarm_email or alarm_topic, "alarms need monitoring: set monitor=True (context monitoring=true)")
+        if key_lock and key is not None:
+            problems.add("key_lock", key_lock, "lock your own key where its policy is defined; key_lock shapes a new key")
+        elif key_lock:
+            check_break_glass_arns(problems, key_lock_break_glass_arns)
+        if key_lock_break_glass_arns and not key_lock:
+            problems.add("key_lock_break_glass_arns", list(key_lock_break_glass_arns), "set key_lock=True too, or drop them")
         problems.raise_if_any()
 
         if kubernetes_version not in STANDARD_SUPPORT_VERSIONS:
@@ -220,6 +250,8 @@ class EnvelopeEncryptedCluster(Construct):
                 pending_window=Duration.days(7) if ephemeral else Duration.days(30),
             )
             self.secrets_key.grant_cluster_role(self.cluster_role)
+            if key_lock:
+                self.secrets_key.lock(key_lock_break_glass_arns)
             key = self.secrets_key.key
         else:
             # A key we do not own: its policy must delegate to IAM (the account-root statement).
@@ -365,6 +397,23 @@ class EnvelopeEncryptedCluster(Construct):
                 log_retention=log_retention,
                 logs_key=logs_key,
                 removal_policy=removal,
+            )
+
+        self.monitoring: EnvelopeEncryptionMonitoring | None = None
+        if monitor:
+            self.monitoring = EnvelopeEncryptionMonitoring(
+                self,
+                "Monitoring",
+                cluster_name=self.cluster.cluster_name,
+                cluster_role_arn=self.cluster_role.role_arn,
+                key=key,
+                key_alias=self.secrets_key.alias_name if self.secrets_key else None,
+                verifier_function=self.verifier.function if self.verifier else None,
+                verifier_role=self.verifier.role if self.verifier else None,
+                options=monitoring,
+                alarm_email=alarm_email,
+                alarm_topic=alarm_topic,
+                ephemeral=ephemeral,
             )
 
         # Expose what composers need.

@@ -17,3 +17,8 @@ CANARY_NAMESPACE = "default"
 #: Only the verifier's canary objects carry this label; a Fargate selector on it runs the canary pod.
 CANARY_LABEL_KEY = "eks-envelope.io/canary"
 CANARY_LABEL_VALUE = "verifier"
+
+#: A scheduled verification event carries this key with this value, and no ``RequestType``:
+#: the verifier's ``index.on_event`` routes it to ``scheduled.on_schedule``.
+SCHEDULED_EVENT_MARKER = "eks-envelope"
+SCHEDULED_EVENT_KIND = "scheduled-verification"

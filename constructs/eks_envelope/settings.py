@@ -18,6 +18,7 @@ from .validation import Problems, check_choice
 
 _OUR_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$|^[a-z]$")
+_TOPIC_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 #: Keys the CDK CLI itself writes into the context without a prefix.
 _CDK_OWN_KEYS = {"acknowledged-issue-numbers"}
 
@@ -45,6 +46,16 @@ class AppSettings:
     verify_cloudtrail: bool = False
     verify_every_deploy: bool = False
     compliance_packs: tuple[str, ...] = COMPLIANCE_PACKS
+    # Day 2 (monitoring.py): None for the schedule means hourly, or off when ephemeral.
+    monitoring: bool = True
+    verify_schedule_minutes: int | None = None
+    verify_lookback_hours: int = 24
+    verify_schedule_secret: bool = False
+    alarm_email: str | None = None
+    alarm_topic_arn: str | None = None
+    config_rule: bool = False
+    key_lock: bool = False
+    key_lock_break_glass_arns: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -111,6 +122,15 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "verify_cloudtrail": _as_bool,
     "verify_every_deploy": _as_bool,
     "compliance_packs": _as_list,
+    "monitoring": _as_bool,
+    "verify_schedule_minutes": _as_int,
+    "verify_lookback_hours": _as_int,
+    "verify_schedule_secret": _as_bool,
+    "alarm_email": _as_str,
+    "alarm_topic_arn": _as_str,
+    "config_rule": _as_bool,
+    "key_lock": _as_bool,
+    "key_lock_break_glass_arns": _as_list,
 }
 CONTEXT_KEYS = tuple(_PARSERS)
 
@@ -146,6 +166,12 @@ def settings_from_context(context: Mapping[str, Any], problems: Problems | None 
         problems.add(
             "context env_name", env_name,
             "1-24 lowercase letters, digits or '-', starting with a letter and not ending with '-' (e.g. pr-42)",
+        )
+    topic_arn = values.get("alarm_topic_arn")
+    if topic_arn is not None and not _TOPIC_ARN_RE.match(topic_arn):
+        problems.add(
+            "context alarm_topic_arn", topic_arn,
+            "give an SNS topic ARN in this account and region, e.g. arn:aws:sns:eu-west-1:123456789012:oncall",
         )
     for pack in values.get("compliance_packs", ()):
         if pack.lower() not in ("all", "none"):
