@@ -130,3 +130,13 @@ def test_unset_schedule_means_hourly_and_ephemeral_means_off() -> None:
     assert _monitoring_options(settings_from_context({})).schedule.to_minutes() == 60
     assert _monitoring_options(settings_from_context({"ephemeral": True})).schedule is None
     assert _monitoring_options(settings_from_context({"ephemeral": True, "verify_schedule_minutes": 60})).schedule.to_minutes() == 60
+
+
+def test_schedule_sends_every_property_of_the_verification(default: Template) -> None:
+    """Scheduled runs are told what the deploy-time verification is told (the handler parses both alike)."""
+    (custom,) = default.find_resources("Custom::EnvelopeEncryptionVerification").values()
+    (schedule,) = _schedules(default).values()
+    payload = _literal_input(schedule["Properties"]["Targets"][0]["Input"])
+    for name in custom["Properties"]:
+        if name not in ("ServiceToken", "RunNonce"):
+            assert f'"{name}":' in payload, name

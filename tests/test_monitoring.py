@@ -20,7 +20,7 @@ from moto.events.models import EventPattern
 
 from eks_envelope import EnvelopeConfigError
 from eks_envelope.markers import SCHEDULED_EVENT_KIND, SCHEDULED_EVENT_MARKER
-from eks_envelope.monitoring import KEY_THREATS, EnvelopeEncryptionMonitoring, MonitoringOptions
+from eks_envelope.monitoring import KEY_THREATS, EnvelopeEncryptionMonitoring, MonitoringOptions, scheduled_payload
 from tests.helpers import new_app
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "eventbridge-kms-management-events.json").read_text())
@@ -303,3 +303,30 @@ def test_fails_on_bad_monitoring_props_all_at_once() -> None:
 def test_fails_when_a_schedule_is_asked_for_without_a_verifier() -> None:
     with pytest.raises(EnvelopeConfigError, match="monitoring.schedule.*keep verify=True, or set schedule=None"):
         _watched_stack("NoVerifier", with_verifier=False, options=MonitoringOptions(schedule=cdk.Duration.hours(1)))
+
+
+# --- the contract with the handler --------------------------------------------------------------------------
+
+def test_handler_reads_what_the_schedule_sends() -> None:
+    """The construct's payload (from the verification's own properties) parses in the handler's scheduled path."""
+    import scheduled
+
+    assert (scheduled.SCHEDULED_EVENT_MARKER, scheduled.SCHEDULED_EVENT_KIND) == (SCHEDULED_EVENT_MARKER, SCHEDULED_EVENT_KIND)
+    properties = {"ClusterName": CLUSTER, "KeyArn": KEY_ARN, "ClusterRoleArn": ROLE_ARN, "CanaryNamespace": "default",
+                  "CanaryLabelKey": "eks-envelope.io/canary", "CanaryLabelValue": "verifier", "PodCheck": "true",
+                  "PodImage": "public.ecr.aws/docker/library/busybox:stable", "PodTimeoutSeconds": "300",
+                  "CloudTrailCheck": "true", "CloudTrailWaitSeconds": "120", "RunNonce": "2026-11-28T08:00:00"}
+    payload = scheduled_payload(properties, MonitoringOptions(lookback=cdk.Duration.hours(48), secret_roundtrip=True))
+    assert "RunNonce" not in payload and "RequestType" not in payload
+    request = scheduled.parse_event(payload)
+    assert (request.config.cluster_name, request.config.expected_key) == (CLUSTER, KEY_ARN)
+    assert (request.config.pod_check, request.config.cloudtrail_check, request.config.secret_check) == (False, False, True)
+    assert (request.lookback_hours, request.namespace) == (48, "EksEnvelope")
+
+
+def test_verifier_metric_name_matches_the_handler() -> None:
+    import scheduled
+
+    from eks_envelope.monitoring import VERIFIED_METRIC
+
+    assert scheduled.VERIFIED_METRIC == VERIFIED_METRIC

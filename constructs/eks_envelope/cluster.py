@@ -410,6 +410,7 @@ class EnvelopeEncryptedCluster(Construct):
                 key_alias=self.secrets_key.alias_name if self.secrets_key else None,
                 verifier_function=self.verifier.function if self.verifier else None,
                 verifier_role=self.verifier.role if self.verifier else None,
+                verifier_properties=self.verifier.properties if self.verifier else None,
                 options=monitoring,
                 alarm_email=alarm_email,
                 alarm_topic=alarm_topic,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Mapping
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -126,6 +127,23 @@ def check_monitoring(
         problems.add("alarm_topic", alarm_topic, "give an aws_sns.ITopic (sns.Topic.from_topic_arn(...) for an ARN)")
 
 
+def scheduled_payload(properties: Mapping[str, str], options: MonitoringOptions) -> dict[str, str]:
+    """The verification's own properties, marked scheduled: no pod, no deploy-time CloudTrail wait, no nonce.
+
+    It never carries ``RequestType``: that is how the handler tells a scheduled run from CloudFormation.
+    """
+    payload = {k: v for k, v in properties.items() if k not in ("RunNonce", "ServiceToken")}
+    payload.update({
+        SCHEDULED_EVENT_MARKER: SCHEDULED_EVENT_KIND,
+        "PodCheck": "false",
+        "CloudTrailCheck": "false",
+        "SecretCheck": str(options.secret_roundtrip).lower(),
+        "LookbackHours": str(int(options.lookback.to_hours())),
+        "MetricNamespace": options.metric_namespace,
+    })
+    return payload
+
+
 class EnvelopeEncryptionMonitoring(Construct):
     """Scheduled verification, alarms on its metric and alerts on key-threatening events, to one topic.
 
@@ -150,6 +168,7 @@ class EnvelopeEncryptionMonitoring(Construct):
         key_alias: str | None = None,
         verifier_function: lambda_.IFunction | None = None,
         verifier_role: iam.IRole | None = None,
+        verifier_properties: Mapping[str, str] | None = None,
         options: MonitoringOptions | None = None,
         alarm_email: str | None = None,
         alarm_topic: sns.ITopic | None = None,
@@ -164,6 +183,9 @@ class EnvelopeEncryptionMonitoring(Construct):
             :default: - no scheduled verification
         :param verifier_role: that Lambda's role, which gets PutMetricData and LookupEvents.
             :default: - required with verifier_function
+        :param verifier_properties: the verification custom resource's properties
+            (``EnvelopeEncryptionVerifier.properties``); scheduled runs are told the same.
+            :default: - cluster, key, role and canary names only
         :param options: schedule, look-back, namespace, Config rule. :default: - hourly, 24 h look-back
         :param alarm_email: subscribe this address to the topic (confirm the e-mail AWS sends). :default: - none
         :param alarm_topic: send everything to this topic instead of a new one. :default: - a new encrypted topic
@@ -201,7 +223,18 @@ class EnvelopeEncryptionMonitoring(Construct):
         self.failed_alarm: cloudwatch.Alarm | None = None
         self.missing_alarm: cloudwatch.Alarm | None = None
         if verifier_function is not None and verifier_role is not None and options.schedule is not None:
-            self._schedule_verification(cluster_name, cluster_role_arn, key, verifier_function, verifier_role, options)
+            payload = scheduled_payload(
+                verifier_properties or {
+                    "ClusterName": cluster_name,
+                    "KeyArn": key.key_arn,
+                    "ClusterRoleArn": cluster_role_arn,
+                    "CanaryNamespace": CANARY_NAMESPACE,
+                    "CanaryLabelKey": CANARY_LABEL_KEY,
+                    "CanaryLabelValue": CANARY_LABEL_VALUE,
+                },
+                options,
+            )
+            self._schedule_verification(cluster_name, payload, verifier_function, verifier_role, options)
 
         self.config_rule: config.ManagedRule | None = None
         if options.config_rule:
@@ -303,26 +336,13 @@ class EnvelopeEncryptionMonitoring(Construct):
     def _schedule_verification(
         self,
         cluster_name: str,
-        cluster_role_arn: str,
-        key: kms.IKey,
+        payload: dict[str, str],
         function: lambda_.IFunction,
         role: iam.IRole,
         options: MonitoringOptions,
     ) -> None:
         period = options.schedule
         assert period is not None
-        payload = {
-            SCHEDULED_EVENT_MARKER: SCHEDULED_EVENT_KIND,
-            "ClusterName": cluster_name,
-            "KeyArn": key.key_arn,
-            "ClusterRoleArn": cluster_role_arn,
-            "CanaryNamespace": CANARY_NAMESPACE,
-            "CanaryLabelKey": CANARY_LABEL_KEY,
-            "CanaryLabelValue": CANARY_LABEL_VALUE,
-            "SecretCheck": str(options.secret_roundtrip).lower(),
-            "LookbackHours": str(int(options.lookback.to_hours())),
-            "MetricNamespace": options.metric_namespace,
-        }
         self.schedule = events.Rule(
             self,
             "Schedule",
