@@ -297,13 +297,18 @@ def _action_matches(pattern: Any, action: str) -> bool:
     return isinstance(pattern, str) and fnmatchcase(action.lower(), pattern.lower())
 
 
-def _allows(statement: Mapping[str, Any], action: str) -> bool:
-    """Whether an Allow statement grants ``action`` (wildcards and NotAction understood)."""
-    if statement.get("Effect") != "Allow":
+def _covers(statement: Mapping[str, Any], action: str, effect: str = "Allow") -> bool:
+    """Whether a statement of ``effect`` covers ``action`` (wildcards and NotAction understood)."""
+    if statement.get("Effect") != effect:
         return False
     if "NotAction" in statement:
         return not any(_action_matches(p, action) for p in _as_list(statement["NotAction"]))
     return any(_action_matches(p, action) for p in _as_list(statement.get("Action")))
+
+
+def _allows(statement: Mapping[str, Any], action: str) -> bool:
+    """Whether an Allow statement grants ``action``."""
+    return _covers(statement, action)
 
 
 def _aws_principals(statement: Mapping[str, Any]) -> list[Any]:
@@ -658,14 +663,6 @@ _LOCKABLE_KEY_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKe
 _EXEMPTING_OPERATORS = ("arnnotlike", "arnnotequals", "stringnotlike", "stringnotequals")
 
 
-def _denies(statement: Mapping[str, Any], action: str) -> bool:
-    if statement.get("Effect") != "Deny":
-        return False
-    if "NotAction" in statement:
-        return not any(_action_matches(p, action) for p in _as_list(statement["NotAction"]))
-    return any(_action_matches(p, action) for p in _as_list(statement.get("Action")))
-
-
 def _exempts_named_principals(statement: Mapping[str, Any]) -> bool:
     """Whether a Deny keeps a way in: a negated aws:PrincipalArn condition naming at least one principal."""
     condition = statement.get("Condition")
@@ -687,7 +684,7 @@ def key_lock_keeps_a_way_in(node: CfnResource) -> NagRuleCompliance:
     statements = _statements(_props(node).get("KeyPolicy"))
     locks = [
         s for s in statements
-        if "*" in _aws_principals(s) and any(_denies(s, a) for a in _LOCKABLE_KEY_ACTIONS)
+        if "*" in _aws_principals(s) and any(_covers(s, a, "Deny") for a in _LOCKABLE_KEY_ACTIONS)
     ]
     if not locks:
         return NOT_APPLICABLE

@@ -386,37 +386,42 @@ class EnvelopeEncryptionMonitoring(Construct):
         )
 
         verified = self.verified_metric(cluster_name, period)
-        self.failed_alarm = cloudwatch.Alarm(
-            self,
+        # Missing runs are the second alarm's job: one alarm, one meaning.
+        self.failed_alarm = self._alarm(
             "VerificationFailedAlarm",
-            alarm_description=(
-                "eks-envelope: a scheduled verification could not prove envelope encryption with the customer key. "
-                f"Read the attestation in the verifier's log group. Runbook: {RUNBOOK}."
-            ),
-            metric=verified.with_(statistic=cloudwatch.Stats.MINIMUM),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            evaluation_periods=1,
-            # Missing runs are the other alarm's job: one alarm, one meaning.
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "a scheduled verification could not prove envelope encryption with the customer key. Read the "
+            "attestation in the verifier's log group",
+            verified.with_(statistic=cloudwatch.Stats.MINIMUM),
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.missing_alarm = cloudwatch.Alarm(
-            self,
+        self.missing_alarm = self._alarm(
             "VerificationMissingAlarm",
-            alarm_description=(
-                "eks-envelope: no scheduled verification reported for two periods: the verifier stopped running "
-                f"(schedule disabled, Lambda failing, throttled or without network). Runbook: {RUNBOOK}."
-            ),
-            metric=verified.with_(statistic=cloudwatch.Stats.SAMPLE_COUNT),
+            "no scheduled verification reported for two periods: the verifier stopped running (schedule "
+            "disabled, Lambda failing, throttled or without network)",
+            verified.with_(statistic=cloudwatch.Stats.SAMPLE_COUNT),
+            periods=2,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+
+    def _alarm(
+        self, construct_id: str, meaning: str, metric: cloudwatch.Metric, *, periods: int, missing: cloudwatch.TreatMissingData
+    ) -> cloudwatch.Alarm:
+        """An alarm on ``Verified`` < 1 for ``periods`` periods in a row, notifying the topic both ways."""
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_description=f"eks-envelope: {meaning}. Runbook: {RUNBOOK}.",
+            metric=metric,
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            evaluation_periods=2,
-            datapoints_to_alarm=2,
-            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            treat_missing_data=missing,
         )
-        for alarm in (self.failed_alarm, self.missing_alarm):
-            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
-            alarm.add_ok_action(cw_actions.SnsAction(self.topic))
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        alarm.add_ok_action(cw_actions.SnsAction(self.topic))
+        return alarm
 
     def verified_metric(self, cluster_name: str, period: Duration) -> cloudwatch.Metric:
         """The 0/1 ``Verified`` metric of this cluster, as the scheduled verifier publishes it."""
