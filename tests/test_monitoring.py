@@ -157,7 +157,7 @@ def test_alarm_email_subscribes_to_the_topic(template: Template) -> None:
 
 
 def test_own_topic_replaces_the_new_one() -> None:
-    stack2 = cdk.Stack(new_app(), "OwnTopic")
+    stack2 = cdk.Stack(new_app(), "OwnTopic", env=cdk.Environment(account="111122223333", region="us-west-2"))
     key = kms.Key.from_key_arn(stack2, "Key", KEY_ARN)
     topic = sns.Topic.from_topic_arn(stack2, "Oncall", "arn:aws:sns:us-west-2:111122223333:oncall")
     EnvelopeEncryptionMonitoring(stack2, "Monitoring", cluster_name=CLUSTER, cluster_role_arn=ROLE_ARN, key=key,
