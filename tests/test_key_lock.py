@@ -72,3 +72,10 @@ def test_fails_on_a_session_arn_as_break_glass() -> None:
     session = "arn:aws:sts::123456789012:assumed-role/BreakGlass/alice"
     with pytest.raises(EnvelopeConfigError, match="key_lock_break_glass_arns.*assumed-role session"):
         _locked_key("SessionArn", [session])
+
+
+def test_fails_without_a_deploy_principal_to_exempt() -> None:
+    stack = cdk.Stack(new_app(), "NoDeployer", synthesizer=cdk.CliCredentialsStackSynthesizer())
+    key = ClusterSecretsKey(stack, "SecretsKey")
+    with pytest.raises(EnvelopeConfigError, match="deploy_principal.*exempts the principal that deploys"):
+        key.lock([BREAK_GLASS])

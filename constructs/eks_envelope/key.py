@@ -182,11 +182,17 @@ class ClusterSecretsKey(Construct):
         """
         problems = Problems()
         check_break_glass_arns(problems, break_glass_arns)
-        problems.raise_if_any()
-        exempt = list(break_glass_arns)
         deployer_arn = _principal_arn(self.deploy_principal)
-        if deployer_arn is not None:
-            exempt.append(deployer_arn)
+        if deployer_arn is None:
+            # KMS's lockout safety check would refuse the policy at deploy time (CloudFormation could no
+            # longer PutKeyPolicy): say so at synth instead.
+            problems.add(
+                "deploy_principal", self.deploy_principal,
+                "the key lock exempts the principal that deploys the stack; pass deploy_principal as an ARN "
+                "principal or a role (the CDK default synthesizer's execution role is found on its own)",
+            )
+        problems.raise_if_any()
+        exempt = [*break_glass_arns, deployer_arn]
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid=KEY_LOCK_SID,
