@@ -30,14 +30,14 @@ ROLE_ARN = "arn:aws:iam::111122223333:role/eks-envelope-ClusterRole-EXAMPLE"
 CLUSTER = "eks-envelope"
 #: Which rule each recorded threat must trigger, and only that one.
 INTENDED_RULE = {
-    "DisableKey": "KeyDisabledRule",
-    "ScheduleKeyDeletion": "KeyDeletionScheduledRule",
-    "PutKeyPolicy": "KeyPolicyChangedRule",
-    "RevokeGrant": "GrantRevokedRule",
-    "RetireGrant": "GrantRetiredRule",
-    "DisableKeyRotation": "KeyRotationDisabledRule",
-    "DeleteAlias": "KeyAliasChangedRule",
-    "UpdateAlias": "KeyAliasChangedRule",
+    "DisableKey": "KeyTamperRule",
+    "ScheduleKeyDeletion": "KeyTamperRule",
+    "PutKeyPolicy": "KeyTamperRule",
+    "RevokeGrant": "KeyTamperRule",
+    "RetireGrant": "KeyTamperRule",
+    "DisableKeyRotation": "KeyTamperRule",
+    "DeleteAlias": "KeyAliasRule",
+    "UpdateAlias": "KeyAliasRule",
 }
 
 
@@ -199,8 +199,11 @@ def patterns(template: Template) -> dict[str, dict[str, Any]]:
     return found
 
 
-def test_one_rule_per_threat_filtered_to_this_key_or_alias(patterns: dict[str, dict[str, Any]]) -> None:
+def test_key_rule_and_alias_rule_cover_every_threatening_call(patterns: dict[str, dict[str, Any]]) -> None:
     assert set(patterns) == {t.construct_id for t in KEY_THREATS}
+    assert sorted(patterns["KeyTamperRule"]["detail"]["eventName"]) == sorted(
+        ["DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy", "RevokeGrant", "RetireGrant", "DisableKeyRotation"])
+    assert sorted(patterns["KeyAliasRule"]["detail"]["eventName"]) == ["DeleteAlias", "UpdateAlias"]
     for construct_id, pattern in patterns.items():
         assert pattern["source"] == ["aws.kms"] and pattern["detail-type"] == ["AWS API Call via CloudTrail"]
         detail = pattern["detail"]
@@ -245,7 +248,7 @@ def test_notification_names_the_call_the_caller_and_the_runbook(template: Templa
     (target,) = rule["Properties"]["Targets"]
     transformer = target["InputTransformer"]
     assert set(transformer["InputPathsMap"].values()) >= {"$.detail.eventName", "$.detail.userIdentity.arn"}
-    assert "Runbook" in transformer["InputTemplate"] and "waiting period" in transformer["InputTemplate"]
+    assert "Runbook: README, section 'Day 2', row <detail-eventName>" in transformer["InputTemplate"]
 
 
 def test_no_alias_rule_without_an_alias() -> None:
