@@ -24,7 +24,7 @@ help:
 	@echo "make deploy    deploy with your AWS credentials [ENV=name EPHEMERAL=true]"
 	@echo "make destroy   destroy the stack [ENV=name]"
 	@echo "make verify    verify a deployed cluster: CLUSTER=name [KEY=arn] [REGION=r] [POD=1] [CLOUDTRAIL=1]"
-	@echo "make scan      checkov + cfn-lint on the synthesized templates (docs/scan.md)"
+	@echo "make scan      checkov, cfn-lint, Control Tower controls on the templates (docs/scan.md)"
 	@echo "make comparison regenerate README's scanner comparison on careless clusters"
 	@echo "make integ     integration-test app against its snapshot (offline); integ-deploy for real"
 	@echo "make diagram   regenerate docs/architecture.svg from the template"

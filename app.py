@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent / "constructs"))
 
 import aws_cdk as cdk  # noqa: E402
-from eks_envelope.compliance_packs import register_packs, selected  # noqa: E402
+from eks_envelope.compliance_packs import record_selection, register_packs, selected  # noqa: E402
 from eks_envelope.compliance_report import write_report  # noqa: E402
 from eks_envelope.nag import IGNORE_ACKNOWLEDGEMENTS  # noqa: E402
 from eks_envelope.settings import settings_from_context  # noqa: E402
@@ -43,8 +43,10 @@ def main() -> None:
         # A configuration mistake, not a crash: the message names field, value and fix.
         sys.exit(f"eks-envelope: {err}")
     assembly = app.synth()
+    settings = settings_from_context(app.node.get_all_context())
+    record_selection(settings.compliance_packs, assembly.directory)
     if os.environ.get(REPORT_ENV) == "1":
-        packs = selected(settings_from_context(app.node.get_all_context()).compliance_packs)
+        packs = selected(settings.compliance_packs)
         table, path = write_report(
             packs,
             lambda: build_app(

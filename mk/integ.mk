@@ -1,6 +1,7 @@
 # Integration test (tests/integ/integ_envelope.py, integ-tests-alpha).
 #   make integ                  offline: synthesize the integ app and compare it with its snapshot
-#   make integ-deploy ENV=name  with an AWS account: deploy, report the assertions, destroy (also on failure)
+#   make integ-deploy ENV=name  with an AWS account: a failing first deploy (ROLLBACK_COMPLETE), a same-name
+#                               redeploy with the assertions, the production teardown; cleans up also on failure
 # Why the aws-cdk CLI and not integ-runner, and the one line to switch: docs/integ.md.
 .PHONY: integ integ-deploy
 

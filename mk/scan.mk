@@ -1,4 +1,5 @@
-# `make scan`: checkov and cfn-lint on the synthesized CloudFormation templates (docs/scan.md).
+# `make scan`: checkov, cfn-lint and the AWS Control Tower proactive controls (the ControlTower pack)
+# on the synthesized CloudFormation templates (docs/scan.md).
 # The scanners get their own virtualenv: checkov pins an old `packaging` that breaks pytest 9.
 #   make scan                           synth (cdk.json defaults), then scan cdk.out/
 #   make scan ENV=pr-1 EPHEMERAL=true   the same for an ephemeral environment's template

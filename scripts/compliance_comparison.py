@@ -1,8 +1,9 @@
 """The README's scanner comparison, generated from real templates (tests/compliance/careless.py).
 
 For each careless configuration it synthesizes the template and records what cdk-nag's
-AwsSolutions pack, checkov (when `.venv-scan` exists, as `make scan` creates it) and our
-EnvelopeEncryption pack report, then renders a Markdown table per configuration.
+AwsSolutions pack, checkov and the AWS Control Tower proactive controls (both when `.venv-scan`
+exists, as `make scan` creates it) and our EnvelopeEncryption pack report, then renders a Markdown
+table per configuration.
 
     .venv/bin/python scripts/compliance_comparison.py --write   # update README.md between the markers
     .venv/bin/python scripts/compliance_comparison.py --check   # exit 1 when README.md is stale
@@ -29,7 +30,7 @@ from tests.compliance.careless import CARELESS_STACKS, build_careless_app  # noq
 from tests.helpers import new_app  # noqa: E402
 
 BEGIN, END = "<!-- comparison:begin -->", "<!-- comparison:end -->"
-TOOLS = ("AwsSolutions", "checkov", "EnvelopeEncryption")
+TOOLS = ("AwsSolutions", "checkov", "ControlTower", "EnvelopeEncryption")
 #: Other tools' findings that speak to one of our rules' concerns (by our rule suffix).
 SAME_CONCERN = {
     "AwsSolutions-EKS1": "EKS4",
@@ -42,17 +43,41 @@ SAME_CONCERN = {
     "CKV_AWS_37": "EKS5",
     "CKV_AWS_158": "CWL1",
     "CKV_AWS_66": "CWL1",
+    "CT.EKS.PR.1": "EKS4",
+    "CT.EKS.PR.2": "EKS1",
+    "CT.KMS.PR.1": "EKS2",
+    "CT.CLOUDWATCH.PR.2": "CWL1",
+    "CT.CLOUDWATCH.PR.3": "CWL1",
 }
 
 
+SCAN_BIN = REPO / ".venv-scan" / "bin"
+
+
+def _scan_module() -> Any:
+    if "scan" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("scan", REPO / "scripts" / "scan.py")
+        scan = importlib.util.module_from_spec(spec)
+        sys.modules["scan"] = scan  # its dataclasses look their module up while being defined
+        spec.loader.exec_module(scan)
+    return sys.modules["scan"]
+
+
+def _control_tower(templates: list[Path]) -> dict[str, set[str]] | None:
+    """Stack -> Control Tower controls that fail (the careless templates acknowledge nothing)."""
+    scan = _scan_module()
+    try:
+        raw = scan.run_control_tower(templates, SCAN_BIN)
+    except scan.ScanError:
+        return None
+    return {tc.template.name.split(".")[0]: set(tc.failing) for tc in scan.control_tower_results(raw, templates)}
+
+
 def _checkov(templates: list[Path]) -> dict[str, set[str]] | None:
-    bin_dir = REPO / ".venv-scan" / "bin"
+    bin_dir = SCAN_BIN
     if not (bin_dir / "checkov").exists():
         return None
-    spec = importlib.util.spec_from_file_location("scan", REPO / "scripts" / "scan.py")
-    scan = importlib.util.module_from_spec(spec)
-    sys.modules["scan"] = scan  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(scan)
+    scan = _scan_module()
     failed: dict[str, set[str]] = {}
     for report in scan.run_checkov(templates, bin_dir):
         for check in report.get("results", {}).get("failed_checks", []):
@@ -72,12 +97,14 @@ def collect(*, with_checkov: bool = True) -> dict[str, dict[str, set[str] | None
     assembly = app.synth()
     templates = [outdir / f"{s.stack_name}.template.json" for s in stacks]
     checkov = _checkov(templates) if with_checkov else None
+    control_tower = _control_tower(templates) if with_checkov else None
     results: dict[str, dict[str, set[str] | None]] = {}
     for stack in stacks:
         template = assembly.get_stack_by_name(stack.stack_name).template
         results[stack.stack_name] = {
             "AwsSolutions": nag[stack.stack_name],
             "checkov": None if checkov is None else checkov.get(stack.stack_name, set()),
+            "ControlTower": None if control_tower is None else control_tower.get(stack.stack_name, set()),
             "EnvelopeEncryption": {f.rule_id for f in evaluate(template)},
         }
     return results
@@ -104,9 +131,12 @@ def render(results: dict[str, dict[str, Any]]) -> str:
         lines.append("| other findings | " + " | ".join(_cell(found[t], None, others=True) for t in TOOLS) + " |")
         ours = len(found["EnvelopeEncryption"])
         nag_on_concerns = {SAME_CONCERN[i] for i in found["AwsSolutions"] if i in SAME_CONCERN}
+        others = "".join(
+            f", {name} {len({SAME_CONCERN[i] for i in found[tool] if i in SAME_CONCERN})}"
+            for tool, name in (("checkov", "checkov"), ("ControlTower", "Control Tower")) if found[tool] is not None
+        )
         lines += ["", f"Our pack flags {ours} rules here; AwsSolutions reports {len(nag_on_concerns)} of those concerns"
-                  + ("" if found["checkov"] is None else
-                     f", checkov {len({SAME_CONCERN[i] for i in found['checkov'] if i in SAME_CONCERN})}") + ".", ""]
+                  f"{others}.", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
 import json
 import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -66,3 +68,34 @@ def only_resource(template: Template, cfn_type: str) -> dict[str, Any]:
     found = template.find_resources(cfn_type)
     assert len(found) == 1, f"expected one {cfn_type}, found {sorted(found)}"
     return next(iter(found.values()))
+
+
+def load_module(name: str, path: Path) -> Any:
+    """A module from a file that is no package member (scripts, the composition example, the integ app)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.lru_cache(maxsize=None)
+def scan_script() -> Any:
+    """scripts/scan.py (`make scan`): standard library only, so importable from the main virtualenv."""
+    return load_module("scan_script", REPO / "scripts" / "scan.py")
+
+
+@functools.lru_cache(maxsize=None)
+def consumer_example_assembly() -> cdk.cx_api.CloudAssembly:
+    """examples/consumer/consumer_app.py (as README shows it), synthesized once per test session."""
+    app = new_app()
+    load_module("consumer_app", REPO / "examples" / "consumer" / "consumer_app.py").build(app)
+    return app.synth()
+
+
+@functools.lru_cache(maxsize=None)
+def integ_app_assembly() -> cdk.cx_api.CloudAssembly:
+    """tests/integ/integ_envelope.py, synthesized once per test session."""
+    app = new_app()
+    load_module("integ_envelope", REPO / "tests" / "integ" / "integ_envelope.py").build(app)
+    return app.synth()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Match, Template
 
 from eks_envelope import DEFAULT_KUBERNETES_VERSION
 from tests.helpers import bundled_template, only_resource
@@ -32,6 +32,11 @@ def customised() -> Template:
 @pytest.fixture(scope="module")
 def cluster(template: Template) -> dict:
     return only_resource(template, "AWS::EKS::Cluster")
+
+
+def cluster_id(template: Template) -> str:
+    (logical_id,) = template.find_resources("AWS::EKS::Cluster")
+    return logical_id
 
 
 def test_secrets_encrypted_with_the_apps_own_key(template: Template, cluster: dict) -> None:
@@ -76,8 +81,30 @@ def test_access_entries_without_cluster_creator_admin(cluster: dict) -> None:
     }
 
 
-def test_deletion_protection_on(cluster: dict) -> None:
-    assert cluster["Properties"]["DeletionProtection"] is True
+def test_deletion_protection_switched_on_after_verification_not_at_creation(template: Template, cluster: dict) -> None:
+    # Protected from creation, the ACTIVE cluster could not be deleted when a later step of the
+    # first deploy fails, and the rollback would end in ROLLBACK_FAILED.
+    assert "DeletionProtection" not in cluster["Properties"]
+    resources = template.to_json()["Resources"]
+    (guard_id,) = template.find_resources("Custom::ClusterDeletionProtection")
+    guard = resources[guard_id]
+    assert guard["Properties"]["Protect"] == "true"
+    assert guard["Properties"]["ClusterName"] == {"Ref": cluster_id(template)}
+    (verification_id,) = template.find_resources("Custom::EnvelopeEncryptionVerification")
+    assert verification_id in guard["DependsOn"]
+    # Created last, deleted first: every other resource of the construct is a dependency.
+    others = {lid for lid, r in resources.items() if lid.startswith("Cluster") and lid != guard_id
+              and not lid.startswith("ClusterVerifier")}
+    assert others <= set(guard["DependsOn"])
+
+
+def test_upgrade_policy_standard_by_default(cluster: dict) -> None:
+    assert cluster["Properties"]["UpgradePolicy"] == {"SupportType": "STANDARD"}
+
+
+def test_extended_support_is_a_deliberate_choice() -> None:
+    cluster = only_resource(bundled_template(support_type="EXTENDED"), "AWS::EKS::Cluster")
+    assert cluster["Properties"]["UpgradePolicy"] == {"SupportType": "EXTENDED"}
 
 
 def test_default_version_is_newest_in_standard_support(cluster: dict) -> None:
@@ -159,3 +186,49 @@ def test_context_overrides_reach_the_cluster(customised: Template) -> None:
     namespaces = [s["Namespace"] for s in only_resource(customised, "AWS::EKS::FargateProfile")["Properties"]["Selectors"]]
     assert namespaces[:2] == ["serverless", "apps"]
     customised.resource_count_is("AWS::EC2::NatGateway", 2)
+
+
+def test_warns_when_nobody_can_use_kubectl() -> None:
+    from aws_cdk.assertions import Annotations
+    import aws_cdk as cdk
+    from eks_envelope import EnvelopeEncryptedCluster
+    from tests.helpers import new_app
+
+    without, with_admin = (cdk.Stack(new_app(), name) for name in ("NoAdmin", "Admin"))
+    EnvelopeEncryptedCluster(without, "Cluster")
+    EnvelopeEncryptedCluster(with_admin, "Cluster", admin_principal_arns=[ADMIN])
+    message = Match.string_like_regexp("No admin_principal_arns: nobody can use kubectl")
+    Annotations.from_stack(without).has_warning("*", message)
+    Annotations.from_stack(with_admin).has_no_warning("*", message)
+
+
+def test_flow_log_role_trust_has_confused_deputy_conditions(template: Template) -> None:
+    roles = template.find_resources("AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {
+        "Statement": [Match.object_like({"Principal": {"Service": "vpc-flow-logs.amazonaws.com"}})]}}})
+    ((_, role),) = roles.items()
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert set(statement["Condition"]["StringEquals"]) == {"aws:SourceAccount"}
+    assert "vpc-flow-log/*" in json.dumps(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+
+
+def test_no_reserved_concurrency_by_default(template: Template) -> None:
+    # Lambda refuses reservations that leave fewer than 100 unreserved: new accounts have 10.
+    for logical_id, function in template.find_resources("AWS::Lambda::Function").items():
+        assert "ReservedConcurrentExecutions" not in function["Properties"], logical_id
+
+
+def test_custom_resources_have_a_service_timeout(template: Template) -> None:
+    for cfn_type in ("Custom::EnvelopeEncryptionVerification", "Custom::ClusterDeletionProtection"):
+        (resource,) = template.find_resources(cfn_type).values()
+        assert 900 < int(resource["Properties"]["ServiceTimeout"]) < 3600, cfn_type
+
+
+def test_verification_delete_always_reaches_its_handler(template: Template) -> None:
+    resources = template.to_json()["Resources"]
+    (verification,) = template.find_resources("Custom::EnvelopeEncryptionVerification").values()
+    depends = set(verification["DependsOn"])
+    policies = {lid for lid, r in resources.items() if r["Type"] == "AWS::IAM::ManagedPolicy" and lid.startswith("ClusterVerifier")}
+    roles = {lid for lid, r in resources.items() if r["Type"] == "AWS::IAM::Role" and lid.startswith("ClusterVerifier")}
+    assert len(policies) == 2 and len(roles) == 2
+    assert policies | roles <= depends
+    assert verification["Properties"]["RollbackSafe"] == "true"

@@ -40,6 +40,10 @@ def test_default_template_holds_schedule_alarms_key_rules_and_topic(default: Tem
     default.resource_count_is("AWS::Events::Rule", 1 + len(KEY_THREATS))
     default.resource_count_is("AWS::SNS::Topic", 1)
     default.resource_count_is("AWS::Config::ConfigRule", 0)
+    # The topic shares the logs key: no third key to keep after a teardown.
+    default.resource_count_is("AWS::KMS::Key", 2)
+    (topic,) = default.find_resources("AWS::SNS::Topic").values()
+    assert topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0].startswith("ClusterLogsKey")
 
 
 def test_default_template_stays_lean(default: Template) -> None:
@@ -138,5 +142,5 @@ def test_schedule_sends_every_property_of_the_verification(default: Template) ->
     (schedule,) = _schedules(default).values()
     payload = _literal_input(schedule["Properties"]["Targets"][0]["Input"])
     for name in custom["Properties"]:
-        if name not in ("ServiceToken", "RunNonce"):
+        if name not in ("ServiceToken", "ServiceTimeout", "RunNonce"):
             assert f'"{name}":' in payload, name

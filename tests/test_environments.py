@@ -119,7 +119,7 @@ def test_default_has_no_environment_suffix_or_tag(production: Template) -> None:
 
 def test_ephemeral_keys_are_deleted_after_seven_days(ephemeral: Template) -> None:
     keys = of_type(ephemeral, "AWS::KMS::Key")
-    assert len(keys) == 3, "the secrets key, the logs key and the alarm topic's key"
+    assert len(keys) == 2, "the secrets key and the logs key"
     for logical_id, key in keys.items():
         assert key["Properties"]["PendingWindowInDays"] == 7, logical_id
         assert key["DeletionPolicy"] == "Delete", logical_id
@@ -128,7 +128,9 @@ def test_ephemeral_keys_are_deleted_after_seven_days(ephemeral: Template) -> Non
 
 
 def test_ephemeral_cluster_has_no_deletion_protection(ephemeral: Template) -> None:
-    ephemeral.has_resource_properties("AWS::EKS::Cluster", {"DeletionProtection": False})
+    cluster = next(iter(of_type(ephemeral, "AWS::EKS::Cluster").values()))
+    assert cluster["Properties"].get("DeletionProtection") in (None, False)
+    assert not of_type(ephemeral, "Custom::ClusterDeletionProtection")
 
 
 def test_ephemeral_network_has_at_most_one_nat_gateway(ephemeral: Template) -> None:
@@ -178,22 +180,54 @@ def test_ephemeral_control_value_is_really_checked() -> None:
 
 def test_default_keys_are_retained_with_a_thirty_day_window(production: Template) -> None:
     keys = of_type(production, "AWS::KMS::Key")
-    assert len(keys) == 3  # secrets, logs, alarm topic
+    assert len(keys) == 2
     for logical_id, key in keys.items():
-        assert key["DeletionPolicy"] == "Retain", logical_id
+        # Kept on stack delete, removed when the deploy that created them rolls back.
+        assert key["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
         assert key["UpdateReplacePolicy"] == "Retain", logical_id
         assert key["Properties"]["PendingWindowInDays"] == 30, logical_id
 
 
 def test_default_cluster_has_deletion_protection(production: Template) -> None:
-    production.has_resource_properties("AWS::EKS::Cluster", {"DeletionProtection": True})
-    production.has_resource("AWS::EKS::Cluster", {"DeletionPolicy": "Retain"})
+    production.has_resource_properties("Custom::ClusterDeletionProtection", {"Protect": "true"})
+    # Protection, not a Retain policy, guards the cluster: a kept cluster would wedge a rollback.
+    (cluster,) = of_type(production, "AWS::EKS::Cluster").values()
+    assert cluster.get("DeletionPolicy", "Delete") == "Delete"
 
 
 def test_default_log_groups_are_retained_for_a_year(production: Template) -> None:
     for logical_id, group in of_type(production, "AWS::Logs::LogGroup").items():
-        assert group["DeletionPolicy"] == "Retain", logical_id
+        assert group["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
         assert group["Properties"]["RetentionInDays"] == 365, logical_id
+
+
+def test_no_resource_keeps_a_plain_retain_policy(production: Template, ephemeral: Template, teardown: Template) -> None:
+    # CloudFormation keeps plain Retain resources when it rolls back a failed first deploy.
+    for template in (production, ephemeral, teardown):
+        for logical_id, resource in resources(template).items():
+            assert resource.get("DeletionPolicy") != "Retain", logical_id
+
+
+# --- the deliberate production teardown: -c deletion_protection=false ----------------------------
+
+@pytest.fixture(scope="module")
+def teardown() -> Template:
+    return bundled_template(deletion_protection="false")
+
+
+def test_teardown_turns_protection_off_without_removing_its_owner(teardown: Template) -> None:
+    # The resource stays (Protect false): removing it would send a Delete with the old Protect true.
+    teardown.has_resource_properties("Custom::ClusterDeletionProtection", {"Protect": "false"})
+
+
+def test_teardown_makes_log_groups_deletable_and_keeps_only_the_keys(teardown: Template) -> None:
+    for logical_id, resource in resources(teardown).items():
+        kept = resource.get("DeletionPolicy") in KEEPING_POLICIES
+        assert kept == (resource["Type"] == "AWS::KMS::Key"), logical_id
+
+
+def test_teardown_turns_stack_termination_protection_off() -> None:
+    assert stack_artifact(deletion_protection="false").termination_protection is False
 
 
 def test_default_stack_has_termination_protection() -> None:

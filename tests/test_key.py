@@ -41,7 +41,7 @@ def as_list(value) -> list:
 
 def test_rotation_on_and_retained(secrets_key: dict) -> None:
     assert secrets_key["Properties"]["EnableKeyRotation"] is True
-    assert secrets_key["DeletionPolicy"] == "Retain"
+    assert secrets_key["DeletionPolicy"] == "RetainExceptOnCreate"
     assert secrets_key["UpdateReplacePolicy"] == "Retain"
     assert secrets_key["Properties"]["PendingWindowInDays"] == 30
 
@@ -53,11 +53,30 @@ def test_account_root_statement_kept_against_lockout(secrets_key: dict) -> None:
 
 
 def test_cluster_role_gets_exactly_what_eks_needs(secrets_key: dict, template: Template) -> None:
-    stmt = statement(secrets_key, "EksClusterRoleEnvelopeEncryption")
+    resources = template.to_json()["Resources"]
+    (key_id,) = [lid for lid, r in resources.items() if r == secrets_key]
+    (policy_id,) = [lid for lid in resources if lid.startswith("ClusterClusterRoleKeyPolicy")]
+    policy = resources[policy_id]["Properties"]
+    (stmt,) = policy["PolicyDocument"]["Statement"]
     assert sorted(stmt["Action"]) == ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"]
-    role_id = stmt["Principal"]["AWS"]["Fn::GetAtt"][0]
-    role = template.to_json()["Resources"][role_id]
+    assert stmt["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    (role_ref,) = policy["Roles"]
+    role = resources[role_ref["Ref"]]
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "eks.amazonaws.com"}
+    # The cluster is created only once its role may use the key.
+    (cluster,) = [r for r in resources.values() if r["Type"] == "AWS::EKS::Cluster"]
+    assert policy_id in cluster["DependsOn"]
+
+
+def test_key_policy_names_no_role_of_the_same_template(secrets_key: dict, template: Template) -> None:
+    # KMS refuses a key policy whose principal it cannot see yet; a role created seconds earlier
+    # in the same deploy may not be visible.
+    resources = template.to_json()["Resources"]
+    roles = {lid for lid, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    for key in (r for r in resources.values() if r["Type"] == "AWS::KMS::Key"):
+        for stmt in key["Properties"]["KeyPolicy"]["Statement"]:
+            principal = json.dumps(stmt.get("Principal"))
+            assert not any(f'"{role}"' in principal for role in roles), stmt
 
 
 def test_deployer_create_grant_is_scoped_to_eks_in_this_account(secrets_key: dict) -> None:
@@ -67,8 +86,35 @@ def test_deployer_create_grant_is_scoped_to_eks_in_this_account(secrets_key: dic
     assert "cfn-exec-role" in json.dumps(stmt["Principal"])
 
 
-def test_never_uses_grant_is_for_aws_resource(template: Template) -> None:
-    assert "GrantIsForAWSResource" not in json.dumps(template.to_json())
+def test_never_allows_create_grant_on_grant_is_for_aws_resource(template: Template, secrets_key: dict) -> None:
+    """EKS does not support the condition for CreateCluster: no Allow may carry it, the secrets key none at all."""
+    assert "GrantIsForAWSResource" not in json.dumps(secrets_key["Properties"]["KeyPolicy"])
+    for key in template.find_resources("AWS::KMS::Key").values():
+        for stmt in key["Properties"]["KeyPolicy"]["Statement"]:
+            if stmt["Effect"] == "Allow":
+                assert "GrantIsForAWSResource" not in json.dumps(stmt.get("Condition", {}))
+
+
+def test_secrets_key_acknowledges_the_create_grant_control_with_its_evidence(secrets_key: dict) -> None:
+    guard = secrets_key["Metadata"]["guard"]
+    assert guard["SuppressedRules"] == ["CT.KMS.PR.3"]
+    assert "not supported for CreateCluster" in guard["Reasons"]["CT.KMS.PR.3"]
+    assert not [s for s in secrets_key["Properties"]["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
+
+
+def test_logs_key_lets_only_aws_services_create_grants(template: Template) -> None:
+    """Control Tower CT.KMS.PR.3's statement, in the exact shape its Guard rule accepts."""
+    keys = template.find_resources("AWS::KMS::Key", {"Properties": {"Description": Match.string_like_regexp("log")}})
+    (logs_key,) = keys.values()
+    assert statement(logs_key, "CreateGrantOnlyByAwsServices") == {
+        "Sid": "CreateGrantOnlyByAwsServices",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "kms:CreateGrant",
+        "Resource": "*",
+        "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+    }
+    assert "guard" not in logs_key.get("Metadata", {})
 
 
 def test_admins_administer_without_crypto_use(secrets_key: dict) -> None:
@@ -78,9 +124,11 @@ def test_admins_administer_without_crypto_use(secrets_key: dict) -> None:
     assert {"kms:ScheduleKeyDeletion", "kms:PutKeyPolicy", "kms:EnableKey"} <= set(stmt["Action"])
 
 
-def test_no_wildcard_principal_in_any_key_policy(template: Template) -> None:
+def test_no_wildcard_principal_allowed_in_any_key_policy(template: Template) -> None:
     for key in template.find_resources("AWS::KMS::Key").values():
         for stmt in key["Properties"]["KeyPolicy"]["Statement"]:
+            if stmt["Effect"] == "Deny":  # a Deny to everyone grants nothing
+                continue
             principal = stmt.get("Principal")
             assert principal != "*"
             for value in (principal or {}).values():

@@ -152,6 +152,19 @@ def test_topic_policy_refuses_publishing_without_tls(template: Template) -> None
     assert publishers == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
 
 
+def test_given_topic_key_is_used_instead_of_a_new_one() -> None:
+    stack = cdk.Stack(new_app(), "SharedKey")
+    logs_key = kms.Key(stack, "LogsKey", enable_key_rotation=True)
+    EnvelopeEncryptionMonitoring(stack, "Monitoring", cluster_name=CLUSTER, cluster_role_arn=ROLE_ARN,
+                                 key=kms.Key.from_key_arn(stack, "Key", KEY_ARN), topic_key=logs_key)
+    t = Template.from_stack(stack)
+    t.resource_count_is("AWS::KMS::Key", 1)
+    topic = _one(t, "AWS::SNS::Topic")
+    assert topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0].startswith("LogsKey")
+    (key,) = t.find_resources("AWS::KMS::Key").values()
+    assert "cloudwatch.amazonaws.com" in json.dumps(key["Properties"]["KeyPolicy"])
+
+
 def test_alarm_email_subscribes_to_the_topic(template: Template) -> None:
     template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"})
 
@@ -318,7 +331,8 @@ def test_handler_reads_what_the_schedule_sends() -> None:
     properties = {"ClusterName": CLUSTER, "KeyArn": KEY_ARN, "ClusterRoleArn": ROLE_ARN, "CanaryNamespace": "default",
                   "CanaryLabelKey": "eks-envelope.io/canary", "CanaryLabelValue": "verifier", "PodCheck": "true",
                   "PodImage": "public.ecr.aws/docker/library/busybox:stable", "PodTimeoutSeconds": "300",
-                  "CloudTrailCheck": "true", "CloudTrailWaitSeconds": "120", "RunNonce": "2026-11-28T08:00:00"}
+                  "CloudTrailCheck": "true", "CloudTrailWaitSeconds": "120", "CloudTrailRequired": "true",
+                  "RunNonce": "2026-11-28T08:00:00"}
     payload = scheduled_payload(properties, MonitoringOptions(lookback=cdk.Duration.hours(48), secret_roundtrip=True))
     assert "RunNonce" not in payload and "RequestType" not in payload
     request = scheduled.parse_event(payload)

@@ -1,11 +1,10 @@
-"""scripts/scan.py (`make scan`): how it finds templates and reads checkov's and cfn-lint's reports.
+"""scripts/scan.py (`make scan`): how it finds templates and reads checkov's, cfn-lint's and cfn-guard's reports.
 
 The scanners themselves live in .venv-scan and run in `make scan`; scan.py uses only the standard
 library, so these tests run in the main virtualenv with canned reports and a fake scanner.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import stat
@@ -14,18 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import scan_script
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_scan():
-    spec = importlib.util.spec_from_file_location("scan_script", ROOT / "scripts" / "scan.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
-
-
-scan = _load_scan()
+scan = scan_script()
 
 REASON = "Invoked synchronously by the CDK Provider framework: a DLQ never receives anything."
 
@@ -198,12 +189,68 @@ def test_missing_scanner_says_how_to_get_it(tmp_path):
         scan.run_cfn_lint([_template(tmp_path, {})], tmp_path / "nowhere")
 
 
-def test_requirements_pin_both_scanners_exactly():
+def test_requirements_pin_every_scanner_exactly():
     pins = {
         line.split("==")[0]: line.split("==")[1]
         for line in (ROOT / "requirements-scan.txt").read_text().splitlines()
         if line and not line.startswith("#")
     }
-    assert set(pins) == {"checkov", "cfn-lint"}
+    assert set(pins) == {"checkov", "cfn-lint", scan.CFNGUARD_DIST}
     assert all(v and v[0].isdigit() for v in pins.values())
     assert os.path.isfile(ROOT / "mk" / "scan.mk")
+
+
+# --------------------------------------------------------------------------- Control Tower (canned cfn-guard output)
+
+
+def _guard_raw(template: Path, failing: dict[str, list[str]], compliant=("kms_key_rotation_enabled_check",)) -> dict:
+    """cfn-guard's --structured JSON shape: a not-compliant rule names the resources it traversed to."""
+    not_compliant = [
+        {"Rule": {"name": name, "checks": [{"Clause": {"Unary": {"check": {"UnResolved": {"value": {
+            "traversed_to": {"path": f"/Resources/{lid}/Properties", "value": {}}}}}}}} for lid in lids]}}
+        for name, lids in failing.items()
+    ]
+    return {"guard_version": "3.1.1", "package_version": "0.0.62",
+            "controls": {"kms_key_rotation_enabled_check": ["CT.KMS.PR.1", "Require any AWS KMS key to have rotation"],
+                         "kms_create_grant_aws_service_check": ["CT.KMS.PR.3", "Limit grants to AWS services"]},
+            "results": [{"name": str(template), "compliant": list(compliant), "not_compliant": not_compliant,
+                         "not_applicable": []}]}
+
+
+def _key(guard: dict | None = None) -> dict:
+    meta = {"aws:cdk:path": "Stack/Key/Resource"}
+    if guard is not None:
+        meta["guard"] = guard
+    return {"Type": "AWS::KMS::Key", "Properties": {}, "Metadata": meta}
+
+
+def test_control_tower_acknowledged_finding_passes_and_is_counted(tmp_path):
+    t = _template(tmp_path, {"Key1": _key({"SuppressedRules": ["CT.KMS.PR.3"], "Reasons": {"CT.KMS.PR.3": REASON}})})
+    out = scan.summarise_control_tower(_guard_raw(t, {"kms_create_grant_aws_service_check": ["Key1"]}), [t], "0.0.62")
+    assert not out.failed
+    assert "2 controls, 2 applicable, 1 passed, 1 acknowledged (CT.KMS.PR.3), 0 failed" in out.summary
+
+
+def test_control_tower_finding_without_acknowledgement_fails_with_construct_path(tmp_path):
+    t = _template(tmp_path, {"Key1": _key()})
+    out = scan.summarise_control_tower(_guard_raw(t, {"kms_create_grant_aws_service_check": ["Key1"]}), [t], "0.0.62")
+    assert out.failed
+    assert out.details[:2] == ["FAILED CT.KMS.PR.3: Limit grants to AWS services", "    resource  Key1 (Stack/Key/Resource)"]
+
+
+def test_control_tower_acknowledgement_without_reason_fails(tmp_path):
+    t = _template(tmp_path, {"Key1": _key({"SuppressedRules": ["CT.KMS.PR.3"]})})
+    out = scan.summarise_control_tower(_guard_raw(t, {"kms_create_grant_aws_service_check": ["Key1"]}), [t], "0.0.62")
+    assert out.failed
+    assert any(d.startswith("ACKNOWLEDGEMENT WITHOUT REASON CT.KMS.PR.3 on Key1") for d in out.details)
+
+
+def test_control_tower_section_replaces_the_previous_one_in_the_compliance_report(tmp_path):
+    t = _template(tmp_path, {"Key1": _key()})
+    (tmp_path / "compliance-report.md").write_text("# Compliance report\n")
+    raw = _guard_raw(t, {})
+    for _ in range(2):
+        scan.add_to_compliance_report(tmp_path, scan.control_tower_report(raw, [t]))
+    text = (tmp_path / "compliance-report.md").read_text()
+    assert text.startswith("# Compliance report\n") and text.count(scan.REPORT_BEGIN) == 1
+    assert "| Stack.template.json | 2 | 1 | 1 | 0 | 0 |" in text

@@ -43,6 +43,11 @@ def build(**props: Any) -> None:
         pytest.param({"admin_principal_arns": ["arn:aws:iam::1234:role/x"]}, r"admin_principal_arns='arn:aws:iam::1234:role/x': use an IAM role or user ARN", id="malformed-admin-arn"),
         pytest.param({"admin_principal_arns": ["arn:aws:sts::123456789012:assumed-role/Admin/me"]}, r"not an assumed-role session ARN", id="session-arn-as-admin"),
         pytest.param({"cluster_name": "-bad name"}, r"cluster_name='-bad name'", id="invalid-cluster-name"),
+        pytest.param({"cluster_name": "team_a"}, r"cluster_name='team_a'.*CloudFormation refuses '_'.*'team-a'", id="underscore-in-cluster-name"),
+        pytest.param({"support_type": "LTS"}, r"support_type='LTS': use one of .*STANDARD", id="unknown-support-type"),
+        pytest.param({"availability_zones": ["eu-west-1a"]}, r"availability_zones=\['eu-west-1a'\]: give 2 to 6 distinct", id="one-az"),
+        pytest.param({"availability_zones": ["euw1-az1", "eu-west-1b"]}, r"availability_zones='euw1-az1': that is an AZ ID", id="az-id-instead-of-name"),
+        pytest.param({"availability_zones": ["eu-west-1a", "west"]}, r"availability_zones='west': not an availability zone name", id="not-an-az"),
         pytest.param({"key_arn": KEY_ARN, "key_alias": "mine"}, r"these shape a new key", id="alias-with-own-key"),
     ],
 )
@@ -53,6 +58,13 @@ def test_fails_on_bad_prop(props: dict[str, Any], expected: str) -> None:
 
 def test_no_nat_accepted_without_the_verifier() -> None:
     build(nat_gateways=0, verify=False)
+
+
+def test_availability_zones_choose_the_vpcs_zones() -> None:
+    stack = cdk.Stack(new_app(), "S", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    EnvelopeEncryptedCluster(stack, "Cluster", availability_zones=["us-east-1b", "us-east-1c"])
+    subnets = cdk.assertions.Template.from_stack(stack).find_resources("AWS::EC2::Subnet")
+    assert sorted({s["Properties"]["AvailabilityZone"] for s in subnets.values()}) == ["us-east-1b", "us-east-1c"]
 
 
 def test_anywhere_accepted_with_explicit_opt_in() -> None:

@@ -5,7 +5,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Sequence
 
-from aws_cdk import Annotations, Aws, Duration, Fn, Names, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Aws, CfnResource, Duration, Fn, Names, ReferenceStrength, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
@@ -14,16 +14,25 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from .key import CLUSTER_ROLE_KEY_ACTIONS, ClusterSecretsKey, check_break_glass_arns
-from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions, check_monitoring
+from .key import (
+    ClusterSecretsKey,
+    acknowledge_create_grant_control,
+    check_break_glass_arns,
+    deny_create_grant_except_for_aws_services,
+    grant_key_use,
+)
 from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, EPHEMERAL_METADATA_KEY
-from .nag import acknowledge, checkov_skip
+from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions, check_monitoring
+from .nag import acknowledge, checkov_skip, guard_suppress
+from .protection import ClusterDeletionProtection
+from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, in_standard_support, standard_support_versions
 from .verifier import EnvelopeEncryptionVerifier
 from .validation import (
     MAX_FARGATE_SELECTORS,
     Problems,
     check_choice,
     check_cidrs,
+    check_availability_zones,
     check_cluster_name,
     check_int_range,
     check_key_arn,
@@ -39,10 +48,17 @@ KNOWN_KUBERNETES_VERSIONS = tuple(
     )
 )
 SUPPORTED_KUBERNETES_VERSIONS = tuple(v for v in KNOWN_KUBERNETES_VERSIONS if int(v.split(".")[1]) >= 28)
-#: Newest version this aws-cdk-lib knows and EKS offers in standard support (checked 2026-11-28).
+#: Newest version this aws-cdk-lib knows and EKS offers in standard support (checked 2026-11-28;
+#: support.py holds the dated calendar).
 DEFAULT_KUBERNETES_VERSION = "1.36"
-#: Versions older than these are in EKS extended support (six times the control-plane price).
-STANDARD_SUPPORT_VERSIONS = ("1.34", "1.35", "1.36")
+
+#: Retentions under the year Control Tower's CT.CLOUDWATCH.PR.2 asks of a log group.
+_SHORTER_THAN_A_YEAR = frozenset({
+    logs.RetentionDays.ONE_DAY, logs.RetentionDays.THREE_DAYS, logs.RetentionDays.FIVE_DAYS,
+    logs.RetentionDays.ONE_WEEK, logs.RetentionDays.TWO_WEEKS, logs.RetentionDays.ONE_MONTH,
+    logs.RetentionDays.TWO_MONTHS, logs.RetentionDays.THREE_MONTHS, logs.RetentionDays.FOUR_MONTHS,
+    logs.RetentionDays.FIVE_MONTHS, logs.RetentionDays.SIX_MONTHS,
+})
 
 ALL_LOG_TYPES = (
     eks.ClusterLoggingTypes.API,
@@ -66,17 +82,22 @@ class VerifierOptions:
 
     :param pod_check: prove a pod on Fargate reads the canary secret (about a minute per deploy).
     :param cloudtrail_check: look up KMS calls on the key by the cluster role in CloudTrail (never fails a deploy).
+    :param cloudtrail_required: strict mode: fail the deploy when CloudTrail shows no KMS call by the cluster
+        role on the key within the wait (it turns the CloudTrail stage on by itself). :default: False
     :param rerun_on_every_deploy: re-run even when neither the cluster nor the key changed.
     :param pod_image: image of the canary pod; it needs ``sh``, ``sha256sum`` and ``cut``.
-    :param reserved_concurrency: reserved concurrency of the verifier's two Lambdas; ``None`` reserves
-        none (needed in accounts whose Lambda concurrency limit is 10, where any reservation fails).
+    :param reserved_concurrency: reserved concurrency of the verifier's two Lambdas. :default: None —
+        none reserved: Lambda refuses any reservation that leaves fewer than 100 unreserved, and new
+        or sandbox accounts start with a limit of 10. The compliance findings this causes are
+        acknowledged with that reason; set e.g. 2 in accounts with room to spare.
     """
 
     pod_check: bool = True
     cloudtrail_check: bool = False
+    cloudtrail_required: bool = False
     rerun_on_every_deploy: bool = False
     pod_image: str = "public.ecr.aws/docker/library/busybox:stable"
-    reserved_concurrency: int | None = 2
+    reserved_concurrency: int | None = None
 
 
 class EnvelopeEncryptedCluster(Construct):
@@ -98,8 +119,10 @@ class EnvelopeEncryptedCluster(Construct):
         key_admin_arns: Sequence[str] = (),
         vpc: ec2.IVpc | None = None,
         max_azs: int = 2,
+        availability_zones: Sequence[str] | None = None,
         nat_gateways: int = 1,
         kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+        support_type: str = DEFAULT_SUPPORT_TYPE,
         cluster_name: str | None = None,
         fargate_namespaces: Sequence[str] = ("serverless",),
         admin_principal_arns: Sequence[str] = (),
@@ -125,14 +148,23 @@ class EnvelopeEncryptedCluster(Construct):
         :param key_admin_arns: IAM ARNs that administer (not use) the new key. :default: - none
         :param vpc: the VPC. :default: - a new VPC: public + private subnets, ``max_azs`` AZs, flow logs
         :param max_azs: AZs of the new VPC (EKS needs 2). :default: 2
+        :param availability_zones: AZ names of the new VPC (2 to 6), instead of the first ``max_azs``.
+            EKS refuses control-plane subnets in the AZ IDs use1-az3, usw1-az2 and cac1-az3: where
+            your account maps a name to one of those, name others here. :default: - the first ``max_azs``
         :param nat_gateways: NAT gateways of the new VPC. :default: 1
         :param kubernetes_version: e.g. "1.36". :default: the newest in EKS standard support
+        :param support_type: the cluster's UpgradePolicy: "STANDARD" (upgraded automatically at the end
+            of standard support) or "EXTENDED" (kept, at six times the control-plane price).
+            :default: "STANDARD" (EKS's own default would be EXTENDED)
         :param cluster_name: EKS cluster name. :default: - derived from the construct path
         :param fargate_namespaces: namespaces whose pods run on Fargate. :default: ["serverless"]
         :param admin_principal_arns: IAM roles/users given cluster admin through access entries. :default: - none
         :param public_access_cidrs: CIDRs allowed to the public endpoint. :default: - no public endpoint
         :param allow_public_endpoint_from_anywhere: required to accept 0.0.0.0/0. :default: False
-        :param deletion_protection: EKS deletion protection. :default: - on, off when ephemeral
+        :param deletion_protection: EKS deletion protection, switched on after a verified deploy (never
+            in a way that blocks the rollback of a failed first deploy). False is also the deliberate
+            teardown of a production stack: protection goes off and the log groups become deletable.
+            :default: - on, off when ephemeral
         :param ephemeral: destroyable and cheap (key deleted after 7 days, log groups removed). :default: False
         :param log_retention: retention of the log groups. :default: - one year, one week when ephemeral
         :param logs_key: key encrypting the log groups. :default: - a new key for logs only
@@ -156,13 +188,20 @@ class EnvelopeEncryptedCluster(Construct):
             deletion_protection = not ephemeral
         if log_retention is None:
             log_retention = logs.RetentionDays.ONE_WEEK if ephemeral else logs.RetentionDays.ONE_YEAR
-        removal = RemovalPolicy.DESTROY if ephemeral else RemovalPolicy.RETAIN
+        # No plain RETAIN anywhere: CloudFormation keeps RETAIN resources when it rolls back a failed
+        # first deploy, which wedges the stack. Keys are kept on stack delete (RetainExceptOnCreate)
+        # unless ephemeral; log groups too while deletion protection is on; everything else goes.
+        kept = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+        key_removal = RemovalPolicy.DESTROY if ephemeral else kept
+        log_removal = kept if deletion_protection and not ephemeral else RemovalPolicy.DESTROY
+        removal = RemovalPolicy.DESTROY
         name = cluster_name or Names.unique_resource_name(self, max_length=100, separator="-")
         self.ephemeral = ephemeral
 
         # Validate everything before building anything.
         problems = Problems()
         check_choice(problems, "kubernetes_version", kubernetes_version, SUPPORTED_KUBERNETES_VERSIONS)
+        check_choice(problems, "support_type", support_type, SUPPORT_TYPES)
         check_cluster_name(problems, "cluster_name", cluster_name)
         canary_selectors = 1 if verify and verifier_options.pod_check else 0
         check_namespaces(
@@ -175,6 +214,14 @@ class EnvelopeEncryptedCluster(Construct):
             problems, "public_access_cidrs", list(public_access_cidrs),
             allow_anywhere=allow_public_endpoint_from_anywhere,
         )
+        if vpc is None and availability_zones is not None:
+            check_availability_zones(problems, "availability_zones", list(availability_zones))
+            max_azs = len(availability_zones)
+        elif availability_zones is not None:
+            problems.add(
+                "availability_zones", list(availability_zones),
+                "this shapes a new VPC; with your own vpc=..., choose the subnets' AZs where the VPC is defined",
+            )
         if vpc is None:
             check_int_range(problems, "max_azs", max_azs, low=2, high=6)
             # One NAT gateway per AZ at most; bound by max_azs only when max_azs itself is valid.
@@ -212,11 +259,23 @@ class EnvelopeEncryptedCluster(Construct):
             problems.add("key_lock_break_glass_arns", list(key_lock_break_glass_arns), "set key_lock=True too, or drop them")
         problems.raise_if_any()
 
-        if kubernetes_version not in STANDARD_SUPPORT_VERSIONS:
+        if not in_standard_support(kubernetes_version):
+            newest = (standard_support_versions() or (DEFAULT_KUBERNETES_VERSION,))[-1]
+            consequence = (
+                "the cluster is upgraded automatically (support_type STANDARD)" if support_type == "STANDARD"
+                else "the control plane costs six times more in extended support"
+            )
             Annotations.of(self).add_warning_v2(
                 "eks-envelope:extended-support",
-                f"Kubernetes {kubernetes_version} is past EKS standard support: the control plane costs six "
-                f"times more in extended support. Plan an upgrade to {DEFAULT_KUBERNETES_VERSION}.",
+                f"Kubernetes {kubernetes_version} is not in EKS standard support: {consequence}. "
+                f"Plan an upgrade to {newest}.",
+            )
+        if not admin_principal_arns:
+            Annotations.of(self).add_warning_v2(
+                "eks-envelope:no-admin",
+                "No admin_principal_arns: nobody can use kubectl on this cluster (the creator gets no access, "
+                "by design). Give your role's ARN (-c admin_principal_arns=arn:aws:iam::<account>:role/<you>) "
+                "or add an access entry later.",
             )
         if public_access_cidrs:
             Annotations.of(self).add_warning_v2(
@@ -246,25 +305,30 @@ class EnvelopeEncryptedCluster(Construct):
                 alias=key_alias or f"{name}-secrets",
                 admins=[iam.ArnPrincipal(arn) for arn in key_admin_arns],
                 deploy_principal=deploy_principal,
-                removal_policy=removal,
+                removal_policy=key_removal,
                 pending_window=Duration.days(7) if ephemeral else Duration.days(30),
             )
-            self.secrets_key.grant_cluster_role(self.cluster_role)
             if key_lock:
                 self.secrets_key.lock(key_lock_break_glass_arns)
             key = self.secrets_key.key
-        else:
-            # A key we do not own: its policy must delegate to IAM (the account-root statement).
-            iam.ManagedPolicy(
-                self,
-                "ClusterRoleKeyPolicy",
-                roles=[self.cluster_role],
-                statements=[iam.PolicyStatement(actions=list(CLUSTER_ROLE_KEY_ACTIONS), resources=[key.key_arn])],
+        elif isinstance(key, kms.Key):
+            # A key of this app now encrypts EKS secrets: CT.KMS.PR.3's statement would break CreateCluster.
+            acknowledge_create_grant_control(key)
+        if Stack.of(key).node.path != Stack.of(self).node.path:
+            # A key from another stack: a weak reference (Fn::GetStackOutput, this app's default) is
+            # resolved only while a change set executes, so every change set would plan to replace
+            # the cluster, whose EncryptionConfig needs replacement (aws/aws-cdk#38829). Refer to
+            # it strongly (Fn::ImportValue), resolved when the change set is made.
+            key = kms.Key.from_key_arn(
+                self, "SecretsKeyReference", Stack.consume_reference(key.key_arn, ReferenceStrength.STRONG)
             )
+        # Through the role's own policy, relying on the key policy's account-root delegation: the key
+        # policy never names a role created in the same deploy (KMS may not see it yet).
+        self.cluster_role_key_policy = grant_key_use(self, "ClusterRoleKeyPolicy", self.cluster_role, key.key_arn)
         self.key = key
 
         if logs_key is None:
-            logs_key = _logs_key(self, removal)
+            logs_key = _logs_key(self, key_removal)
         self.logs_key = logs_key
         if ephemeral:
             # Tells the compliance pack that deleting these with the stack is intended.
@@ -272,7 +336,9 @@ class EnvelopeEncryptedCluster(Construct):
                 if isinstance(owned_key, kms.Key):
                     owned_key.node.default_child.add_metadata(EPHEMERAL_METADATA_KEY, True)
 
-        self.vpc = vpc or self._new_vpc(max_azs, nat_gateways, logs_key, log_retention, removal)
+        self.vpc = vpc or self._new_vpc(
+            max_azs, availability_zones, nat_gateways, logs_key, log_retention, log_removal
+        )
 
         # EKS writes control-plane logs to this group name; creating it first gives it a retention
         # and encryption that EKS's own auto-created group would not have.
@@ -282,7 +348,7 @@ class EnvelopeEncryptedCluster(Construct):
             log_group_name=f"/aws/eks/{name}/cluster",
             retention=log_retention,
             encryption_key=logs_key,
-            removal_policy=removal,
+            removal_policy=log_removal,
         )
 
         endpoint = eks.EndpointAccess.PRIVATE
@@ -309,8 +375,17 @@ class EnvelopeEncryptedCluster(Construct):
             removal_policy=removal,
         )
         self.cfn_cluster: eks.CfnCluster = self.cluster.node.default_child  # type: ignore[assignment]
-        self.cfn_cluster.deletion_protection = deletion_protection
-        self.cfn_cluster.node.add_dependency(self.control_plane_log_group)
+        if Token.is_unresolved(key.key_arn) and not (isinstance(key, kms.Key) and Stack.of(key) is Stack.of(self)):
+            guard_suppress(
+                self.cfn_cluster,
+                "CT.EKS.PR.2",
+                "Secrets are always encrypted with the given customer managed key (this construct enforces it; "
+                "EnvelopeEncryption-EKS1 checks it); its ARN reaches the template through a reference from another "
+                "stack, which the Guard rule cannot follow: it accepts a literal ARN or a Ref/GetAtt in the same template.",
+            )
+        # EKS's own default is EXTENDED: a cluster would slide silently into six-times pricing.
+        self.cfn_cluster.upgrade_policy = eks.CfnCluster.UpgradePolicyProperty(support_type=support_type)
+        self.cfn_cluster.node.add_dependency(self.control_plane_log_group, self.cluster_role_key_policy)
         if ephemeral:
             self.cfn_cluster.add_metadata(EPHEMERAL_METADATA_KEY, True)
 
@@ -396,9 +471,11 @@ class EnvelopeEncryptedCluster(Construct):
                 wait_for=[self.fargate_profile, *self.addons.values()],
                 log_retention=log_retention,
                 logs_key=logs_key,
-                removal_policy=removal,
+                removal_policy=log_removal,
             )
 
+        # Before deletion protection: a monitoring resource that fails on a first deploy must still find
+        # the cluster deletable on rollback.
         self.monitoring: EnvelopeEncryptionMonitoring | None = None
         if monitor:
             self.monitoring = EnvelopeEncryptionMonitoring(
@@ -414,8 +491,55 @@ class EnvelopeEncryptedCluster(Construct):
                 options=monitoring,
                 alarm_email=alarm_email,
                 alarm_topic=alarm_topic,
+                # The logs key already holds operational telemetry; a third key would be one more to keep.
+                topic_key=logs_key if isinstance(logs_key, kms.Key) else None,
                 ephemeral=ephemeral,
             )
+            if self.verifier is not None and self.monitoring.verifier_attachments:
+                self.verifier.resource.node.add_dependency(*self.monitoring.verifier_attachments)
+
+        # Deletion protection: created unprotected, switched on by a resource that runs after a
+        # successful verification, so a failed first deploy always rolls back (protection.py).
+        self.deletion_protection: ClusterDeletionProtection | None = None
+        if self.verifier is not None and (deletion_protection or not ephemeral):
+            guarded = [c for c in self.node.children if c is not self.verifier]
+            self.deletion_protection = ClusterDeletionProtection(
+                self,
+                "DeletionProtection",
+                cluster_name=self.cluster.cluster_name,
+                service_token=self.verifier.provider.service_token,
+                protect=deletion_protection,
+                after=[self.verifier.resource, *guarded],
+            )
+        if not deletion_protection and not ephemeral:
+            acknowledge(
+                self.cluster,
+                "EnvelopeEncryption-EKS8",
+                "deletion_protection=False on a production stack is the documented, deliberate teardown path "
+                "(README: Removing a production stack); deploy it only right before destroying the stack.",
+            )
+        elif deletion_protection and self.deletion_protection is None:
+            # No verifier Lambda to own the setting: it goes into the template, and a first deploy that
+            # fails after the cluster is ACTIVE cannot delete it on rollback.
+            self.cfn_cluster.deletion_protection = True
+            Annotations.of(self).add_warning_v2(
+                "eks-envelope:protection-without-verifier",
+                "verify=False: deletion protection is set on the cluster at creation, so a first deploy that "
+                "fails later cannot roll the cluster back. Deploy first with deletion_protection=False, then "
+                "turn it on in a second deploy.",
+            )
+
+        if ephemeral and log_retention in _SHORTER_THAN_A_YEAR:
+            # Control Tower CT.CLOUDWATCH.PR.2 asks for a year; an ephemeral environment's logs go with it.
+            for log_group in self.node.find_all():
+                if isinstance(log_group, logs.CfnLogGroup):
+                    guard_suppress(
+                        log_group,
+                        "CT.CLOUDWATCH.PR.2",
+                        "Ephemeral environment: its log groups are deleted with the stack, so a retention of a year "
+                        "would keep nothing longer; the short retention only caps the cost while it lives.",
+                    )
+
 
         # Expose what composers need.
         self.cluster_name: str = self.cluster.cluster_name
@@ -429,6 +553,7 @@ class EnvelopeEncryptedCluster(Construct):
     def _new_vpc(
         self,
         max_azs: int,
+        availability_zones: Sequence[str] | None,
         nat_gateways: int,
         logs_key: kms.IKey,
         retention: logs.RetentionDays,
@@ -437,7 +562,8 @@ class EnvelopeEncryptedCluster(Construct):
         vpc = ec2.Vpc(
             self,
             "Vpc",
-            max_azs=max_azs,
+            max_azs=None if availability_zones else max_azs,
+            availability_zones=list(availability_zones) if availability_zones else None,
             nat_gateways=nat_gateways,
             subnet_configuration=[
                 # Public subnets hold the NAT gateways (with their own Elastic IPs): nothing placed
@@ -450,7 +576,7 @@ class EnvelopeEncryptedCluster(Construct):
                 ),
             ],
         )
-        _skip_checkov_on_default_sg_provider(self)
+        _default_sg_provider_into_vpc(self, vpc)
         for subnet in vpc.public_subnets:
             for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
                 acknowledge(
@@ -462,8 +588,17 @@ class EnvelopeEncryptedCluster(Construct):
         flow_log_group = logs.LogGroup(
             self, "FlowLogs", retention=retention, encryption_key=logs_key, removal_policy=removal
         )
+        # Confused-deputy protection: only this account's flow logs may assume the role.
         flow_log_role = iam.Role(
-            self, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com")
+            self,
+            "FlowLogRole",
+            assumed_by=iam.ServicePrincipal(
+                "vpc-flow-logs.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:vpc-flow-log/*"},
+                },
+            ),
         )
         iam.ManagedPolicy(
             self,
@@ -494,7 +629,7 @@ def _logs_key(scope: Construct, removal: RemovalPolicy) -> kms.Key:
     key = kms.Key(
         scope,
         "LogsKey",
-        description="Encrypts the EKS control-plane, VPC flow and verifier log groups",
+        description="Encrypts the EKS control-plane, VPC flow and verifier log groups and the alarm topic",
         enable_key_rotation=True,
         removal_policy=removal,
         pending_window=Duration.days(7) if removal == RemovalPolicy.DESTROY else Duration.days(30),
@@ -514,24 +649,59 @@ def _logs_key(scope: Construct, removal: RemovalPolicy) -> kms.Key:
             },
         )
     )
+    # Control Tower CT.KMS.PR.3: nothing but CloudWatch Logs, a service principal, uses this key.
+    key.add_to_resource_policy(deny_create_grant_except_for_aws_services())
     return key
 
 
-def _skip_checkov_on_default_sg_provider(scope: Construct) -> None:
-    """CDK's own provider that strips the VPC default security group's rules (a stack singleton).
+def _default_sg_provider_into_vpc(scope: Construct, vpc: ec2.Vpc) -> None:
+    """Run CDK's provider that strips the VPC default security group's rules inside the VPC.
 
-    Keeping it is worth more than the three checks it misses: it closes the default security group.
+    The provider (a stack singleton, created by ``restrictDefaultSecurityGroup``) is a Lambda outside
+    any VPC, which Control Tower's CT.LAMBDA.PR.3 refuses at deploy. Inside the VPC it needs: the
+    managed policy for its network interfaces, a security group of its own (the default one is the
+    group it closes), and the private subnets' routes to the NAT gateway before it runs, since it
+    calls the EC2 API. Without NAT gateways it stays outside (acknowledged): nothing inside could reach EC2.
     """
     provider = Stack.of(scope).node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
     if provider is None:
         return
-    handler = provider.node.find_child("Handler")
+    handler: CfnResource = provider.node.find_child("Handler")  # type: ignore[assignment]
+    routes = [
+        route for subnet in vpc.private_subnets
+        if isinstance(route := subnet.node.try_find_child("DefaultRoute"), ec2.CfnRoute)
+    ]
+    # The first VPC of the stack with NAT routes gets the provider; it serves the stack's other VPCs from there.
+    if routes and provider.node.try_find_child("SecurityGroup") is None:
+        security_group = ec2.SecurityGroup(
+            provider,
+            "SecurityGroup",
+            vpc=vpc,
+            description="Default security group provider of CDK: HTTPS to the EC2 API",
+            allow_all_outbound=False,
+        )
+        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "EC2 API through the NAT gateway")
+        handler.add_property_override("VpcConfig", {
+            "SubnetIds": [subnet.subnet_id for subnet in vpc.private_subnets],
+            "SecurityGroupIds": [security_group.security_group_id],
+        })
+        # The VPC-access policy also grants the logging the basic execution role gave.
+        provider.node.find_child("Role").add_property_override(  # type: ignore[attr-defined]
+            "ManagedPolicyArns",
+            [Fn.sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")],
+        )
+        handler.node.add_dependency(*routes)
+    elif provider.node.try_find_child("SecurityGroup") is None:
+        outside = (
+            "This VPC has no NAT gateway (nat_gateways=0), so from its private subnets CDK's provider could not "
+            "reach the EC2 API to close the default security group; it runs outside the VPC instead."
+        )
+        guard_suppress(handler, "CT.LAMBDA.PR.3", outside)
+        checkov_skip(handler, "CKV_AWS_117", outside)
     for check_id, reason in (
         ("CKV_AWS_115", "CDK's provider that closes the VPC default security group runs only during deploys, "
                         "invoked by CloudFormation; there is no load for a concurrency limit to cap."),
         ("CKV_AWS_116", "CDK's default-security-group provider is invoked only by CloudFormation, which records "
                         "every failure; a dead-letter queue would have no consumer."),
-        ("CKV_AWS_117", "CDK's default-security-group provider calls only the EC2 API; inside the VPC it would "
-                        "depend on the NAT gateway of the very VPC it is configuring."),
     ):
         checkov_skip(handler, check_id, reason)

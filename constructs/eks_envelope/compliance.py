@@ -34,6 +34,8 @@ EKS10   AWS::EKS::FargateProfile         pod execution role trust conditioned on
 KMS1    AWS::KMS::Key                    no Allow statement with a ``*`` principal
 KMS2    AWS::KMS::Key                    DeletionPolicy and UpdateReplacePolicy Retain
                                          (N/A when ephemeral)
+KMS3    AWS::KMS::Key                    no key-policy principal is a role or user of
+                                         the same stack (KMS may not see it yet)
 KMS4    AWS::KMS::Key                    a key lock (Deny of ScheduleKeyDeletion,
                                          DisableKey or PutKeyPolicy to ``*``) exempts
                                          named principals by aws:PrincipalArn and the
@@ -87,7 +89,7 @@ from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 from constructs import IConstruct
 
 from .key import CLUSTER_ROLE_KEY_ACTIONS
-from .markers import EPHEMERAL_METADATA_KEY, VERIFICATION_RESOURCE_TYPE
+from .markers import DELETION_PROTECTION_RESOURCE_TYPE, EPHEMERAL_METADATA_KEY, VERIFICATION_RESOURCE_TYPE
 
 __all__ = [
     "PACK_NAME",
@@ -587,10 +589,26 @@ def cluster_creator_not_admin(node: CfnResource) -> NagRuleCompliance:
 
 
 def cluster_deletion_protected(node: CfnResource) -> NagRuleCompliance:
-    """EKS8: DeletionProtection true; NOT_APPLICABLE on an ephemeral cluster."""
+    """EKS8: deletion protection on; NOT_APPLICABLE on an ephemeral cluster.
+
+    On through the cluster's own ``DeletionProtection``, or through a
+    ``Custom::ClusterDeletionProtection`` of the stack that references this cluster with
+    ``Protect`` true (protection switched on after a verified deploy, so that it never blocks the
+    rollback of a failed first deploy).
+    """
     if node.cfn_resource_type != CLUSTER or _is_ephemeral(node):
         return NOT_APPLICABLE
-    return _flag_compliance(_props(node).get("DeletionProtection"))
+    own = _flag_compliance(_props(node).get("DeletionProtection"))
+    if own != NON_COMPLIANT:
+        return own
+    own_id = _logical_id(node)
+    for resource in _stack_resources(node).values():
+        if resource.cfn_resource_type != DELETION_PROTECTION_RESOURCE_TYPE:
+            continue
+        props = _props(resource)
+        if own_id in _all_referenced_logical_ids(props) and _flag_compliance(props.get("Protect")) == COMPLIANT:
+            return COMPLIANT
+    return NON_COMPLIANT
 
 
 def cluster_encryption_verified(node: CfnResource) -> NagRuleCompliance:
@@ -646,6 +664,29 @@ def key_policy_no_wildcard_principal(node: CfnResource) -> NagRuleCompliance:
     for statement in _statements(_props(node).get("KeyPolicy")):
         if statement.get("Effect") == "Allow" and "*" in _aws_principals(statement):
             return NON_COMPLIANT
+    return COMPLIANT
+
+
+def key_policy_names_no_role_of_the_stack(node: CfnResource) -> NagRuleCompliance:
+    """KMS3: no key-policy principal is an IAM role (or user) created in the same stack.
+
+    KMS refuses a key policy whose principals it cannot see (CreateKey/PutKeyPolicy: "principals
+    must exist and be visible"), and a role created seconds earlier in the same deploy may not be
+    yet: the deploy fails intermittently. Grant such a role through its own IAM policy, relying on
+    the account-root statement. Deny statements are not checked.
+    """
+    if node.cfn_resource_type != KMS_KEY:
+        return NOT_APPLICABLE
+    resources = _stack_resources(node)
+    principals_of_stack = {
+        lid for lid, r in resources.items() if r.cfn_resource_type in (IAM_ROLE, "AWS::IAM::User")
+    }
+    for statement in _statements(_props(node).get("KeyPolicy")):
+        if statement.get("Effect") != "Allow":
+            continue
+        for principal in _aws_principals(statement):
+            if _all_referenced_logical_ids(principal) & principals_of_stack:
+                return NON_COMPLIANT
     return COMPLIANT
 
 
@@ -826,7 +867,8 @@ RULES: tuple[Rule, ...] = (
         cluster_deletion_protected,
         frozenset({CLUSTER}),
         "The EKS cluster does not have deletion protection enabled.",
-        "Deleting the cluster deletes its secrets. Not applicable to resources marked ephemeral "
+        "Deleting the cluster deletes its secrets. On through DeletionProtection or a "
+        f"{DELETION_PROTECTION_RESOURCE_TYPE} with Protect true. Not applicable to resources marked ephemeral "
         f"(metadata '{EPHEMERAL_METADATA_KEY}').",
     ),
     Rule(
@@ -862,6 +904,15 @@ RULES: tuple[Rule, ...] = (
         "The KMS key is not retained on stack deletion or replacement (DeletionPolicy/UpdateReplacePolicy Retain).",
         "Deleting the key makes everything encrypted under it unrecoverable. Not applicable to resources marked "
         f"ephemeral (metadata '{EPHEMERAL_METADATA_KEY}').",
+    ),
+    Rule(
+        "KMS3",
+        key_policy_names_no_role_of_the_stack,
+        frozenset({KMS_KEY}),
+        "The KMS key policy names an IAM role or user created in the same stack.",
+        "KMS refuses key policies whose principals it cannot see yet, and a role created seconds earlier may not "
+        "be visible: the deploy fails intermittently. Grant the role through its own IAM policy; the key policy's "
+        "account-root statement delegates to IAM.",
     ),
     Rule(
         "KMS4",

@@ -121,6 +121,10 @@ def acknowledgements(outdir: Path) -> list[dict[str, str]]:
             for entry in metadata.get("checkov", {}).get("skip", []):
                 rows.append({"stack": template_path.name.split(".")[0], "resource": path,
                              "id": entry["id"], "reason": entry.get("comment", ""), "kind": "checkov"})
+            guard = metadata.get("guard", {})
+            for control in guard.get("SuppressedRules", []):
+                rows.append({"stack": template_path.name.split(".")[0], "resource": path, "id": control,
+                             "reason": guard.get("Reasons", {}).get(control, ""), "kind": "Control Tower"})
     return rows
 
 

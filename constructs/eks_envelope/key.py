@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from .nag import guard_suppress
 from .validation import Problems, check_key_arn, check_principal_arns, parse_kms_arn
 
 #: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider).
@@ -97,7 +98,10 @@ class ClusterSecretsKey(Construct):
     - the account root keeps full access (CDK's default statement), so IAM can always recover the
       key — removing it is how teams lock themselves out;
     - ``admins`` administer the key but cannot use it for cryptography;
-    - the cluster role (see :meth:`grant_cluster_role`) gets Encrypt, Decrypt, DescribeKey and ListGrants;
+    - the cluster role gets Encrypt, Decrypt, DescribeKey and ListGrants through its own IAM policy
+      (:func:`grant_key_use`), never by name in the key policy: KMS refuses a key policy whose
+      principal it cannot see yet, and a role created seconds earlier in the same deploy may not be
+      visible (CreateKey/PutKeyPolicy: "principals must exist and be visible");
     - the deploying principal gets CreateGrant and DescribeKey only through EKS in this account and
       region (never with ``kms:GrantIsForAWSResource``, which EKS does not support for CreateCluster);
     - no statement has a ``*`` principal.
@@ -111,7 +115,7 @@ class ClusterSecretsKey(Construct):
         alias: str | None = None,
         admins: Sequence[iam.IPrincipal] = (),
         deploy_principal: iam.IPrincipal | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         pending_window: Duration = Duration.days(30),
         description: str = "Envelope encryption of EKS Kubernetes secrets",
     ) -> None:
@@ -120,7 +124,9 @@ class ClusterSecretsKey(Construct):
         :param admins: principals that administer (not use) the key. :default: - none beyond the account root
         :param deploy_principal: principal that creates the cluster.
             :default: - the CDK bootstrap CloudFormation execution role of the stack's synthesizer
-        :param removal_policy: what happens to the key when the stack goes. :default: RETAIN
+        :param removal_policy: what happens to the key when the stack goes.
+            :default: RETAIN_ON_UPDATE_OR_DELETE (kept on stack delete; removed when the deploy that
+            created it rolls back, so a failed first deploy leaves nothing behind)
         :param pending_window: waiting period before deletion, 7-30 days. :default: 30 days
         """
         super().__init__(scope, construct_id)
@@ -132,6 +138,7 @@ class ClusterSecretsKey(Construct):
             removal_policy=removal_policy,
             pending_window=pending_window,
         )
+        acknowledge_create_grant_control(self.key)
         if admins:
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
@@ -166,7 +173,8 @@ class ClusterSecretsKey(Construct):
                 "Alias",
                 alias_name=alias if alias.startswith("alias/") else f"alias/{alias}",
                 target_key=self.key,
-                removal_policy=removal_policy,
+                # Never kept: a kept alias would collide with the next deploy of the same name.
+                removal_policy=RemovalPolicy.DESTROY,
             )
 
     # ---------------------------------------------------------------------------------------------
@@ -215,16 +223,9 @@ class ClusterSecretsKey(Construct):
     def alias_name(self) -> str | None:
         return self.alias.alias_name if self.alias else None
 
-    def grant_cluster_role(self, role: iam.IRole) -> None:
-        """Let the EKS cluster role wrap and unwrap data keys, in the key policy itself."""
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="EksClusterRoleEnvelopeEncryption",
-                principals=[role],
-                actions=list(CLUSTER_ROLE_KEY_ACTIONS),
-                resources=["*"],
-            )
-        )
+    def grant_cluster_role(self, role: iam.IRole) -> iam.ManagedPolicy:
+        """Let the EKS cluster role wrap and unwrap data keys (see :func:`grant_key_use`)."""
+        return grant_key_use(self, "ClusterRoleKeyUse", role, self.key.key_arn)
 
     @staticmethod
     def from_key_arn(scope: Construct, construct_id: str, key_arn: str) -> kms.IKey:
@@ -254,3 +255,57 @@ class ClusterSecretsKey(Construct):
                 ],
             )
         return key
+
+
+def grant_key_use(scope: Construct, construct_id: str, role: iam.IRole, key_arn: str) -> iam.ManagedPolicy:
+    """The cluster role's use of the secrets key, granted by the role's own (customer managed) policy.
+
+    It relies on the key policy's account-root statement, which delegates the key to IAM; the key
+    policy never names the role, so the key can be created before the role is visible to KMS.
+    A managed policy, not an inline one (HIPAA/NIST/PCI IAMNoInlinePolicy).
+    """
+    return iam.ManagedPolicy(
+        scope,
+        construct_id,
+        roles=[role],
+        statements=[iam.PolicyStatement(actions=list(CLUSTER_ROLE_KEY_ACTIONS), resources=[key_arn])],
+    )
+
+
+# AWS Control Tower CT.KMS.PR.3 ("limit creation of KMS grants to AWS services"), kept apart from the
+# key policy above. Evidence and sources: README, "Governed organizations".
+
+#: Control Tower's id for the control, as it appears in findings and hook configuration.
+CREATE_GRANT_CONTROL = "CT.KMS.PR.3"
+
+#: Why the secrets key goes without CT.KMS.PR.3's statement.
+CREATE_GRANT_CONTROL_EXEMPTION = (
+    "EKS creates the cluster role's grant on this key with the credentials of the principal calling CreateCluster "
+    "(a forward access session through eks.<region>.amazonaws.com): aws:PrincipalIsAWSService is false for such a "
+    "call, and the EKS user guide says kms:GrantIsForAWSResource is not supported for CreateCluster. CT.KMS.PR.3's "
+    "deny would refuse that grant and with it the cluster. Exempt the stack from CT.KMS.PR.3 "
+    "(README: Governed organizations)."
+)
+
+
+def deny_create_grant_except_for_aws_services() -> iam.PolicyStatement:
+    """CT.KMS.PR.3's statement: only AWS services create grants on the key.
+
+    Deny ``kms:CreateGrant`` to everyone unless an AWS service integrated with KMS asks on a caller's
+    behalf (``kms:GrantIsForAWSResource``) or a service principal asks itself
+    (``aws:PrincipalIsAWSService``). For keys whose grants only AWS services create (the logs key);
+    never on an EKS secrets key, whose grant EKS creates with the caller's credentials.
+    """
+    return iam.PolicyStatement(
+        sid="CreateGrantOnlyByAwsServices",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=["kms:CreateGrant"],
+        resources=["*"],
+        conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+    )
+
+
+def acknowledge_create_grant_control(key: kms.Key) -> None:
+    """Record, on an EKS secrets key, why it does not carry CT.KMS.PR.3's statement."""
+    guard_suppress(key, CREATE_GRANT_CONTROL, CREATE_GRANT_CONTROL_EXEMPTION)

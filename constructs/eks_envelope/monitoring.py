@@ -32,6 +32,7 @@ from .markers import (
     SCHEDULED_EVENT_KIND,
     SCHEDULED_EVENT_MARKER,
 )
+from .key import deny_create_grant_except_for_aws_services
 from .nag import acknowledge
 from .validation import Problems, check_int_range, is_token
 
@@ -174,6 +175,7 @@ class EnvelopeEncryptionMonitoring(Construct):
         options: MonitoringOptions | None = None,
         alarm_email: str | None = None,
         alarm_topic: sns.ITopic | None = None,
+        topic_key: kms.Key | None = None,
         ephemeral: bool = False,
     ) -> None:
         """
@@ -191,7 +193,9 @@ class EnvelopeEncryptionMonitoring(Construct):
         :param options: schedule, look-back, namespace, Config rule. :default: - hourly, 24 h look-back
         :param alarm_email: subscribe this address to the topic (confirm the e-mail AWS sends). :default: - none
         :param alarm_topic: send everything to this topic instead of a new one. :default: - a new encrypted topic
-        :param ephemeral: the topic's key is deleted with the stack. :default: False
+        :param topic_key: the key of the new topic; it must be a key of this app, since its policy gets a
+            statement for CloudWatch alarms. :default: - a new key for the topic only
+        :param ephemeral: a new topic key is deleted with the stack. :default: False
         """
         super().__init__(scope, construct_id)
         verify = verifier_function is not None
@@ -205,7 +209,7 @@ class EnvelopeEncryptionMonitoring(Construct):
         self.metric_namespace = options.metric_namespace
 
         self.topic_key: kms.Key | None = None
-        self.topic: sns.ITopic = alarm_topic or self._new_topic(ephemeral)
+        self.topic: sns.ITopic = alarm_topic or self._new_topic(ephemeral, topic_key)
         if alarm_email:
             subscription = self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
             acknowledge(
@@ -222,6 +226,9 @@ class EnvelopeEncryptionMonitoring(Construct):
             self.key_event_rules[threat.construct_id] = self._threat_rule(threat, key, key_alias)
 
         self.schedule: events.Rule | None = None
+        #: What this construct attaches to the verifier's function and role (its invoke permission, its
+        #: policy): the verification resource must depend on them, so its Delete still reaches its handler.
+        self.verifier_attachments: list[Construct] = []
         self.failed_alarm: cloudwatch.Alarm | None = None
         self.missing_alarm: cloudwatch.Alarm | None = None
         if verifier_function is not None and verifier_role is not None and options.schedule is not None:
@@ -252,19 +259,24 @@ class EnvelopeEncryptionMonitoring(Construct):
     # ------------------------------------------------------------------------------------------
     # the topic
 
-    def _new_topic(self, ephemeral: bool) -> sns.Topic:
-        """A topic under its own key: EventBridge and CloudWatch may use the key for this topic only."""
-        removal = RemovalPolicy.DESTROY if ephemeral else RemovalPolicy.RETAIN
-        self.topic_key = kms.Key(
-            self,
-            "TopicKey",
-            description="Encrypts the eks-envelope alarm topic (alarms and key-tamper events)",
-            enable_key_rotation=True,
-            removal_policy=removal,
-            pending_window=Duration.days(7) if ephemeral else Duration.days(30),
-        )
-        if ephemeral:
-            self.topic_key.node.default_child.add_metadata(EPHEMERAL_METADATA_KEY, True)
+    def _new_topic(self, ephemeral: bool, topic_key: kms.Key | None) -> sns.Topic:
+        """A KMS-encrypted, TLS-only topic; CloudWatch (and, through its targets, EventBridge) may use the key."""
+        if topic_key is None:
+            # Like the other keys: kept on update or delete, removed when a failed first deploy rolls back.
+            removal = RemovalPolicy.DESTROY if ephemeral else RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+            topic_key = kms.Key(
+                self,
+                "TopicKey",
+                description="Encrypts the eks-envelope alarm topic (alarms and key-tamper events)",
+                enable_key_rotation=True,
+                removal_policy=removal,
+                pending_window=Duration.days(7) if ephemeral else Duration.days(30),
+            )
+            if ephemeral:
+                topic_key.node.default_child.add_metadata(EPHEMERAL_METADATA_KEY, True)
+            # Nobody needs a grant on this key (SNS uses it on the publisher's behalf): Control Tower CT.KMS.PR.3.
+            topic_key.add_to_resource_policy(deny_create_grant_except_for_aws_services())
+        self.topic_key = topic_key
         topic = sns.Topic(
             self,
             "Topic",
@@ -380,6 +392,7 @@ class EnvelopeEncryptionMonitoring(Construct):
                 iam.PolicyStatement(actions=["cloudtrail:LookupEvents"], resources=["*"]),
             ],
         )
+        self.verifier_attachments = [self.schedule, self.verifier_policy]
         acknowledge(
             self.verifier_policy,
             "AwsSolutions-IAM5[Resource::*]",

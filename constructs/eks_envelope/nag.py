@@ -1,8 +1,9 @@
 """Acknowledging compliance findings: on the construct that owns them, one finding id at a time.
 
-Two audiences read acknowledgements: cdk-nag (through ``Validations``, copied into template
-metadata as ``cdk_nag.rules_to_suppress``) and checkov (``Metadata.checkov.skip``). Both are
-written here, both demand a reason a reviewer can check.
+Three audiences read acknowledgements: cdk-nag (through ``Validations``, copied into template
+metadata as ``cdk_nag.rules_to_suppress``), checkov (``Metadata.checkov.skip``) and `make scan`'s
+Control Tower check (``Metadata.guard.SuppressedRules``). All are written here, all demand a reason
+a reviewer can check.
 """
 from __future__ import annotations
 
@@ -43,3 +44,20 @@ def checkov_skip(owner: IConstruct, check_id: str, reason: str) -> None:
     # add_metadata replaces the whole "checkov" entry: keep the other skips.
     skips = [s for s in metadata.get("skip", []) if s["id"] != check_id]
     cfn.add_metadata("checkov", {**metadata, "skip": [*skips, {"id": check_id, "comment": reason}]})
+
+
+def guard_suppress(owner: IConstruct, control_id: str, reason: str) -> None:
+    """Acknowledge one AWS Control Tower control (e.g. ``CT.KMS.PR.3``) on a resource, with a reason.
+
+    Written as template metadata ``guard.SuppressedRules`` (the AWS Guard Rules Registry convention)
+    with the reason in ``guard.Reasons``. Neither cfn-guard 3 running the Control Tower rules nor a
+    Control Tower hook reads it: `make scan` does, to tell an explained finding from a new one.
+    """
+    _require_reason(control_id, reason)
+    cfn = owner if isinstance(owner, CfnResource) else owner.node.default_child
+    if not isinstance(cfn, CfnResource):
+        raise TypeError(f"{owner.node.path} is not a CloudFormation resource: acknowledge on its L1 instead")
+    guard = cfn.get_metadata("guard") or {}
+    rules = [r for r in guard.get("SuppressedRules", []) if r != control_id]
+    reasons = {**guard.get("Reasons", {}), control_id: reason}
+    cfn.add_metadata("guard", {**guard, "SuppressedRules": [*rules, control_id], "Reasons": reasons})

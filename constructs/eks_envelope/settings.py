@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .cluster import DEFAULT_KUBERNETES_VERSION
+from .support import DEFAULT_SUPPORT_TYPE
 from .validation import Problems, check_choice
 
 _OUR_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -22,7 +23,10 @@ _TOPIC_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9
 #: Keys the CDK CLI itself writes into the context without a prefix.
 _CDK_OWN_KEYS = {"acknowledged-issue-numbers"}
 
-COMPLIANCE_PACKS = ("AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless", "EnvelopeEncryption")
+#: cdk-nag packs run at synth, then `ControlTower` (AWS Control Tower proactive controls), run by `make scan`.
+COMPLIANCE_PACKS = (
+    "AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless", "EnvelopeEncryption", "ControlTower",
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class AppSettings:
     existing_key_arn: str | None = None
     nat_gateways: int = 1
     max_azs: int = 2
+    availability_zones: tuple[str, ...] | None = None
+    support_type: str = DEFAULT_SUPPORT_TYPE
+    deletion_protection: bool | None = None
     env_name: str | None = None
     ephemeral: bool = False
     owner: str | None = None
@@ -45,6 +52,9 @@ class AppSettings:
     verify_pod: bool = True
     verify_cloudtrail: bool = False
     verify_every_deploy: bool = False
+    verify_cloudtrail_required: bool = False
+    verifier_pod_image: str | None = None
+    verifier_reserved_concurrency: int | None = None
     compliance_packs: tuple[str, ...] = COMPLIANCE_PACKS
     # Day 2 (monitoring.py): None for the schedule means hourly, or off when ephemeral.
     monitoring: bool = True
@@ -114,6 +124,9 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "existing_key_arn": _as_str,
     "nat_gateways": _as_int,
     "max_azs": _as_int,
+    "availability_zones": _as_list,
+    "support_type": _as_str,
+    "deletion_protection": _as_bool,
     "env_name": _as_str,
     "ephemeral": _as_bool,
     "owner": _as_str,
@@ -121,6 +134,9 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "verify_pod": _as_bool,
     "verify_cloudtrail": _as_bool,
     "verify_every_deploy": _as_bool,
+    "verify_cloudtrail_required": _as_bool,
+    "verifier_pod_image": _as_str,
+    "verifier_reserved_concurrency": _as_int,
     "compliance_packs": _as_list,
     "monitoring": _as_bool,
     "verify_schedule_minutes": _as_int,

@@ -24,7 +24,8 @@ _KMS_ARN_RE = re.compile(
     r"^arn:aws(-[a-z]+)*:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<kind>key|alias)/(?P<name>.+)$"
 )
 #: EKS cluster names: 1-100 characters, alphanumerics, hyphens and underscores.
-_CLUSTER_NAME_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+#: EKS's API allows '_' in cluster names, but CloudFormation's AWS::EKS::Cluster refuses it.
+_CLUSTER_NAME_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9-]{0,99}$")
 
 #: A Fargate profile carries at most five selectors (EKS quota, not adjustable).
 MAX_FARGATE_SELECTORS = 5
@@ -162,7 +163,31 @@ def check_cluster_name(problems: Problems, field_name: str, name: str | None) ->
     if name is None or is_token(name):
         return
     if not _CLUSTER_NAME_RE.match(name):
-        problems.add(field_name, name, "1-100 letters, digits, '-' or '_', starting with a letter or digit")
+        fix = "1-100 letters, digits or '-', starting with a letter or digit"
+        if "_" in name:
+            fix += f" (CloudFormation refuses '_' in cluster names: try {name.replace('_', '-')!r})"
+        problems.add(field_name, name, fix)
+
+
+_AZ_NAME_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
+_AZ_ID_RE = re.compile(r"^[a-z]{3,5}\d-az\d+$")
+
+
+def check_availability_zones(problems: Problems, field_name: str, zones: list[str]) -> None:
+    """2-6 distinct AZ names (``eu-west-1a``), not AZ IDs (``euw1-az1``): CDK's VPC takes names."""
+    if not 2 <= len(zones) <= 6 or len(set(zones)) != len(zones):
+        problems.add(field_name, zones, "give 2 to 6 distinct availability zone names, e.g. eu-west-1a,eu-west-1b")
+    for zone in zones:
+        if is_token(zone):
+            continue
+        if _AZ_ID_RE.match(zone):
+            problems.add(
+                field_name, zone,
+                "that is an AZ ID; give the AZ name it maps to in your account "
+                "(aws ec2 describe-availability-zones --query 'AvailabilityZones[].[ZoneName,ZoneId]')",
+            )
+        elif not _AZ_NAME_RE.match(zone):
+            problems.add(field_name, zone, "not an availability zone name; expected e.g. eu-west-1a")
 
 
 def check_int_range(problems: Problems, field_name: str, value: Any, *, low: int, high: int) -> None:

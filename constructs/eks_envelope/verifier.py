@@ -17,6 +17,7 @@ from constructs import Construct, IDependable
 
 from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VERIFICATION_RESOURCE_TYPE
 from .nag import acknowledge, checkov_skip
+from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
 
 if TYPE_CHECKING:
     from .cluster import VerifierOptions
@@ -48,6 +49,9 @@ class EnvelopeEncryptionVerifier(Construct):
     optionally reads it from a Fargate pod and looks for KMS calls in CloudTrail. A failed check
     fails the deploy with a reason; Delete always succeeds.
 
+    The same function also serves ``Custom::ClusterDeletionProtection`` (see ``protection.py``),
+    which is why its policy allows ``eks:UpdateClusterConfig`` on this one cluster.
+
     Kubernetes rights come from an access entry with ``AmazonEKSEditPolicy`` scoped to the
     ``default`` namespace: never cluster admin, and no kubectl Lambda.
     """
@@ -63,7 +67,7 @@ class EnvelopeEncryptionVerifier(Construct):
         wait_for: Sequence[IDependable] = (),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         logs_key: kms.IKey | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """
         :param cluster: the cluster to verify (its VPC, role and security groups are used).
@@ -72,10 +76,13 @@ class EnvelopeEncryptionVerifier(Construct):
         :param wait_for: what must exist first (Fargate profile, add-ons). :default: - the cluster only
         :param log_retention: handler log retention. :default: one year
         :param logs_key: key encrypting the handler's log group. :default: - CloudWatch Logs' own encryption
-        :param removal_policy: of the handler's log group. :default: RETAIN
+        :param removal_policy: of the handler's log groups.
+            :default: RETAIN_ON_UPDATE_OR_DELETE (kept on stack delete, removed when a first deploy rolls back)
         """
         super().__init__(scope, construct_id)
         vpc = cluster.vpc
+        # Strict CloudTrail mode needs the look-up itself.
+        uses_cloudtrail = options.cloudtrail_check or options.cloudtrail_required
 
         self.security_group = ec2.SecurityGroup(
             self,
@@ -95,15 +102,22 @@ class EnvelopeEncryptionVerifier(Construct):
         _acknowledge_vpc_access(self.role)
         statements = [
             iam.PolicyStatement(actions=["eks:DescribeCluster"], resources=[cluster.cluster_arn]),
+            # Deletion protection on after a verified deploy, off for a deliberate teardown.
+            iam.PolicyStatement(
+                actions=["eks:UpdateClusterConfig", "eks:DescribeUpdate"], resources=[cluster.cluster_arn]
+            ),
+            # A protection resource deleted by the rollback of the operation that created it turns
+            # protection off instead of refusing: it reads its own stack's status to know.
+            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[Stack.of(self).stack_id]),
             iam.PolicyStatement(
                 actions=["kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:ListGrants"], resources=[key.key_arn]
             ),
         ]
-        if options.cloudtrail_check:
+        if uses_cloudtrail:
             statements.append(iam.PolicyStatement(actions=["cloudtrail:LookupEvents"], resources=["*"]))
         # A customer managed policy rather than an inline one (HIPAA/NIST/PCI IAMNoInlinePolicy).
         self.policy = iam.ManagedPolicy(self, "HandlerPolicy", statements=statements, roles=[self.role])
-        if options.cloudtrail_check:
+        if uses_cloudtrail:
             acknowledge(
                 self.policy,
                 "AwsSolutions-IAM5[Resource::*]",
@@ -132,7 +146,7 @@ class EnvelopeEncryptionVerifier(Construct):
             vpc=vpc,
             vpc_subnets=private_subnets,
             security_groups=[self.security_group],
-            # A verification or two at a time per cluster is enough; it also caps what a bad loop can cost.
+            # None by default: reserving any fails in accounts whose concurrency limit is 10.
             reserved_concurrent_executions=options.reserved_concurrency,
             log_group=self.log_group,
             description="Proves EKS secrets are envelope-encrypted with the customer key",
@@ -196,7 +210,8 @@ class EnvelopeEncryptionVerifier(Construct):
         )
         framework: lambda_.Function = self.provider.node.find_child("framework-onEvent")  # type: ignore[assignment]
         framework_cfn: lambda_.CfnFunction = framework.node.default_child  # type: ignore[assignment]
-        framework_cfn.reserved_concurrent_executions = options.reserved_concurrency
+        if options.reserved_concurrency is not None:
+            framework_cfn.reserved_concurrent_executions = options.reserved_concurrency
         framework_cfn.memory_size = 128
         _acknowledge_sync_custom_resource_lambda(framework)
         checkov_skip(
@@ -218,9 +233,14 @@ class EnvelopeEncryptionVerifier(Construct):
             "CanaryLabelValue": CANARY_LABEL_VALUE,
             "PodCheck": str(options.pod_check).lower(),
             "PodImage": options.pod_image,
+            # The handler skips re-verification when an update rollback returns to the state it
+            # verified last (PhysicalResourceId carries its fingerprint): a rollback never re-fails.
+            "RollbackSafe": "true",
             "PodTimeoutSeconds": str(POD_TIMEOUT_SECONDS),
-            "CloudTrailCheck": str(options.cloudtrail_check).lower(),
+            "CloudTrailCheck": str(uses_cloudtrail).lower(),
             "CloudTrailWaitSeconds": str(CLOUDTRAIL_WAIT_SECONDS),
+            # Strict mode: no CloudTrail evidence of the cluster role using the key within the wait fails the deploy.
+            "CloudTrailRequired": str(options.cloudtrail_required).lower(),
         }
         if options.rerun_on_every_deploy:
             # A new value each synth makes CloudFormation send an Update on every deploy.
@@ -233,9 +253,14 @@ class EnvelopeEncryptionVerifier(Construct):
             service_token=self.provider.service_token,
             resource_type=VERIFICATION_RESOURCE_TYPE,
             properties=properties,
+            service_timeout=CUSTOM_RESOURCE_SERVICE_TIMEOUT,
         )
         # The cluster construct's subtree holds the ingress rules to the API endpoint: depend on all of it.
         self.resource.node.add_dependency(cluster, self.access_entry, *wait_for)
+        # Nothing in the template ties the resource to the policies that let the framework invoke
+        # the handler and the handler do its work: without these, a stack delete may remove them
+        # while the handler's Delete still runs.
+        self.resource.node.add_dependency(self.policy, provider_policy, self.role, provider_role)
 
         self.verified = self.resource.get_att_string("Verified")
         self.summary = self.resource.get_att_string("Summary")
@@ -272,8 +297,9 @@ def _acknowledge_sync_custom_resource_lambda(function: lambda_.IFunction) -> Non
 
 def _acknowledge_no_reserved_concurrency(function: lambda_.IFunction) -> None:
     reason = (
-        "Reserved concurrency turned off deliberately (VerifierOptions.reserved_concurrency=None): accounts "
-        "with a concurrency limit of 10 cannot reserve any. The function runs once per deploy."
+        "No reserved concurrency by default (VerifierOptions.reserved_concurrency=None): Lambda refuses a "
+        "reservation that leaves fewer than 100 unreserved, and new or sandbox accounts have a limit of 10. "
+        "The function runs once per deploy (and per scheduled check)."
     )
     for finding in ("HIPAA.Security-LambdaConcurrency", "NIST.800.53.R5-LambdaConcurrency"):
         acknowledge(function, finding, reason)

@@ -7,11 +7,15 @@ from eks_envelope import EnvelopeEncryptedCluster, VerifierOptions
 
 
 class SharedKeyStack(cdk.Stack):
-    """A platform team's stack that owns the secrets key (rotation on, retained)."""
+    """A platform team's stack that owns the secrets key (rotation on, retained except on a failed first deploy)."""
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.key = kms.Key(self, "EksSecretsKey", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.RETAIN)
+        self.key = kms.Key(
+            self, "EksSecretsKey", enable_key_rotation=True,
+            # Kept when the stack is deleted, yet deleted when its first deploy rolls back.
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        )
 
 
 class TeamClusterStack(cdk.Stack):

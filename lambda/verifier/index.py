@@ -1,173 +1,240 @@
-"""CloudFormation custom resource (CDK Provider framework): prove envelope encryption works, or fail the deploy."""
+"""Lambda entry point: scheduled runs, the deletion-protection resource and the verification resource.
+
+CloudFormation custom resources come through the CDK Provider framework (``on_event`` only): the handler
+returns data or raises an exception whose message is the FAILED reason. No Python exception text reaches
+CloudFormation unformatted, whatever the event or the servers send.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
 from typing import Any
 
-import boto3
-from botocore.config import Config as BotoConfig
-
 import checks
+import clients as clients_mod
 import jsonlog
 import kube
+import kube_checks
+from model import Config, Runtime, VerificationError, fit_reason
 
+PROTECTION_RESOURCE_TYPE = "Custom::ClusterDeletionProtection"
 SAFETY_MARGIN_SECONDS = 30.0
 DELETE_BUDGET_SECONDS = 60.0
 MAX_DATA_BYTES = 4096
-_BOTO_CONFIG = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 4},
-    connect_timeout=5,
-    read_timeout=15,
-    user_agent_extra="eks-envelope-verifier",
-)
+#: Properties that do not change what is verified: a new ServiceToken or timeout is not a new state.
+_NOT_VERIFIED = {"ServiceToken", "ServiceTimeout"}
+ROLLBACK_SUMMARY = "rollback to a state verified earlier; not re-verified"
 
 
 class PropertyError(ValueError):
     """A ResourceProperties value the handler cannot use; the message names the property, value and fix."""
 
-
-def build_clients(region: str, with_cloudtrail: bool = True) -> checks.Clients:
-    """boto3 clients with standard retries and explicit timeouts; STS pinned to the regional endpoint for the token."""
-    session = boto3.session.Session(region_name=region)
-    sts = session.client("sts", region_name=region, endpoint_url=kube.sts_endpoint(region), config=_BOTO_CONFIG)
-    return checks.Clients(
-        eks=session.client("eks", config=_BOTO_CONFIG),
-        kms=session.client("kms", config=_BOTO_CONFIG),
-        cloudtrail=session.client("cloudtrail", config=_BOTO_CONFIG) if with_cloudtrail else None,
-        token_provider=lambda cluster: kube.make_token(sts, cluster),
-    )
+    def __init__(self, message: str) -> None:
+        super().__init__(fit_reason("properties", message))
 
 
-def build_runtime(context: Any, cap_seconds: float | None = None) -> checks.Runtime:
-    """Deadline = Lambda time left minus a margin, so we fail with a reason instead of being killed."""
-    remaining = context.get_remaining_time_in_millis() / 1000.0 if context is not None else 840.0
-    budget = max(1.0, remaining - SAFETY_MARGIN_SECONDS)
-    if cap_seconds is not None:
-        budget = min(budget, cap_seconds)
-    return checks.Runtime(deadline=time.monotonic() + budget)
+class HandlerError(RuntimeError):
+    """Anything unexpected, already turned into a bounded reason."""
 
 
-def _bool(props: dict[str, Any], name: str, default: bool) -> bool:
+def on_event(event: Any, context: Any) -> Any:
+    """Dispatch: no RequestType = a scheduled run; the deletion-protection resource; else the verification."""
+    if not isinstance(event, dict):
+        raise HandlerError("Stage event: the event is not a JSON object. Invoke the verifier only through CloudFormation or its schedule.")
+    if "RequestType" not in event:
+        try:
+            import scheduled
+        except ModuleNotFoundError as exc:
+            if exc.name != "scheduled":
+                raise
+            raise HandlerError("Stage event: a scheduled run (no RequestType) needs scheduled.py in the handler asset, "
+                               "and it is missing. Deploy a matching eks-envelope version.") from None
+        return scheduled.on_schedule(event, context)
+    jsonlog.info("event", request_type=kube.scrub(event.get("RequestType"), 20), resource_type=kube.scrub(event.get("ResourceType"), 60),
+                 logical_id=kube.scrub(event.get("LogicalResourceId"), 80), physical_id=kube.scrub(event.get("PhysicalResourceId"), 200))
+    try:
+        if event.get("ResourceType") == PROTECTION_RESOURCE_TYPE:
+            import protection
+
+            return protection.on_event(event, context)
+        return on_verification_event(event, context)
+    except (PropertyError, VerificationError, HandlerError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bounded reason, never a raw traceback
+        import protection
+
+        if isinstance(exc, protection.ProtectionError):
+            raise
+        jsonlog.error("handler.crashed", error=type(exc).__name__, message=kube.scrub(exc, 200))
+        raise HandlerError(fit_reason("handler", f"internal error ({type(exc).__name__})",
+                                      "Retry; if it repeats, report the handler.crashed log line.")) from None
+
+
+def on_verification_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request_type = event.get("RequestType")
+    if request_type == "Delete":
+        return on_delete(event, context)
+    if request_type in ("Create", "Update"):
+        return on_create_or_update(event, context)
+    raise PropertyError(f"Unknown RequestType {kube.scrub(request_type, 40)!r}; expected Create, Update or Delete.")
+
+
+# ---------------------------------------------------------------------------------------------
+# properties
+
+
+def _props(event: dict[str, Any]) -> dict[str, Any]:
+    props = event.get("ResourceProperties")
+    if not isinstance(props, dict):
+        raise PropertyError("ResourceProperties is missing or not an object. The construct passes them: redeploy with it.")
+    return props
+
+
+def _required(props: dict[str, Any], name: str) -> str:
     raw = props.get(name)
-    if raw is None or raw == "":
-        return default
+    if raw is None or not isinstance(raw, (str, int, float, bool)) or str(raw).strip() == "":
+        raise PropertyError(f"Property {name} is missing or empty. The construct passes it: deploy with a matching eks-envelope version.")
+    return str(raw).strip()
+
+
+def _bool(props: dict[str, Any], name: str) -> bool:
+    raw = props.get(name)
     if isinstance(raw, bool):
         return raw
-    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
-        return raw.strip().lower() == "true"
-    raise PropertyError(f"Property {name} is {str(raw)[:40]!r}; expected \"true\" or \"false\". Fix the value passed to the verifier.")
+    text = _required(props, name).lower()
+    if text not in ("true", "false"):
+        raise PropertyError(f"Property {name} is {kube.scrub(raw, 40)!r}; expected \"true\" or \"false\". Fix the value passed to the verifier.")
+    return text == "true"
 
 
-def _seconds(props: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
-    raw = props.get(name)
-    if raw is None or raw == "":
-        return default
+def _seconds(props: dict[str, Any], name: str, low: float, high: float) -> float:
+    raw = _required(props, name)
     try:
         value = float(raw)
-    except (TypeError, ValueError):
+    except ValueError:
         value = float("nan")
     if not (low <= value <= high):
-        raise PropertyError(f"Property {name} is {str(raw)[:40]!r}; expected a number of seconds between {low:g} and {high:g}.")
+        raise PropertyError(f"Property {name} is {kube.scrub(raw, 40)!r}; expected a number of seconds between {low:g} and {high:g}.")
     return value
 
 
-def _text(props: dict[str, Any], name: str, default: str) -> str:
-    raw = props.get(name)
-    return default if raw is None or str(raw).strip() == "" else str(raw).strip()
-
-
-def parse_properties(props: dict[str, Any]) -> checks.Config:
-    """ResourceProperties (all strings from CloudFormation) to a Config; missing optional values take defaults."""
-    for required in ("ClusterName", "KeyArn"):
-        if not str(props.get(required) or "").strip():
-            raise PropertyError(f"Property {required} is missing or empty. The construct must pass the {required} of the cluster to verify.")
-    return checks.Config(
-        cluster_name=str(props["ClusterName"]).strip(),
-        expected_key=str(props["KeyArn"]).strip(),
-        cluster_role_arn=_text(props, "ClusterRoleArn", "") or None,
-        namespace=_text(props, "CanaryNamespace", checks.DEFAULT_NAMESPACE),
-        label_key=_text(props, "CanaryLabelKey", checks.CANARY_LABEL_KEY),
-        label_value=_text(props, "CanaryLabelValue", checks.CANARY_LABEL_VALUE),
-        pod_check=_bool(props, "PodCheck", False),
-        pod_image=_text(props, "PodImage", checks.DEFAULT_POD_IMAGE),
-        pod_timeout_seconds=_seconds(props, "PodTimeoutSeconds", 300.0, 10.0, 780.0),
-        cloudtrail_check=_bool(props, "CloudTrailCheck", False),
-        cloudtrail_wait_seconds=_seconds(props, "CloudTrailWaitSeconds", 120.0, 0.0, 600.0),
+def parse_properties(props: dict[str, Any], *, owner: str = "", run_id: str = "") -> Config:
+    """ResourceProperties (strings from CloudFormation) to a Config. Every value is required: defaults live in the construct."""
+    return Config(
+        cluster_name=_required(props, "ClusterName"),
+        expected_key=_required(props, "KeyArn"),
+        cluster_role_arn=_required(props, "ClusterRoleArn"),
+        namespace=_required(props, "CanaryNamespace"),
+        label_key=_required(props, "CanaryLabelKey"),
+        label_value=_required(props, "CanaryLabelValue"),
+        pod_check=_bool(props, "PodCheck"),
+        pod_image=_required(props, "PodImage"),
+        pod_timeout_seconds=_seconds(props, "PodTimeoutSeconds", 10.0, 780.0),
+        cloudtrail_check=_bool(props, "CloudTrailCheck"),
+        cloudtrail_wait_seconds=_seconds(props, "CloudTrailWaitSeconds", 0.0, 600.0),
+        cloudtrail_required=_bool(props, "CloudTrailRequired"),
+        owner=owner or "unknown-owner",
+        run_id=run_id or "unknown-run",
     )
 
 
-def physical_id(cluster_name: str) -> str:
-    return f"{cluster_name}/envelope-verification"
+def fingerprint(props: dict[str, Any]) -> str:
+    """A short hash of the verification-relevant properties (all but ServiceToken/ServiceTimeout)."""
+    relevant = {k: v for k, v in props.items() if k not in _NOT_VERIFIED}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def physical_id(cluster_name: str, fp: str) -> str:
+    return f"{cluster_name}/envelope-verification/{fp}"
+
+
+def _owner(event: dict[str, Any]) -> str:
+    return f"{kube.scrub(event.get('StackId'), 300)}/{kube.scrub(event.get('LogicalResourceId'), 100)}"
 
 
 def _region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
-def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Provider framework entry point: Create/Update verify, Delete cleans up and always succeeds."""
-    request_type = event.get("RequestType")
-    jsonlog.info("event", request_type=request_type, logical_id=event.get("LogicalResourceId"),
-                 physical_id=event.get("PhysicalResourceId"), cluster=(event.get("ResourceProperties") or {}).get("ClusterName"))
-    if request_type == "Delete":
-        return on_delete(event, context)
-    if request_type in ("Create", "Update"):
-        return on_create_or_update(event, context)
-    raise PropertyError(f"Unknown RequestType {request_type!r}; expected Create, Update or Delete.")
+def budget_seconds(context: Any, cap_seconds: float | None = None) -> float:
+    """Lambda time left minus a margin, so we fail with a reason instead of being killed."""
+    try:
+        remaining = float(context.get_remaining_time_in_millis()) / 1000.0
+    except Exception:  # noqa: BLE001 - no context (local runs)
+        remaining = 840.0
+    budget = max(1.0, remaining - SAFETY_MARGIN_SECONDS)
+    return min(budget, cap_seconds) if cap_seconds is not None else budget
+
+
+def build_runtime(context: Any, cap_seconds: float | None = None) -> Runtime:
+    return Runtime(deadline=time.monotonic() + budget_seconds(context, cap_seconds))
+
+
+def build_clients(region: str, *, budget_seconds: float, with_cloudtrail: bool = True) -> checks.Clients:
+    return clients_mod.build_clients(region, budget_seconds=budget_seconds, with_cloudtrail=with_cloudtrail)
+
+
+# ---------------------------------------------------------------------------------------------
+# Create / Update / Delete
 
 
 def on_create_or_update(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    config = parse_properties(event.get("ResourceProperties") or {})
+    props = _props(event)
+    config = parse_properties(props, owner=_owner(event), run_id=kube.scrub(event.get("RequestId"), 100))
+    fp = fingerprint(props)
+    if event.get("RequestType") == "Update" and str(event.get("PhysicalResourceId") or "").endswith(f"/{fp}"):
+        # The state CloudFormation returns to was verified when this id was issued: this is an update
+        # rollback (or a no-op), and re-verifying would let a cause outside the template wedge the rollback.
+        jsonlog.info("verification.rollback_not_reverified", physical_id=event.get("PhysicalResourceId"))
+        return {"PhysicalResourceId": event["PhysicalResourceId"],
+                "Data": _data(config.expected_key or "", ROLLBACK_SUMMARY, [], [], [])}
     runtime = build_runtime(context)
-    report = checks.run_verification(config, build_clients(_region(), config.cloudtrail_check), runtime)
-    data = {"Verified": "true", "KeyArn": report.key_arn or "", "Summary": report.summary_json()}
+    report = checks.run_verification(config, build_clients(_region(), budget_seconds=runtime.remaining(),
+                                                           with_cloudtrail=config.cloudtrail_check), runtime)
+    data = _data(report.key_arn or "", report.summary_json(), report.evidence, report.warnings, report.leftovers)
     if len(json.dumps(data)) >= MAX_DATA_BYTES:  # keep the response under CloudFormation's 4 KB
         data["Summary"] = json.dumps({"stages": [[r.name, r.status, r.ms, r.aws, r.k8s] for r in report.results]}, separators=(",", ":"))
-    return {"PhysicalResourceId": physical_id(config.cluster_name), "Data": data}
+        data["Warnings"] = data["Warnings"][:500]
+    return {"PhysicalResourceId": physical_id(config.cluster_name, fp), "Data": data}
+
+
+def _data(key_arn: str, summary: str, evidence: list[str], warnings: list[str], leftovers: list[str]) -> dict[str, str]:
+    """The same keys on every success, so GetAtt never breaks: Verified, KeyArn, Summary, Evidence, Warnings, Leftovers."""
+    return {"Verified": "true", "KeyArn": key_arn, "Summary": summary, "Evidence": ",".join(evidence),
+            "Warnings": " | ".join(warnings), "Leftovers": ",".join(leftovers)}
 
 
 def on_delete(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Best-effort sweep of labelled canaries; any error (cluster gone, no access) still returns success."""
-    props = event.get("ResourceProperties") or {}
-    physical = event.get("PhysicalResourceId") or physical_id(str(props.get("ClusterName") or "unknown"))
+    """Sweep provably-ours canaries within a short budget; any error (cluster gone, no access) still returns success."""
+    props = event.get("ResourceProperties") if isinstance(event.get("ResourceProperties"), dict) else {}
+    physical = str(event.get("PhysicalResourceId") or f"{props.get('ClusterName') or 'unknown'}/envelope-verification")
     try:
-        cluster_name = str(props.get("ClusterName") or "").strip()
-        if cluster_name:
-            config = checks.Config(
-                cluster_name=cluster_name,
-                namespace=_text(props, "CanaryNamespace", checks.DEFAULT_NAMESPACE),
-                label_key=_text(props, "CanaryLabelKey", checks.CANARY_LABEL_KEY),
-                label_value=_text(props, "CanaryLabelValue", checks.CANARY_LABEL_VALUE),
-            )
-            runtime = build_runtime(context, cap_seconds=DELETE_BUDGET_SECONDS)
-            deleted = cleanup_cluster(config, build_clients(_region(), with_cloudtrail=False), runtime)
-            jsonlog.info("delete.swept", cluster=cluster_name, deleted=deleted)
+        config = parse_properties(props, owner=_owner(event), run_id=kube.scrub(event.get("RequestId"), 100))
+        runtime = build_runtime(context, cap_seconds=DELETE_BUDGET_SECONDS)
+        deleted, leftovers = cleanup_cluster(config, build_clients(_region(), budget_seconds=runtime.remaining() / 2,
+                                                                   with_cloudtrail=False), runtime)
+        jsonlog.info("delete.swept", cluster=config.cluster_name, deleted=deleted, leftovers=leftovers)
     except Exception as exc:  # noqa: BLE001 - a failed Delete would abandon the resource
-        jsonlog.warning("delete.cleanup_skipped", error=f"{exc.__class__.__name__}: {str(exc)[:160]}")
+        jsonlog.warning("delete.cleanup_skipped", error=type(exc).__name__, message=kube.scrub(exc, 160))
     return {"PhysicalResourceId": physical}
 
 
-def cleanup_cluster(config: checks.Config, clients: checks.Clients, runtime: checks.Runtime) -> int:
-    """DescribeCluster for endpoint and CA, then delete labelled canaries; a missing cluster means nothing to do."""
+def cleanup_cluster(config: Config, clients: checks.Clients, runtime: Runtime) -> tuple[int, list[str]]:
+    """DescribeCluster for endpoint and CA, then sweep; a missing or inactive cluster means nothing to do."""
     from botocore.exceptions import ClientError
 
     try:
         cluster = clients.eks.describe_cluster(name=config.cluster_name)["cluster"]
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return 0
+            return 0, []
         raise
     if cluster.get("status") != "ACTIVE":
-        return 0
-    client = kube.KubeClient(
-        cluster.get("endpoint") or "",
-        (cluster.get("certificateAuthority") or {}).get("data") or "",
-        lambda: clients.token_provider(config.cluster_name),
-        deadline=runtime.deadline,
-        policy=runtime.cleanup_policy,
-        clock=runtime.clock,
-        sleep=runtime.sleep,
-    )
-    return checks.sweep_canaries(client, config)
+        return 0, []
+    facts = checks.ClusterFacts(config.cluster_name, cluster.get("endpoint") or "",
+                                (cluster.get("certificateAuthority") or {}).get("data") or "", "", "", {})
+    client = clients_mod.open_kube(facts, config, clients, runtime)
+    client.policy = runtime.cleanup_policy
+    return kube_checks.sweep_canaries(client, config, runtime)

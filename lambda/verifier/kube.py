@@ -1,11 +1,14 @@
-"""EKS bearer token and a minimal Kubernetes REST client (http.client + ssl, CA pinned)."""
+"""EKS bearer token and a minimal Kubernetes REST client: the cluster CA only, a wall-clock deadline per request."""
 from __future__ import annotations
 
 import base64
 import http.client
 import json
 import random
+import re
+import socket
 import ssl
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -18,7 +21,11 @@ TOKEN_EXPIRES_SECONDS = 60
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
 # A presigned URL lives 60 s; refresh well before so a slow request never carries a stale token.
 TOKEN_REFRESH_SECONDS = 40.0
-MAX_BODY_BYTES = 4 * 1024 * 1024
+#: A canary Secret or Pod is a few KB; a list page of 50 of them stays far below this.
+MAX_BODY_BYTES = 1024 * 1024
+#: JSON deeper than this is not a Kubernetes object (and would exhaust the parser's recursion).
+MAX_JSON_DEPTH = 64
+_READ_CHUNK = 64 * 1024
 
 
 def sts_endpoint(region: str) -> str:
@@ -51,28 +58,65 @@ class RetryPolicy:
 
     auth_grace_seconds: float = 90.0  # fresh access entries answer 401/403 for a while
     max_server_retries: int = 5  # 429 and 5xx
-    max_connect_attempts: int = 2
+    max_connect_attempts: int = 2  # connect failures and lost responses (the request is idempotent)
     base_backoff_seconds: float = 0.5
     max_backoff_seconds: float = 8.0
-    request_timeout_seconds: float = 10.0
+    request_timeout_seconds: float = 10.0  # wall clock for one attempt: connect, TLS, request, whole response
 
 
 CLEANUP_POLICY = RetryPolicy(auth_grace_seconds=0.0, max_server_retries=1, max_connect_attempts=1, request_timeout_seconds=5.0)
 
+#: What went wrong, one kind per cause an operator fixes differently (checks map each to a reason and fix).
+KINDS = (
+    "config",  # endpoint or CA unusable: nothing was sent
+    "connect",  # no TCP connection (refused, unroutable, connect timeout)
+    "tls",  # handshake or certificate verification failed: nothing was sent
+    "timeout",  # connected, but no complete response within the request deadline
+    "lost",  # connection closed before any response arrived
+    "truncated",  # the body ended before its announced length
+    "oversized",  # the body is larger than MAX_BODY_BYTES
+    "unparsable",  # not JSON (or nested beyond MAX_JSON_DEPTH)
+    "shape",  # JSON, but not an object where one is required
+    "redirect",  # a 3xx: never followed (the token must not travel elsewhere)
+    "auth",  # 401 after the grace period
+    "forbidden",  # 403 after the grace period
+    "server",  # 429/5xx after bounded retries
+    "http",  # any other unexpected status
+    "deadline",  # the stage budget ran out before or between attempts
+)
+
 
 class KubeError(Exception):
-    """A Kubernetes request that could not succeed; kind drives the operator-facing message."""
+    """A Kubernetes request that could not succeed; ``kind`` (one of KINDS) drives the operator-facing message."""
 
-    def __init__(self, kind: str, message: str, *, status: int | None = None, method: str = "", resource: str = "") -> None:
+    def __init__(self, kind: str, message: str, *, status: int | None = None, method: str = "", resource: str = "",
+                 sent: bool = True) -> None:
         super().__init__(message)
-        self.kind = kind  # auth | forbidden | server | unreachable | tls | deadline | http | config
+        self.kind = kind
         self.status = status
         self.method = method
         self.resource = resource
+        self.sent = sent  # False: no attempt got past TCP/TLS, so the request cannot have taken effect
+
+
+class _Attempt(Exception):
+    """One failed attempt, classified; the retry loop decides whether to try again."""
+
+    def __init__(self, kind: str, detail: str, sent: bool = True) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.sent = sent
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    raw: bytes
 
 
 class KubeClient:
-    """Just enough of the Kubernetes API for the canary: core/v1 secrets and pods in one namespace."""
+    """Just enough of the Kubernetes API for the canary, plus a generic ``request`` (e.g. re-encryption)."""
 
     def __init__(
         self,
@@ -85,13 +129,18 @@ class KubeClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        x509_strict: bool = True,
     ) -> None:
-        parts = urllib.parse.urlsplit(endpoint)
-        if parts.scheme != "https" or not parts.hostname:
-            raise KubeError("config", f"cluster endpoint {endpoint!r} is not an https URL")
+        # Both checks come before any token is minted, let alone sent.
+        parts = urllib.parse.urlsplit(endpoint or "")
+        if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+            raise KubeError("config", f"cluster endpoint {_scrub(endpoint, 60)!r} is not an https URL")
         self.host = parts.hostname
-        self.port = parts.port or 443
-        self._ssl = _pinned_context(ca_data_b64)
+        try:
+            self.port = parts.port or 443
+        except ValueError:
+            raise KubeError("config", f"cluster endpoint {_scrub(endpoint, 60)!r} has an invalid port") from None
+        self._ssl = pinned_context(ca_data_b64, x509_strict=x509_strict)
         self._token_provider = token_provider
         self._token: str | None = None
         self._token_at = 0.0
@@ -123,61 +172,92 @@ class KubeClient:
         status, _ = self.request("DELETE", f"/api/v1/namespaces/{_q(namespace)}/{plural}/{_q(name)}", body, accept=(200, 202, 404))
         return status
 
-    def list(self, plural: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
-        query = urllib.parse.urlencode({"labelSelector": label_selector, "limit": "100"})
-        _, body = self.request("GET", f"/api/v1/namespaces/{_q(namespace)}/{plural}?{query}", accept=(200,))
-        return list(body.get("items") or [])
+    def list_pages(self, plural: str, namespace: str, label_selector: str, *, limit: int = 50, max_pages: int = 40) -> Any:
+        """Yield the items of every page, following ``metadata.continue``; bounded by max_pages."""
+        token = ""
+        for _ in range(max_pages):
+            query = {"labelSelector": label_selector, "limit": str(limit)}
+            if token:
+                query["continue"] = token
+            _, body = self.request("GET", f"/api/v1/namespaces/{_q(namespace)}/{plural}?{urllib.parse.urlencode(query)}")
+            items = body.get("items") or []
+            if not isinstance(items, list):
+                raise KubeError("shape", f"{plural} list has items of type {type(items).__name__}", method="GET", resource=plural)
+            yield from (item for item in items if isinstance(item, dict))
+            meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            token = meta.get("continue") if isinstance(meta.get("continue"), str) else ""
+            if not token:
+                return
+        raise KubeError("shape", f"{plural} list still continues after {max_pages} pages", method="GET", resource=plural)
 
     # -- transport ---------------------------------------------------------------------------
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None, *, accept: tuple[int, ...] = (200,)) -> tuple[int, dict[str, Any]]:
-        """One logical request with bounded retries: 401/403 (grace), 429/5xx (count), connect errors (count)."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        accept: tuple[int, ...] = (200,),
+        text: bool = False,
+    ) -> tuple[int, Any]:
+        """One logical request with bounded retries: 401/403 (grace), 429/5xx (count), connect errors (count).
+
+        Returns (status, JSON object) — or (status, str) with ``text=True`` (health endpoints). Every attempt
+        is bounded by a wall-clock deadline: min(stage deadline, policy.request_timeout_seconds from now).
+        """
         resource = path.split("?")[0].rsplit("/api/v1/", 1)[-1]
         first_auth_failure: float | None = None
         server_retries = 0
         connect_failures = 0
         attempt = 0
+        sent = False
         while True:
             remaining = self.deadline - self._clock()
             if remaining <= 0.5:
-                raise KubeError("deadline", f"out of time before {method} {resource}", method=method, resource=resource)
+                raise KubeError("deadline", f"out of time before {method} {resource}", method=method, resource=resource, sent=sent)
             attempt += 1
             self.calls += 1
             started = self._clock()
+            budget = min(self.policy.request_timeout_seconds, remaining)
             try:
-                status, headers, payload = self._send(method, path, body, min(self.policy.request_timeout_seconds, remaining))
-            except ssl.SSLCertVerificationError as exc:
-                reason = getattr(exc, "verify_message", "") or "verify failed"
-                raise KubeError("tls", f"TLS verification of {self.host} failed ({reason})", method=method, resource=resource) from None
-            except ssl.SSLError as exc:
-                raise KubeError("tls", f"TLS handshake with {self.host} failed ({exc.reason or exc.__class__.__name__})", method=method, resource=resource) from None
-            except (OSError, http.client.HTTPException) as exc:
-                connect_failures += 1
-                jsonlog.warning("k8s.connect_error", method=method, resource=resource, error=exc.__class__.__name__, attempt=attempt)
-                if connect_failures >= self.policy.max_connect_attempts:
-                    what = "timed out" if isinstance(exc, TimeoutError) else exc.__class__.__name__
-                    raise KubeError("unreachable", f"{self.host}:{self.port} {what}", method=method, resource=resource) from None
-                self._backoff(connect_failures, None)
-                continue
+                resp = self._send(method, path, body, budget, accept="text/plain" if text else "application/json")
+            except _Attempt as exc:
+                sent = sent or exc.sent
+                if exc.kind in ("connect", "lost"):
+                    connect_failures += 1
+                    jsonlog.warning("k8s.attempt_failed", method=method, resource=resource, kind=exc.kind, attempt=attempt)
+                    if connect_failures < self.policy.max_connect_attempts:
+                        self._backoff(connect_failures, None)
+                        continue
+                raise KubeError(exc.kind, str(exc), method=method, resource=resource, sent=sent) from None
+            sent = True
+            status = resp.status
             jsonlog.info("k8s.response", method=method, resource=resource, status=status, attempt=attempt,
                          ms=int((self._clock() - started) * 1000))
+            if 300 <= status < 400:
+                where = _scrub(resp.headers.get("location", ""), 60)
+                raise KubeError("redirect", f"{status} redirect to {where or '?'}, not followed", status=status, method=method, resource=resource)
             if status in accept:
-                return status, payload
+                if text:
+                    return status, _scrub(resp.raw.decode("utf-8", "replace"), 4000, keep_newlines=True)
+                return status, _json_object(resp.raw, method, resource, status)
+            message = _status_message(resp.raw)
             if status in (401, 403):
                 now = self._clock()
                 first_auth_failure = now if first_auth_failure is None else first_auth_failure
                 self._token = None  # a new token costs nothing and rules out a stale one
                 if now - first_auth_failure >= self.policy.auth_grace_seconds:
                     kind = "auth" if status == 401 else "forbidden"
-                    raise KubeError(kind, _status_message(payload), status=status, method=method, resource=resource)
+                    raise KubeError(kind, message, status=status, method=method, resource=resource)
                 self._backoff(attempt, None)
                 continue
             if status == 429 or status >= 500:
                 server_retries += 1
                 if server_retries > self.policy.max_server_retries:
-                    raise KubeError("server", _status_message(payload), status=status, method=method, resource=resource)
-                self._backoff(server_retries, headers.get("retry-after"))
+                    raise KubeError("server", message, status=status, method=method, resource=resource)
+                self._backoff(server_retries, resp.headers.get("retry-after"))
                 continue
-            raise KubeError("http", _status_message(payload), status=status, method=method, resource=resource)
+            raise KubeError("http", message, status=status, method=method, resource=resource)
 
     def _bearer(self) -> str:
         now = self._clock()
@@ -186,24 +266,56 @@ class KubeClient:
             self._token_at = now
         return self._token
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None, timeout: float) -> tuple[int, dict[str, str], dict[str, Any]]:
+    def _send(self, method: str, path: str, body: dict[str, Any] | None, budget: float, *, accept: str) -> Response:
+        """One attempt. A watchdog shuts the socket at the deadline, so a trickling server cannot outlive it."""
         data = json.dumps(body).encode() if body is not None else None
-        headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": "application/json", "User-Agent": "eks-envelope-verifier"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self._ssl)
+        deadline = time.monotonic() + budget  # real time: the watchdog is a real timer
+        fired = threading.Event()
+        conn = _DeadlineConnection(self.host, self.port, context=self._ssl, timeout=max(0.05, budget), deadline=deadline, fired=fired)
+        phase = "connect"
         try:
+            conn.connect()
+            phase = "request"
+            headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": accept, "User-Agent": "eks-envelope-verifier"}
+            if data is not None:
+                headers["Content-Type"] = "application/json"
             conn.request(method, path, body=data, headers=headers)
+            phase = "response"
             resp = conn.getresponse()
-            raw = resp.read(MAX_BODY_BYTES)
             resp_headers = {k.lower(): v for k, v in resp.getheaders()}
-            try:
-                payload = json.loads(raw) if raw else {}
-            except ValueError:
-                payload = {"message": raw[:120].decode("utf-8", "replace")}
-            return resp.status, resp_headers, payload if isinstance(payload, dict) else {}
+            phase = "body"
+            raw = _read_bounded(resp, deadline, fired)
+            return Response(resp.status, resp_headers, raw)
+        except _Attempt:
+            raise
+        except ssl.SSLCertVerificationError as exc:
+            detail = getattr(exc, "verify_message", "") or "verify failed"
+            raise _Attempt("tls", f"TLS verification of {self.host} failed ({_scrub(detail, 80)})", sent=False) from None
+        except ssl.SSLError as exc:
+            if fired.is_set():
+                raise _Attempt("timeout", f"no complete response within {budget:.3g}s ({phase})", sent=phase != "connect") from None
+            if phase == "connect":
+                raise _Attempt("tls", f"TLS handshake with {self.host} failed ({_scrub(exc.reason or type(exc).__name__, 60)})", sent=False) from None
+            raise _Attempt("lost", f"connection broke during {phase} ({type(exc).__name__})") from None
+        except http.client.IncompleteRead as exc:
+            if fired.is_set():
+                raise _Attempt("timeout", f"no complete response within {budget:.3g}s (body)") from None
+            raise _Attempt("truncated", f"body ended after {len(exc.partial)} bytes, {exc.expected} more announced") from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            if phase == "connect" and conn.stage == "tls" and not fired.is_set() and not isinstance(exc, TimeoutError):
+                raise _Attempt("lost", f"connection closed during the TLS handshake ({type(exc).__name__})", sent=False) from None
+            if fired.is_set() or isinstance(exc, TimeoutError) and (phase != "connect" or conn.stage == "tls"):
+                where = "TLS handshake" if phase == "connect" else phase
+                raise _Attempt("timeout", f"no complete response within {budget:.3g}s ({where})", sent=phase != "connect") from None
+            if phase == "connect":
+                what = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+                raise _Attempt("connect", f"{self.host}:{self.port} {what}", sent=False) from None
+            if isinstance(exc, http.client.RemoteDisconnected) or phase in ("request", "response"):
+                raise _Attempt("lost", f"connection closed during {phase} without a response ({type(exc).__name__})") from None
+            raise _Attempt("truncated", f"body unreadable ({type(exc).__name__})") from None
         finally:
             conn.close()
+            conn.cancel_watchdog()
 
     def _backoff(self, attempt: int, retry_after: str | None) -> None:
         delay = min(self.policy.max_backoff_seconds, self.policy.base_backoff_seconds * (2 ** (attempt - 1)))
@@ -218,24 +330,154 @@ class KubeClient:
             self._sleep(delay)
 
 
-def _pinned_context(ca_data_b64: str) -> ssl.SSLContext:
-    """Trust only the cluster CA (never the system store, never CERT_NONE) and check the hostname."""
+class _DeadlineConnection(http.client.HTTPSConnection):
+    """HTTPS with a watchdog: at the deadline the raw socket is shut down, which ends any blocked read."""
+
+    def __init__(self, host: str, port: int, *, context: ssl.SSLContext, timeout: float, deadline: float, fired: threading.Event) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._deadline = deadline
+        self._fired = fired
+        self._watchdog: threading.Timer | None = None
+        self.stage = "tcp"
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.host, self.port), self.timeout)
+        self.stage = "tls"
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def expire() -> None:
+            self._fired.set()
+            # The OS-level shutdown of whichever object owns the fd now (wrap_socket moves it to the TLS
+            # socket); socket.socket.shutdown skips the TLS layer, so a blocked recv returns at once.
+            try:
+                socket.socket.shutdown(self.sock if self.sock is not None else raw, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        self._watchdog = threading.Timer(max(0.0, self._deadline - time.monotonic()), expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        try:
+            self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+        except BaseException:
+            raw.close()
+            raise
+
+    def cancel_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+
+
+def _read_bounded(resp: http.client.HTTPResponse, deadline: float, fired: threading.Event) -> bytes:
+    """Read at most MAX_BODY_BYTES, checking the deadline between chunks (the watchdog covers blocked reads)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        if fired.is_set() or time.monotonic() > deadline:
+            fired.set()
+            raise _Attempt("timeout", "no complete response within the request deadline (body)")
+        chunk = resp.read1(_READ_CHUNK)  # whatever arrived: never waits for a full buffer
+        if not chunk:
+            if fired.is_set():
+                raise _Attempt("timeout", "no complete response within the request deadline (body)")
+            if resp.length:  # announced bytes missing (read() returns short at EOF)
+                raise _Attempt("truncated", f"body ended after {size} bytes, {resp.length} more announced")
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _Attempt("oversized", f"body larger than {MAX_BODY_BYTES // 1024} KB")
+        chunks.append(chunk)
+
+
+def pinned_context(ca_data_b64: str, *, x509_strict: bool = True) -> ssl.SSLContext:
+    """Trust exactly the cluster CA: never the system store, never CERT_NONE; check the hostname.
+
+    ``ssl.SSLContext(PROTOCOL_TLS_CLIENT)`` loads no default certificates (``create_default_context``
+    would fall back to the system store when given no CA data). An empty, undecodable or certificate-less
+    bundle raises before any connection is made. ``x509_strict=False`` clears only VERIFY_X509_STRICT
+    (Python 3.13+'s default), for CAs of clusters first created before Kubernetes 1.17 (no Authority Key
+    Identifier); the CA and hostname checks stay.
+    """
+    text = (ca_data_b64 or "").strip()
+    if not text:
+        raise KubeError("config", "certificateAuthority.data from DescribeCluster is empty")
     try:
-        pem = base64.b64decode(ca_data_b64, validate=False).decode("ascii")
-        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=pem)
-    except (ValueError, ssl.SSLError, UnicodeDecodeError) as exc:
-        raise KubeError("config", f"certificateAuthority.data is not a PEM certificate ({exc.__class__.__name__})") from None
+        pem = base64.b64decode(text, validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        raise KubeError("config", "certificateAuthority.data is not base64 of a PEM bundle") from None
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        raise KubeError("config", "certificateAuthority.data holds no PEM certificate")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        ctx.load_verify_locations(cadata=pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise KubeError("config", f"certificateAuthority.data is not a usable certificate ({type(exc).__name__})") from None
+    if not ctx.get_ca_certs():
+        raise KubeError("config", "certificateAuthority.data holds no CA certificate")
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.check_hostname = True
     ctx.verify_mode = ssl.CERT_REQUIRED
+    if x509_strict:
+        ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    else:
+        ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
     return ctx
+
+
+def _json_object(raw: bytes, method: str, resource: str, status: int) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise KubeError("unparsable", f"{status} body nests deeper than Python can parse", status=status, method=method, resource=resource) from None
+    except ValueError:
+        raise KubeError("unparsable", f"{status} body is not JSON: {_scrub(raw[:200].decode('utf-8', 'replace'), 60)!r}",
+                        status=status, method=method, resource=resource) from None
+    if not isinstance(value, dict):
+        raise KubeError("shape", f"{status} body is a JSON {type(value).__name__}, not an object", status=status, method=method, resource=resource)
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise KubeError("unparsable", f"{status} body nests deeper than {MAX_JSON_DEPTH} levels", status=status, method=method, resource=resource)
+    return value
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth without recursion (a hostile body must not exhaust the stack here either)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_JSON_DEPTH:
+            break
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def _status_message(raw: bytes) -> str:
+    """The Kubernetes Status message when the body is one; otherwise scrubbed text. Never an object body."""
+    try:
+        payload = json.loads(raw) if raw else {}
+    except (ValueError, RecursionError):
+        return _scrub(raw[:400].decode("utf-8", "replace"), 100)
+    if isinstance(payload, dict) and payload.get("kind", "Status") == "Status" and isinstance(payload.get("message"), str):
+        return _scrub(payload["message"], 100)
+    return ""
+
+
+def _scrub(text: Any, limit: int, *, keep_newlines: bool = False) -> str:
+    """Server text made safe for a reason or log: tags removed, printable ASCII only, whitespace collapsed, bounded."""
+    value = re.sub(r"<[^>]{0,200}>", " ", str(text or ""))
+    if keep_newlines:
+        lines = ("".join(ch if 32 <= ord(ch) < 127 else " " for ch in line) for line in value.splitlines())
+        return "\n".join(" ".join(line.split()) for line in lines)[:limit]
+    value = "".join(ch if 32 <= ord(ch) < 127 else " " for ch in value)
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 1] + "~"
+
+
+scrub = _scrub
 
 
 def _q(part: str) -> str:
     return urllib.parse.quote(part, safe="")
-
-
-def _status_message(payload: dict[str, Any]) -> str:
-    """The Kubernetes Status message (never an object body), shortened for a CloudFormation reason."""
-    msg = payload.get("message") if payload.get("kind", "Status") == "Status" else ""
-    return str(msg or "")[:100]

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 import checks
+import clients as clients_mod
 import index
 import jsonlog
+from aws_checks import THROTTLE_CODES, _event_matches, code_of
+from model import fit_reason
 
 #: The construct marks scheduled events with this key and value (eks_envelope.markers).
 SCHEDULED_EVENT_MARKER = "eks-envelope"
@@ -96,8 +98,11 @@ def is_scheduled(event: Any) -> bool:
     return isinstance(event, dict) and event.get(SCHEDULED_EVENT_MARKER) == SCHEDULED_EVENT_KIND
 
 
-def parse_event(event: Any) -> ScheduledRequest:
-    """The scheduled payload: the verification's own properties plus SecretCheck, LookbackHours, MetricNamespace."""
+def parse_event(event: Any, run_id: str = "scheduled") -> ScheduledRequest:
+    """The scheduled payload: the verification's own properties plus SecretCheck, LookbackHours, MetricNamespace.
+
+    The schedule owns its canaries (owner ``schedule/<cluster>``), apart from the deploy-time resource's.
+    """
     if not is_scheduled(event):
         raise ScheduledEventError(
             f"Event has no {SCHEDULED_EVENT_MARKER!r}: {SCHEDULED_EVENT_KIND!r} marker; a scheduled run is started by "
@@ -105,13 +110,14 @@ def parse_event(event: Any) -> ScheduledRequest:
         )
     props = {k: v for k, v in event.items() if k != SCHEDULED_EVENT_MARKER}
     try:
-        config = index.parse_properties(props)
-        secret_check = index._bool(props, "SecretCheck", False)
+        config = index.parse_properties(props, owner=f"schedule/{props.get('ClusterName')}", run_id=run_id)
+        secret_check = index._bool(props, "SecretCheck")
     except index.PropertyError as err:
         raise ScheduledEventError(str(err)) from None
     # A scheduled run proves the configuration and the key, not a pod; its CloudTrail look-back is our own.
     config.pod_check = False
     config.cloudtrail_check = False
+    config.cloudtrail_required = False
     config.secret_check = secret_check
     raw_hours = str(props.get("LookbackHours") or DEFAULT_LOOKBACK_HOURS).strip()
     if not raw_hours.isdigit() or not 1 <= int(raw_hours) <= MAX_LOOKBACK_HOURS:
@@ -163,8 +169,8 @@ def look_back(cloudtrail: Any, key_arn: str, role_arn: str, hours: int, runtime:
         try:
             page = cloudtrail.lookup_events(**request)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "Unknown")
-            if code in checks.THROTTLE_CODES and in_a_row < MAX_THROTTLED_IN_A_ROW:
+            code = code_of(exc)
+            if code in THROTTLE_CODES and in_a_row < MAX_THROTTLED_IN_A_ROW:
                 in_a_row += 1
                 evidence.throttled += 1
                 jsonlog.warning("lookback.throttled", count=evidence.throttled, page=evidence.pages + 1)
@@ -188,7 +194,7 @@ def look_back(cloudtrail: Any, key_arn: str, role_arn: str, hours: int, runtime:
 
 
 def _count(evidence: Evidence, event: dict[str, Any], role_arn: str) -> None:
-    by_role, via_eks = checks._event_matches(event, role_arn)
+    by_role, via_eks = _event_matches(event, role_arn)
     if not by_role:
         return
     evidence.events += 1
@@ -235,6 +241,7 @@ def attestation(
     results: list[checks.StageResult],
     evidence: Evidence | None,
     reason: str | None,
+    levels: list[str],
 ) -> dict[str, Any]:
     return {
         "kind": ATTESTATION_KIND,
@@ -247,6 +254,7 @@ def attestation(
         "verified": verified,
         "reason": reason,
         "stages": [{"name": r.name, "status": r.status, "detail": r.detail[:160]} for r in results],
+        "evidence_levels": levels,
         "evidence": evidence.as_record() if evidence is not None else None,
     }
 
@@ -268,7 +276,8 @@ def run_scheduled(request: ScheduledRequest, clients: checks.Clients, cloudwatch
     except checks.VerificationError as err:
         results, reason = err.results, str(err)
     except Exception as exc:  # noqa: BLE001 - a scheduled run reports every failure as Verified = 0
-        reason = checks.fit_reason(f"Scheduled verification failed unexpectedly: {exc.__class__.__name__}: {str(exc)[:120]}")
+        reason = fit_reason("schedule", f"unexpected {exc.__class__.__name__}: {str(exc)[:120]}",
+                            "Read the verifier's log group for this run.")
     verified = report is not None and report.passed
 
     evidence: Evidence | None = None
@@ -278,15 +287,23 @@ def run_scheduled(request: ScheduledRequest, clients: checks.Clients, cloudwatch
         evidence = look_back(clients.cloudtrail, key_arn or config.expected_key or "", role_arn, request.lookback_hours, runtime)
 
     cloudwatch.put_metric_data(Namespace=request.namespace, MetricData=metric_data(config.cluster_name, verified, results, evidence))
-    record = attestation(request, at=started, verified=verified, key_arn=key_arn, results=results, evidence=evidence, reason=reason)
+    levels = list(report.evidence) if report is not None else []
+    if evidence is not None and evidence.found:
+        levels.append("cloudtrail-key-use")
+    record = attestation(request, at=started, verified=verified, key_arn=key_arn, results=results, evidence=evidence,
+                         reason=reason, levels=levels)
     (jsonlog.info if verified else jsonlog.error)("attestation", attestation=record)
     return record
 
 
 def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge entry point (through index.on_event): one scheduled verification."""
-    request = parse_event(event)
+    import boto3
+
+    request = parse_event(event, run_id=str(getattr(context, "aws_request_id", "") or "scheduled"))
     region = index._region()
-    clients = index.build_clients(region, with_cloudtrail=True)
-    cloudwatch = boto3.session.Session(region_name=region).client("cloudwatch", config=index._BOTO_CONFIG)
-    return run_scheduled(request, clients, cloudwatch, index.build_runtime(context))
+    runtime = index.build_runtime(context)
+    clients = index.build_clients(region, budget_seconds=runtime.remaining(), with_cloudtrail=True)
+    cloudwatch = boto3.session.Session(region_name=region).client(
+        "cloudwatch", config=clients_mod.boto_config(runtime.remaining()))
+    return run_scheduled(request, clients, cloudwatch, runtime)

@@ -80,8 +80,12 @@ def verification(scope: Construct, cid: str, **properties: Any) -> cdk.CfnResour
 def compliant_stack(scope: Construct, cid: str, *, verified: bool = True, **cluster_overrides: Any) -> cdk.Stack:
     """A stack of L1s that passes every rule; ``cluster_overrides`` break the cluster on purpose."""
     stack = cdk.Stack(scope, cid)
-    cluster_role = role(stack, "ClusterRole")
-    secrets_key = key(stack, "SecretsKey", root_statement(), cluster_role_statement(cluster_role))
+    # The key policy delegates to IAM; the role's own policy grants it the key (KMS3: the key policy
+    # never names a role of the same stack).
+    secrets_key = key(stack, "SecretsKey", root_statement())
+    cluster_role = role(stack, "ClusterRole", policies=[iam.CfnRole.PolicyProperty(
+        policy_name="SecretsKey", policy_document=policy(
+            {"Effect": "Allow", "Action": list(CLUSTER_ROLE_ACTIONS), "Resource": secrets_key.attr_arn}))])
     eks_cluster = cluster(stack, "Cluster", cluster_role=cluster_role, key_arn=secrets_key.attr_arn,
                           **cluster_overrides)
     if verified:

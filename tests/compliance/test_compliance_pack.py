@@ -117,9 +117,8 @@ def _compliant_l2(app: cdk.App) -> cdk.Stack:
     cluster_role = iam.Role(stack, "ClusterRole", assumed_by=iam.ServicePrincipal("eks.amazonaws.com"), managed_policies=[
         iam.ManagedPolicy.from_aws_managed_policy_name("AmazonEKSClusterPolicy")])
     secrets_key = kms.Key(stack, "SecretsKey", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.RETAIN)
-    secrets_key.add_to_resource_policy(iam.PolicyStatement(
-        principals=[cluster_role], resources=["*"],
-        actions=["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants"]))
+    iam.ManagedPolicy(stack, "ClusterRoleKeyUse", roles=[cluster_role], statements=[iam.PolicyStatement(
+        resources=[secrets_key.key_arn], actions=["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants"])])
     cluster = eks.Cluster(
         stack, "Cluster", version=eks.KubernetesVersion.V1_36, role=cluster_role, secrets_encryption_key=secrets_key,
         endpoint_access=eks.EndpointAccess.PRIVATE, cluster_logging=ALL_LOGS,

@@ -208,7 +208,7 @@ def r() -> SimpleNamespace:
 
 def test_rules_table_ids_are_unique_and_documented() -> None:
     ids = [rule.rule_id for rule in c.RULES]
-    assert len(ids) == len(set(ids)) == 15
+    assert len(ids) == len(set(ids)) == 16
     assert all(i.startswith("EnvelopeEncryption-") for i in ids)
     assert all(rule.info and rule.explanation and rule.resource_types for rule in c.RULES)
     for rule in c.RULES:
@@ -396,6 +396,23 @@ def test_key_policy_no_wildcard_principal(r, name) -> None:
 @pytest.mark.parametrize("name", ["wildcard_aws_key", "wildcard_key", "wildcard_list_key"])
 def test_fails_key_policy_wildcard_principal(r, name) -> None:
     assert c.key_policy_no_wildcard_principal(getattr(r, name)) == NON_COMPLIANT
+
+
+# KMS3 ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["root_only_key", "wildcard_deny_key", "grant_scoped_key"])
+def test_key_policy_names_no_role_of_the_stack(r, name) -> None:
+    assert c.key_policy_names_no_role_of_the_stack(getattr(r, name)) == COMPLIANT
+
+
+def test_fails_key_policy_naming_a_role_of_the_stack(r) -> None:
+    # r.key's policy names r.role, created in the same stack.
+    assert c.key_policy_names_no_role_of_the_stack(r.key) == NON_COMPLIANT
+
+
+def test_key_policy_naming_an_imported_role_is_fine(r) -> None:
+    (imported_key,) = [k for k in r.stack.node.children if k.node.id == "ImportedRoleKey"]
+    assert c.key_policy_names_no_role_of_the_stack(imported_key) == COMPLIANT
 
 
 # IAM1 ------------------------------------------------------------------------------------------

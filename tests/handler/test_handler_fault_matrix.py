@@ -5,6 +5,7 @@ import copy
 
 import pytest
 
+import aws_checks
 import checks
 import index
 import kube
@@ -63,7 +64,7 @@ def test_alias_name_and_alias_arn_resolving_to_same_key_pass(world, runtime):
         report = run(world, runtime, expected_key=alias)
         assert report.key_arn == world.key_arn
         assert f"resolves to {world.key_arn}" in report.results[0].detail
-        assert report.results[0].aws == 3  # DescribeCluster + DescribeKey(cluster key) + DescribeKey(alias)
+        assert report.results[0].aws == 2  # DescribeCluster + DescribeKey(alias): the cluster key is never described
 
 
 def test_fails_alias_resolving_to_other_key(world, runtime):
@@ -128,12 +129,13 @@ def test_fails_rotation_off(world, runtime):
     assert "Stage key-health: automatic rotation is off" in str(err) and "EnableKeyRotation" in str(err)
 
 
-def test_fails_grant_missing(world, runtime):
-    grants = world.kms.list_grants(KeyId=world.key_id)["Grants"]
-    for grant in grants:
+def test_grant_missing_but_roundtrip_ok_passes_with_warning(world, runtime):
+    # EKS does not document its grant's shape: no visible grant is a warning once the round trip works.
+    for grant in world.kms.list_grants(KeyId=world.key_id)["Grants"]:
         world.kms.revoke_grant(KeyId=world.key_id, GrantId=grant["GrantId"])
-    err = fail(world, runtime)
-    assert "Stage key-health: no grant on" in str(err) and "Encrypt/Decrypt" in str(err)
+    report = run(world, runtime)
+    assert report.passed and "key-usable" not in report.evidence
+    assert report.warnings == [aws_checks.NO_GRANT_WARNING]
 
 
 def test_grant_matches_role_with_path_when_config_omits_path(world, runtime):
@@ -142,12 +144,13 @@ def test_grant_matches_role_with_path_when_config_omits_path(world, runtime):
     assert report.results[1].status == "passed"
 
 
-def test_fails_grant_only_for_other_role(world, runtime):
+def test_grant_only_for_other_role_is_a_warning_not_evidence(world, runtime):
     for grant in world.kms.list_grants(KeyId=world.key_id)["Grants"]:
         world.kms.revoke_grant(KeyId=world.key_id, GrantId=grant["GrantId"])
     world.kms.create_grant(KeyId=world.key_id, GranteePrincipal="arn:aws:iam::123456789012:role/other",
                            Operations=["Encrypt", "Decrypt"])
-    assert "no grant on" in str(fail(world, runtime))
+    report = run(world, runtime)
+    assert "key-usable" not in report.evidence and "no KMS grant to the cluster role" in report.warnings[0]
 
 
 # --- stage 3: secret round trip over the Kubernetes API -------------------------------------
@@ -211,13 +214,27 @@ def test_fails_persistent_500(world, runtime):
     assert world.server.scenario.calls("POST", "secrets", 500) == 1 + runtime.kube_policy.max_server_retries
 
 
-def test_fails_connection_timeout(world, runtime, blackhole, pki):
+def test_fails_tcp_accepted_but_tls_never_answered_is_no_response_not_unreachable(world, runtime, blackhole, pki):
     world.point_cluster_at(blackhole, pki.ca_pem)
     runtime.kube_policy = kube.RetryPolicy(request_timeout_seconds=0.3)
     with Within(3):
         err = fail(world, runtime)
-    assert "Stage secret-roundtrip: cannot reach the cluster endpoint" in str(err)
-    assert "timed out" in str(err) and "security group" in str(err)
+    assert "Stage secret-roundtrip: no answer to POST" in str(err) and "TLS handshake" in str(err)
+    assert "did not answer in time" in str(err) and "security group" not in str(err)
+
+
+def test_fails_connection_refused_is_unreachable(world, runtime, pki):
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    world.point_cluster_at(f"https://127.0.0.1:{port}", pki.ca_pem)
+    with Within(3):
+        err = fail(world, runtime)
+    assert "Stage secret-roundtrip: cannot connect to the cluster endpoint" in str(err)
+    assert "allow 443 from its security group" in str(err)
 
 
 def test_fails_wrong_ca_never_falls_back_to_insecure(world, runtime, rogue_pki):
@@ -225,7 +242,7 @@ def test_fails_wrong_ca_never_falls_back_to_insecure(world, runtime, rogue_pki):
     with Within(3):
         err = fail(world, runtime)
     assert "Stage secret-roundtrip: TLS verification of 127.0.0.1 failed" in str(err)
-    assert "refusing to continue" in str(err)
+    assert "Refusing to continue" in str(err)
     assert world.server.scenario.log == []  # not a single request got through
 
 
@@ -245,7 +262,7 @@ def test_fails_pod_never_scheduled(world, runtime, fake_time):
     world.server.scenario.pod_mode = "pending"
     with Within(3):
         err = fail(world, runtime, pod_check=True, pod_timeout_seconds=120)
-    assert str(err).startswith("Stage pod-read: pod never scheduled in 120s: check the Fargate profile selector for namespace default")
+    assert str(err).startswith("Stage pod-read: pod never scheduled in 120s. Check the Fargate profile selector for namespace default")
     assert "eks-envelope.io/canary=verifier" in str(err)
     assert 115 <= sum(fake_time.sleeps) <= 125
     assert world.server.scenario.pods == {} and world.server.scenario.secrets == {}  # cleaned up after failure
@@ -293,33 +310,33 @@ def test_cloudtrail_rate_limited_still_passes(world, runtime, fake_time):
     assert ct.name == "cloudtrail" and ct.status == "not-yet-delivered"
     assert "throttled" in ct.detail
     assert report.passed
-    assert len(calls_at) >= 2 and min(b - a for a, b in zip(calls_at, calls_at[1:])) >= 0.5  # <= 2 requests/s
+    assert len(calls_at) >= 1 and all(b - a >= 0.5 for a, b in zip(calls_at, calls_at[1:]))  # <= 2 requests/s
 
 
 def test_cloudtrail_throttled_then_found_with_fixture(world, runtime, fake_time):
     fixture = lookup_events_fixture()
     client, stubber = stubbed_cloudtrail(("error", "ThrottlingException"), ("ok", {"Events": []}), ("ok", fixture))
     # The fixture's key and role are placeholders from another account: run the stage function directly.
-    counter = checks.CallCounter()
-    status, detail = checks.collect_cloudtrail_evidence(
+    outcome = checks.collect_cloudtrail_evidence(
         client, fixture["Events"][0]["Resources"][0]["ResourceName"],
-        "arn:aws:iam::111111111111:role/eks-envelope-ClusterRole-EXAMPLE", 120, runtime, counter)
-    assert status == "found"
+        "arn:aws:iam::111111111111:role/eks-envelope-ClusterRole-EXAMPLE", 120, runtime)
+    status, detail = outcome.status, outcome.detail
+    assert status == "found" and outcome.evidence == ("cloudtrail-key-use",)
     # ListGrants in the fixture is not a crypto call and does not count as evidence.
     assert detail.startswith("2 KMS calls by the cluster role (Decrypt, Encrypt; 2 via eks.amazonaws.com)")
     assert "latest 2026-11-27T10:00:06+00:00" in detail and "throttled 1x" in detail
-    assert counter.aws == 3
     stubber.assert_no_pending_responses()
-    assert sum(fake_time.sleeps) >= 2 + runtime.cloudtrail_poll_seconds  # backoff after throttle, then one poll
+    # No second retry layer: a throttled lookup simply waits for the next delivery poll.
+    assert sum(fake_time.sleeps) >= 2 * runtime.cloudtrail_poll_seconds
 
 
 def test_cloudtrail_evidence_ignores_other_principals(runtime):
     fixture = lookup_events_fixture()
     client, _ = stubbed_cloudtrail(("ok", fixture))
-    status, _detail = checks.collect_cloudtrail_evidence(
+    outcome = checks.collect_cloudtrail_evidence(
         client, "arn:aws:kms:us-west-2:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-        "arn:aws:iam::111111111111:role/some-other-role", 0, runtime, checks.CallCounter())
-    assert status == "not-yet-delivered"
+        "arn:aws:iam::111111111111:role/some-other-role", 0, runtime)
+    assert outcome.status == "not-yet-delivered" and outcome.evidence == ()
 
 
 def test_cloudtrail_no_events_reports_not_yet_delivered_within_wait(world, runtime, fake_time):
@@ -357,6 +374,7 @@ def test_delete_with_unreachable_endpoint_still_succeeds(world, runtime, monkeyp
                                               request_timeout_seconds=0.3)
     monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
     world.point_cluster_at(blackhole, pki.ca_pem)
+    runtime.cleanup_seconds = 1.0
     event = {"RequestType": "Delete", "PhysicalResourceId": f"{CLUSTER}/envelope-verification",
              "ResourceProperties": world.props()}
     with Within(2):
@@ -366,16 +384,15 @@ def test_delete_with_unreachable_endpoint_still_succeeds(world, runtime, monkeyp
 def test_fails_aws_endpoint_unreachable_with_reason(world, runtime):
     from botocore.exceptions import ConnectTimeoutError
 
-    class KmsWithoutNetwork:
-        def __init__(self, real):
-            self.describe_key, self.list_grants = real.describe_key, real.list_grants
-
-        def get_key_rotation_status(self, **_):
-            raise ConnectTimeoutError(endpoint_url="https://kms.us-west-2.amazonaws.com/")
+    def no_network(**_):
+        raise ConnectTimeoutError(endpoint_url="https://kms.us-west-2.amazonaws.com/")
 
     clients = world.clients()
-    clients.kms = KmsWithoutNetwork(world.kms)
-    with pytest.raises(checks.VerificationError) as info:
-        checks.run_verification(world.config(), clients, runtime)
-    assert str(info.value).startswith("Stage key-health: AWS call failed (ConnectTimeoutError")
+    clients.kms.meta.events.register("before-send.kms.GetKeyRotationStatus", no_network, unique_id="test-no-network")
+    try:
+        with pytest.raises(checks.VerificationError) as info:
+            checks.run_verification(world.config(), clients, runtime)
+    finally:
+        clients.kms.meta.events.unregister("before-send.kms.GetKeyRotationStatus", unique_id="test-no-network")
+    assert str(info.value).startswith("Stage key-health: cannot connect to the AWS API (ConnectTimeoutError")
     assert "VPC endpoints" in str(info.value) and len(str(info.value)) <= 256

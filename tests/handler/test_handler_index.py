@@ -10,7 +10,7 @@ import checks
 import index
 import jsonlog
 
-from verifier_fakes import CLUSTER, REGION, FakeContext, Within, lookup_events_fixture, stubbed_cloudtrail
+from verifier_fakes import CLUSTER, OWNER, REGION, STACK_ID, FakeContext, Within, lookup_events_fixture, stubbed_cloudtrail
 
 
 @pytest.fixture
@@ -26,6 +26,7 @@ def wired(world, runtime, monkeypatch):
 
     clients.token_provider = recording_provider
     monkeypatch.setattr(index, "build_clients", lambda region, *a, **k: clients)
+
     monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
     world.tokens = tokens
     world.wired_clients = clients
@@ -34,25 +35,27 @@ def wired(world, runtime, monkeypatch):
 
 def event(world, request_type="Create", **props):
     return {"RequestType": request_type, "ResourceProperties": world.props(**props), "LogicalResourceId": "Verify",
-            "RequestId": "r1", "StackId": "arn:aws:cloudformation:us-west-2:123456789012:stack/s/1",
+            "RequestId": "r1", "StackId": STACK_ID,
             "ResponseURL": "https://cloudformation-custom-resource-response-uswest2.s3.amazonaws.com/never-used"}
 
 
 def test_create_returns_data_with_summary_and_stable_physical_id(wired):
     with Within(3):
         result = index.on_event(event(wired), FakeContext())
-    assert result["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification"
+    assert result["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification/{index.fingerprint(wired.props())}"
     data = result["Data"]
+    assert set(data) == {"Verified", "KeyArn", "Summary", "Evidence", "Warnings", "Leftovers"}
+    assert data["Evidence"] == "config-names-key,key-usable,api-roundtrip,pod-read,kms-provider-healthy"
     assert data["Verified"] == "true" and data["KeyArn"] == wired.key_arn
     summary = json.loads(data["Summary"])
     stages = {s["name"]: s for s in summary["stages"]}
-    assert [s["status"] for s in summary["stages"]] == ["passed", "passed", "passed", "passed", "skipped"]
+    assert [s["status"] for s in summary["stages"]] == ["passed", "passed", "passed", "passed", "passed", "skipped"]
     assert stages["cluster"]["aws"] == 2 and stages["key-health"]["aws"] == 2
-    assert summary["aws"] <= 8
+    assert summary["aws"] == 4
     assert stages["secret-roundtrip"]["k8s"] == 2  # POST + GET
-    assert stages["pod-read"]["k8s"] == 5  # POST, GET (Pending), GET (terminated), DELETE pod, DELETE secret
-    update = index.on_event(event(wired, "Update", RunNonce="2"), FakeContext())
-    assert update["PhysicalResourceId"] == result["PhysicalResourceId"]  # Update never replaces
+    assert stages["pod-read"]["k8s"] == 3  # POST, GET (Pending), GET (terminated)
+    # GET /readyz, then cleanup: DELETE pod, DELETE secret, sweep: list pods, list secrets
+    assert stages["kms-health"]["k8s"] == 5
 
 
 def test_canary_value_and_token_never_in_logs_or_data(wired, capsys):
@@ -74,32 +77,37 @@ def test_canary_value_and_token_never_in_logs_or_data(wired, capsys):
         assert token not in logs and token[len("k8s-aws-v1."):][:40] not in logs
 
 
-def test_missing_optional_properties_take_defaults(wired):
-    props = {"ClusterName": CLUSTER, "KeyArn": wired.key_arn}
-    result = index.on_event({"RequestType": "Create", "ResourceProperties": props}, FakeContext())
+def test_default_stages_calls(wired):
+    result = index.on_event(event(wired, PodCheck="false"), FakeContext())
     summary = json.loads(result["Data"]["Summary"])
-    assert [s["status"] for s in summary["stages"]][-2:] == ["skipped", "skipped"]  # PodCheck/CloudTrailCheck off
-    assert summary["stages"][2]["k8s"] == 3  # POST, GET, DELETE
-    assert summary["aws"] == 4
+    assert [s["status"] for s in summary["stages"]] == ["passed", "passed", "passed", "skipped", "passed", "skipped"]
+    assert summary["aws"] == 4  # DescribeCluster, DescribeKey, GetKeyRotationStatus, ListGrants
+    assert summary["k8s"] == 6  # POST, GET secret; GET /readyz; DELETE secret; list pods, list secrets
     assert all(n.startswith("eks-envelope-canary-") for n in wired.server.scenario.created["secrets"])
 
 
-@pytest.mark.parametrize("missing", ["ClusterName", "KeyArn"])
+REQUIRED = ["ClusterName", "KeyArn", "ClusterRoleArn", "CanaryNamespace", "CanaryLabelKey", "CanaryLabelValue", "PodCheck",
+            "PodImage", "PodTimeoutSeconds", "CloudTrailCheck", "CloudTrailWaitSeconds", "CloudTrailRequired"]
+
+
+@pytest.mark.parametrize("missing", REQUIRED)
 def test_fails_missing_required_property(wired, missing):
-    ev = event(wired, **{missing: ""})
+    ev = event(wired)
+    del ev["ResourceProperties"][missing]
     with pytest.raises(index.PropertyError) as info:
         index.on_event(ev, FakeContext())
-    assert str(info.value).startswith(f"Property {missing} is missing or empty")
+    assert str(info.value).startswith(f"Stage properties: Property {missing} is missing or empty")
+    assert wired.server.scenario.log == []
 
 
 def test_fails_bad_boolean_property_names_property_value_and_fix(wired):
     with pytest.raises(index.PropertyError) as info:
         index.on_event(event(wired, PodCheck="yes"), FakeContext())
-    assert str(info.value) == "Property PodCheck is 'yes'; expected \"true\" or \"false\". Fix the value passed to the verifier."
+    assert str(info.value) == "Stage properties: Property PodCheck is 'yes'; expected \"true\" or \"false\". Fix the value passed to the verifier."
 
 
-def test_booleans_accept_case_insensitive_strings_and_bools():
-    base = {"ClusterName": "c", "KeyArn": "k"}
+def test_booleans_accept_case_insensitive_strings_and_bools(world):
+    base = world.props()
     assert index.parse_properties({**base, "PodCheck": "TRUE", "CloudTrailCheck": "False"}).pod_check is True
     assert index.parse_properties({**base, "PodCheck": False}).pod_check is False
     assert index.parse_properties({**base, "CloudTrailCheck": True}).cloudtrail_check is True
@@ -110,16 +118,20 @@ def test_fails_non_numeric_timeout(wired):
         index.on_event(event(wired, PodTimeoutSeconds="soon"), FakeContext())
 
 
-def test_delete_sweeps_labelled_canaries_left_by_a_crashed_run(wired):
+def test_delete_sweeps_only_provably_ours_canaries(wired):
     scenario = wired.server.scenario
-    scenario.secrets[("default", "eks-envelope-canary-leftover")] = {
-        "metadata": {"name": "eks-envelope-canary-leftover", "labels": {checks.CANARY_LABEL_KEY: checks.CANARY_LABEL_VALUE}},
-        "data": {"value": "eA=="}}
-    scenario.secrets[("default", "unrelated")] = {"metadata": {"name": "unrelated", "labels": {"app": "x"}}, "data": {}}
-    result = index.on_event({"RequestType": "Delete", "PhysicalResourceId": f"{CLUSTER}/envelope-verification",
-                             "ResourceProperties": wired.props()}, FakeContext())
-    assert result["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification"
-    assert list(scenario.secrets) == [("default", "unrelated")]
+    scenario.plant("secrets", "eks-envelope-canary-ours-old", owner=OWNER, age_seconds=20 * 60)  # ours, done
+    scenario.plant("secrets", "eks-envelope-canary-ours-young", owner=OWNER, age_seconds=60)  # ours, maybe in flight
+    scenario.plant("secrets", "eks-envelope-canary-other-young", owner="cli/x/1", age_seconds=30 * 60)  # another run
+    scenario.plant("secrets", "eks-envelope-canary-abandoned", owner="cli/y/2", age_seconds=2 * 3600)  # anyone's, abandoned
+    scenario.plant("secrets", "unrelated", labels={"app": "x"}, age_seconds=5 * 3600)
+    scenario.plant("secrets", "eks-envelope-canary-unlabelled", labels={"app": "x"}, age_seconds=5 * 3600)
+    ev = {"RequestType": "Delete", "PhysicalResourceId": f"{CLUSTER}/envelope-verification/abc", "StackId": STACK_ID,
+          "LogicalResourceId": "Verify", "RequestId": "d1", "ResourceProperties": wired.props()}
+    result = index.on_event(ev, FakeContext())
+    assert result == {"PhysicalResourceId": f"{CLUSTER}/envelope-verification/abc"}
+    assert sorted(n for _, n in scenario.secrets) == ["eks-envelope-canary-other-young", "eks-envelope-canary-ours-young",
+                                                     "eks-envelope-canary-unlabelled", "unrelated"]
 
 
 def test_fails_deadline_reached_with_reason(wired, runtime):
@@ -150,8 +162,10 @@ def test_json_logger_redacts_forbidden_fields(capsys):
 def test_cloudtrail_evidence_found_end_to_end_in_summary(wired):
     client, stubber = stubbed_cloudtrail(("ok", lookup_events_fixture(wired.key_id)))
     wired.wired_clients.cloudtrail = client
+    wired.wired_clients.meter.attach(client)  # counted like every client the handler builds
     result = index.on_event(event(wired, CloudTrailCheck="true", PodCheck="false"), FakeContext())
     ct = json.loads(result["Data"]["Summary"])["stages"][-1]
     assert ct["name"] == "cloudtrail" and ct["status"] == "found" and ct["aws"] == 1
+    assert result["Data"]["Evidence"].endswith(",cloudtrail-key-use")
     assert ct["detail"].startswith("2 KMS calls by the cluster role (Decrypt, Encrypt")
     stubber.assert_no_pending_responses()

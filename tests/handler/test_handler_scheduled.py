@@ -3,6 +3,7 @@ and a CloudTrail look-back that pages, paces itself and survives throttling (bot
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 
@@ -14,6 +15,13 @@ import scheduled
 from verifier_fakes import CLUSTER, CLUSTER_ROLE_ARN, REGION, FakeContext, lookup_events_fixture, stubbed_cloudtrail
 
 NAMESPACE = "EksEnvelope"
+NOW = dt.datetime(2026, 11, 27, 10, 30, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def runtime(runtime):
+    """The shared fake runtime with a fixed wall clock, so the look-back window is known."""
+    return dataclasses.replace(runtime, now_utc=lambda: NOW)
 
 
 def scheduled_event(world, **overrides: str) -> dict[str, str]:
@@ -126,7 +134,8 @@ def test_scheduled_run_publishes_metrics_and_one_attestation(world, runtime, clo
     assert record["verified"] is True and record["reason"] is None
     assert [(s["name"], s["status"]) for s in record["stages"]] == [
         ("cluster", "passed"), ("key-health", "passed"), ("secret-roundtrip", "skipped"), ("pod-read", "skipped"),
-        ("cloudtrail", "skipped")]
+        ("kms-health", "skipped"), ("cloudtrail", "skipped")]
+    assert record["evidence_levels"] == ["config-names-key", "key-usable", "cloudtrail-key-use"]
     evidence = record["evidence"]
     assert evidence["window"] == {"start": "2026-11-26T10:30:00+00:00", "end": "2026-11-27T10:30:00+00:00"}
     assert (evidence["found"], evidence["events"], evidence["via_eks"], evidence["pages"]) == (True, 4, 4, 2)
@@ -161,11 +170,11 @@ def test_failed_verification_is_verified_zero_and_the_handler_returns(world, run
 
 
 def test_on_schedule_end_to_end_without_a_cloudformation_event(world, runtime, monkeypatch, capsys) -> None:
-    """The entry point builds its own clients (moto here) and never needs a ResponseURL or RequestType."""
+    """The Lambda entry point routes an event without RequestType here; it builds its own clients (moto here)."""
     trail, stubber = stubbed_cloudtrail(("ok", pages(world.key_id, 1)[0]))
-    monkeypatch.setattr(index, "build_clients", lambda region, with_cloudtrail=True: world.clients(trail))
+    monkeypatch.setattr(index, "build_clients", lambda region, budget_seconds, with_cloudtrail=True: world.clients(trail))
     monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
-    record = scheduled.on_schedule(scheduled_event(world), FakeContext())
+    record = index.on_event(scheduled_event(world), FakeContext())  # routed here: no RequestType
     stubber.assert_no_pending_responses()
     assert record["verified"] is True and record["evidence"]["found"] is True
     import boto3

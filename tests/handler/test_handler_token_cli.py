@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import ssl
 import subprocess
 import sys
 import urllib.parse
@@ -12,6 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+import checks
 import cli
 import kube
 from verifier_fakes import CLUSTER, REGION, TEST_ACCESS_KEY, TEST_SECRET_KEY, validate_token
@@ -77,10 +79,66 @@ def test_cli_json_output(world, runtime):
     code, text = _run_cli(world, runtime, ["--cluster", CLUSTER, "--key", world.key_arn, "--json"])
     report = json.loads(text)
     assert code == 0 and report["verified"] is True and report["keyArn"] == world.key_arn
-    assert [s["name"] for s in report["stages"]] == ["cluster", "key-health", "secret-roundtrip", "pod-read", "cloudtrail"]
+    assert [s["name"] for s in report["stages"]] == ["cluster", "key-health", "secret-roundtrip", "pod-read", "kms-health", "cloudtrail"]
 
 
 def test_fails_cli_usage_error_exits_two():
     proc = subprocess.run([sys.executable, str(CLI_PATH), "--key", "x"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "the following arguments are required: --cluster" in proc.stderr
+
+
+def test_cli_prints_evidence_levels(world, runtime):
+    code, text = _run_cli(world, runtime, ["--cluster", CLUSTER])
+    assert code == 0
+    assert "  [x] config-names-key" in text and "  [x] api-roundtrip" in text and "  [ ] pod-read" in text
+    assert "  [ ] cloudtrail-key-use" in text
+
+
+def test_fails_cli_strict_cloudtrail_flag(world, runtime):
+    from verifier_fakes import stubbed_cloudtrail
+
+    client, _ = stubbed_cloudtrail(*[("ok", {"Events": []})] * 10)
+    out = io.StringIO()
+    code = cli.main(["--cluster", CLUSTER, "--cloudtrail-required", "--cloudtrail-wait", "20"],
+                    make_clients=lambda region: (world.clients(cloudtrail=client), REGION), runtime=runtime, out=out)
+    assert code == 1 and "RESULT: FAILED - Stage cloudtrail: strict mode" in out.getvalue()
+
+
+def test_cli_accepts_a_pre_117_ca_without_key_identifiers_but_the_lambda_stays_strict(world, runtime, pre117_server):
+    # Python 3.13+ sets VERIFY_X509_STRICT by default; the Lambda sets it on every Python. `make verify`
+    # clears only that flag: the CA pin and the hostname check stay (a rogue CA still fails, see the matrix).
+    server, old_pki = pre117_server
+    world.point_cluster_at(server.endpoint, old_pki.ca_pem)
+    with pytest.raises(checks.VerificationError) as info:
+        checks.run_verification(world.config(), world.clients(), runtime)
+    assert "TLS verification of 127.0.0.1 failed" in str(info.value)
+    assert server.scenario.log == []
+    relaxed = world.clients()
+    relaxed.x509_strict = False
+    report = checks.run_verification(world.config(), relaxed, runtime)
+    assert report.passed and server.scenario.calls("POST", "secrets") == 1
+    ctx = kube.pinned_context(base64.b64encode(old_pki.ca_pem).decode(), x509_strict=False)
+    assert ctx.check_hostname and ctx.verify_mode.name == "CERT_REQUIRED" and not ctx.verify_flags & ssl.VERIFY_X509_STRICT
+
+
+def test_cli_builds_relaxed_clients(monkeypatch):
+    import clients
+
+    seen = {}
+    monkeypatch.setattr(clients, "build_clients", lambda region, **kw: seen.update(kw) or "clients")
+    assert cli._default_clients(REGION) == ("clients", REGION)
+    assert seen["x509_strict"] is False
+
+
+def test_cli_defaults_equal_the_constructs():
+    # The construct owns the defaults; the CLI (no CDK at run time) keeps one copy that must not drift.
+    import cli_defaults
+    from eks_envelope import markers, verifier
+    from eks_envelope.cluster import VerifierOptions
+
+    assert cli_defaults.POD_IMAGE == VerifierOptions().pod_image
+    assert cli_defaults.POD_TIMEOUT_SECONDS == verifier.POD_TIMEOUT_SECONDS
+    assert cli_defaults.CLOUDTRAIL_WAIT_SECONDS == verifier.CLOUDTRAIL_WAIT_SECONDS
+    assert (cli_defaults.CANARY_NAMESPACE, cli_defaults.CANARY_LABEL_KEY, cli_defaults.CANARY_LABEL_VALUE) == (
+        markers.CANARY_NAMESPACE, markers.CANARY_LABEL_KEY, markers.CANARY_LABEL_VALUE)

@@ -32,6 +32,7 @@ from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
 import checks
+import cli_defaults
 import jsonlog
 import kube
 
@@ -42,6 +43,8 @@ CLUSTER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/eks/eks-envelope-ClusterRole-TE
 TEST_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 TEST_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 FIXTURE_NAME = "cloudtrail-lookup-events-eks-kms.json"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/s/1"
+OWNER = f"{STACK_ID}/Verify"  # the owner of canaries made by events with this StackId and LogicalResourceId
 
 
 def fixture_path(name: str) -> Path:
@@ -61,7 +64,9 @@ class Pki:
     key_path: Path
 
 
-def _make_pki(tmp: Path, label: str, names: list[str]) -> Pki:
+def _make_pki(tmp: Path, label: str, names: list[str], *, key_identifiers: bool = True) -> Pki:
+    """A CA and a server certificate; ``key_identifiers=False`` omits SKI/AKI like CAs of clusters first
+    created before Kubernetes 1.17 (rejected by Python 3.13+'s default VERIFY_X509_STRICT)."""
     now = dt.datetime.now(dt.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{label} test CA")])
@@ -73,9 +78,10 @@ def _make_pki(tmp: Path, label: str, names: list[str]) -> Pki:
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
                                      key_encipherment=False, data_encipherment=False, key_agreement=False,
                                      encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
     )
+    if key_identifiers:
+        ca = ca.add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+    ca = ca.sign(ca_key, hashes.SHA256())
     key = ec.generate_private_key(ec.SECP256R1())
     sans: list[x509.GeneralName] = []
     for n in names:
@@ -89,9 +95,10 @@ def _make_pki(tmp: Path, label: str, names: list[str]) -> Pki:
         .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
     )
+    if key_identifiers:
+        cert = cert.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+    cert = cert.sign(ca_key, hashes.SHA256())
     cert_path, key_path = tmp / f"{label}-server.pem", tmp / f"{label}-server.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -189,6 +196,16 @@ class Fault:
 
 
 @dataclass
+class Misbehave:
+    """A CA-trusted server misbehaving on matching requests: see _KubeHandler._misbehave for the modes."""
+
+    method: str
+    target: str  # a plural ("secrets", "pods") or a path prefix ("/readyz")
+    mode: str
+    times: int | None = 1  # None: forever
+
+
+@dataclass
 class Scenario:
     cluster_id: str = CLUSTER
     pod_mode: str = "terminate"  # terminate | pending | wrong | crash | image-pull
@@ -201,6 +218,33 @@ class Scenario:
     seen_values: list[str] = field(default_factory=list)  # canary values as the server received them
     created: dict[str, list[str]] = field(default_factory=lambda: {"secrets": [], "pods": []})
     lock: threading.Lock = field(default_factory=threading.Lock)
+    misbehaviours: list[Misbehave] = field(default_factory=list)
+    readyz: tuple[int, str] = (200, "[+]ping ok\n[+]etcd ok\n[+]kms-providers ok\nreadyz check passed\n")
+    stop: threading.Event = field(default_factory=threading.Event)  # set at teardown: hung handlers return
+    list_limits: list[str] = field(default_factory=list)  # the limit of every list request, to prove paging
+
+    def misbehave(self, method: str, target: str, mode: str, times: int | None = 1) -> None:
+        self.misbehaviours.append(Misbehave(method, target, mode, times))
+
+    def _take(self, method: str, path: str) -> str | None:
+        with self.lock:
+            for m in self.misbehaviours:
+                hit = f"/{m.target}" in path if not m.target.startswith("/") else path.startswith(m.target)
+                if m.method == method and hit and (m.times is None or m.times > 0):
+                    if m.times is not None:
+                        m.times -= 1
+                    return m.mode
+        return None
+
+    def plant(self, plural: str, name: str, *, labels: dict[str, str] | None = None, owner: str = "someone",
+              run: str = "r0", age_seconds: float = 0.0, namespace: str = "default") -> None:
+        """An object left on the cluster by another (or an earlier) run."""
+        created = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=age_seconds)
+        store = self.secrets if plural == "secrets" else self.pods
+        store[(namespace, name)] = {"metadata": {
+            "name": name, "namespace": namespace, "creationTimestamp": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "labels": labels if labels is not None else canary_labels(owner),
+            "annotations": {"eks-envelope.io/owner": owner, "eks-envelope.io/run": run}}, "data": {"value": "eA=="}}
 
     def inject(self, method: str, plural: str, status: int, times: int | None = 1, retry_after: str | None = None) -> None:
         self.faults.append(Fault(method, plural, status, times, retry_after))
@@ -208,6 +252,13 @@ class Scenario:
     def calls(self, method: str | None = None, plural: str | None = None, status: int | None = None) -> int:
         return sum(1 for m, p, s in self.log if (method in (None, m)) and (plural is None or f"/{plural}" in p)
                    and status in (None, s))
+
+
+def canary_labels(owner: str) -> dict[str, str]:
+    """The labels a verifier run with this owner puts on its canaries."""
+    return {cli_defaults.CANARY_LABEL_KEY: cli_defaults.CANARY_LABEL_VALUE,
+            "app.kubernetes.io/managed-by": "eks-envelope-verifier",
+            "eks-envelope.io/owner": hashlib.sha256(owner.encode()).hexdigest()[:16]}
 
 
 def _status(code: int, message: str) -> dict[str, Any]:
@@ -241,16 +292,102 @@ class _KubeHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _raw(self, code: int, data: bytes, headers: dict[str, str] | None = None, content_length: int | None = None) -> None:
+        self.send_response(code)
+        for k, v in (headers or {"Content-Type": "application/json"}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data) if content_length is None else content_length))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
     def _handle(self, method: str) -> None:
         sc = self.scenario
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length)) if length else None
         url = urllib.parse.urlsplit(self.path)
         parts = url.path.strip("/").split("/")  # api v1 namespaces NS PLURAL [NAME]
+        mode = sc._take(method, url.path)
+        if mode and self._misbehave(mode, method, url):
+            return
+        if url.path == "/readyz":
+            reason = validate_token(self.headers.get("Authorization"), sc.cluster_id)
+            code, text = (401, "Unauthorized") if reason else sc.readyz
+            with sc.lock:
+                sc.log.append((method, url.path, code))
+            self._raw(code, text.encode(), {"Content-Type": "text/plain"})
+            return
         code, payload, headers = self._route(method, url, parts, body)
         with sc.lock:
             sc.log.append((method, url.path, code))
+        if mode == "lose":  # the request took effect; the response never arrives
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        data = json.dumps(payload).encode()
+        if mode == "truncate":  # announce more than is sent, then close
+            self._raw(code, data[: len(data) // 2], content_length=len(data))
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if mode == "tamper" and isinstance(payload.get("data"), dict):
+            payload["data"]["value"] = base64.b64encode(b"tampered").decode()
+        if mode == "value-int" and isinstance(payload.get("data"), dict):
+            payload["data"]["value"] = 12345
         self._send(code, payload, headers)
+
+    def _misbehave(self, mode: str, method: str, url: urllib.parse.SplitResult) -> bool:
+        """Modes answered without touching the store; True when the response is done."""
+        sc = self.scenario
+        if mode in ("lose", "truncate", "tamper", "value-int"):
+            return False
+        with sc.lock:
+            sc.log.append((method, url.path, -1))
+        if mode == "redirect":
+            self._raw(307, b"", {"Location": "https://attacker.invalid/steal", "Content-Type": "text/plain"})
+        elif mode == "hang":  # TCP and TLS fine, request read, never an answer
+            sc.stop.wait(30)
+        elif mode == "trickle":  # a valid status line, then one byte every 0.2 s
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.flush()
+            for _ in range(150):
+                if sc.stop.wait(0.2):
+                    break
+                try:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                except OSError:
+                    break
+        elif mode == "trickle-headers":  # the status line and headers one byte every 0.2 s
+            for byte in (b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 150):
+                if sc.stop.wait(0.2):
+                    break
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:
+                    break
+        elif mode == "oversize":
+            self._raw(200, b"{" + b" " * (kube.MAX_BODY_BYTES + 10) + b"}")
+        elif mode == "html":
+            self._raw(200, b"<html><body><h1>502 Bad Gateway</h1><script>alert(1)</script></body></html>",
+                      {"Content-Type": "text/html"})
+        elif mode == "html-error":
+            self._raw(418, b"<html><body><h1>I'm a teapot</h1>\x00\x1b[31m" + b"x" * 3000 + b"</body></html>",
+                      {"Content-Type": "text/html"})
+        elif mode == "deep":
+            self._raw(200, b"[" * 100000 + b"]" * 100000)
+        elif mode == "deep-object":
+            self._raw(200, b'{"a":' * 200 + b"1" + b"}" * 200)
+        elif mode == "list-body":
+            self._raw(200, b"[1, 2, 3]")
+        elif mode == "lose-before":
+            self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
+        return True
 
     def _route(self, method: str, url: urllib.parse.SplitResult, parts: list[str], body: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
         sc = self.scenario
@@ -276,6 +413,7 @@ class _KubeHandler(BaseHTTPRequestHandler):
                     return 409, _status(409, f'{plural} "{obj_name}" already exists'), {}
                 obj = json.loads(json.dumps(body))
                 obj["metadata"]["namespace"] = ns
+                obj["metadata"]["creationTimestamp"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
                 if plural == "pods":
                     obj["_polls"] = 0
                 store[(ns, obj_name)] = obj
@@ -284,11 +422,16 @@ class _KubeHandler(BaseHTTPRequestHandler):
                     sc.seen_values.append(base64.b64decode(body["data"]["value"]).decode())
                 return 201, self._public(plural, obj), {}
             if method == "GET" and name is None:
-                selector = dict(urllib.parse.parse_qsl(url.query)).get("labelSelector", "")
-                key, _, value = selector.partition("=")
-                items = [self._public(plural, o) for (n, _), o in store.items()
-                         if n == ns and (o["metadata"].get("labels") or {}).get(key) == value]
-                return 200, {"kind": f"{plural.title()}List", "items": items}, {}
+                query = dict(urllib.parse.parse_qsl(url.query))
+                wanted = dict(term.partition("=")[::2] for term in query.get("labelSelector", "").split(",") if term)
+                items = [self._public(plural, o) for (n, _), o in sorted(store.items())
+                         if n == ns and all((o["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
+                limit = int(query.get("limit") or 500)
+                sc.list_limits.append(query.get("limit", ""))
+                start = int(query.get("continue") or 0)
+                page = items[start:start + limit]
+                more = str(start + limit) if start + limit < len(items) else ""
+                return 200, {"kind": f"{plural.title()}List", "metadata": {"continue": more}, "items": page}, {}
             if (ns, name) not in store:
                 return 404, _status(404, f'{plural} "{name}" not found'), {}
             if method == "DELETE":
@@ -361,6 +504,7 @@ def start_kube_server(pki: Pki) -> tuple[KubeServer, ThreadingHTTPServer]:
 def kube_server(pki: Pki) -> Any:
     handle, server = start_kube_server(pki)
     yield handle
+    handle.scenario.stop.set()
     server.shutdown()
     server.server_close()
 
@@ -371,6 +515,17 @@ def misnamed_server(tmp_path: Path) -> Any:
     misnamed = _make_pki(tmp_path, "misnamed", ["kubernetes.invalid"])
     handle, server = start_kube_server(misnamed)
     yield handle, misnamed
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def pre117_server(tmp_path: Path) -> Any:
+    """A server whose CA and certificate carry no key identifiers (clusters first created before 1.17)."""
+    old = _make_pki(tmp_path, "pre117", ["127.0.0.1", "localhost"], key_identifiers=False)
+    handle, server = start_kube_server(old)
+    yield handle, old
+    handle.scenario.stop.set()
     server.shutdown()
     server.server_close()
 
@@ -418,7 +573,7 @@ def runtime(fake_time: FakeTime) -> checks.Runtime:
         deadline=fake_time.clock() + 840.0,
         clock=fake_time.clock,
         sleep=fake_time.sleep,
-        now_utc=lambda: dt.datetime(2026, 11, 27, 10, 30, tzinfo=dt.timezone.utc),
+        now_utc=lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=fake_time.offset),
         rng=random.Random(7),
         kube_policy=kube.RetryPolicy(auth_grace_seconds=60.0, request_timeout_seconds=2.0),
     )
@@ -467,16 +622,22 @@ class World:
         cluster.certificate_authority = {"data": base64.b64encode(ca_pem).decode()}
 
     def config(self, **overrides: Any) -> checks.Config:
-        values = {"cluster_name": CLUSTER, "expected_key": self.key_arn, "cluster_role_arn": CLUSTER_ROLE_ARN}
+        values = {"cluster_name": CLUSTER, "expected_key": self.key_arn, "cluster_role_arn": CLUSTER_ROLE_ARN,
+                  "namespace": cli_defaults.CANARY_NAMESPACE, "label_key": cli_defaults.CANARY_LABEL_KEY,
+                  "label_value": cli_defaults.CANARY_LABEL_VALUE, "pod_check": False, "pod_image": cli_defaults.POD_IMAGE,
+                  "pod_timeout_seconds": float(cli_defaults.POD_TIMEOUT_SECONDS), "cloudtrail_check": False,
+                  "cloudtrail_wait_seconds": float(cli_defaults.CLOUDTRAIL_WAIT_SECONDS), "cloudtrail_required": False,
+                  "owner": OWNER, "run_id": "run-1"}
         values.update(overrides)
         return checks.Config(**values)
 
     def props(self, **overrides: str) -> dict[str, str]:
         values = {"ServiceToken": "arn:aws:lambda:us-west-2:123456789012:function:provider", "ClusterName": CLUSTER,
-                  "KeyArn": self.key_arn, "ClusterRoleArn": CLUSTER_ROLE_ARN, "CanaryNamespace": "default",
-                  "CanaryLabelKey": checks.CANARY_LABEL_KEY, "CanaryLabelValue": checks.CANARY_LABEL_VALUE,
-                  "PodCheck": "true", "PodImage": checks.DEFAULT_POD_IMAGE, "PodTimeoutSeconds": "300",
-                  "CloudTrailCheck": "false", "CloudTrailWaitSeconds": "120", "RunNonce": "1"}
+                  "KeyArn": self.key_arn, "ClusterRoleArn": CLUSTER_ROLE_ARN, "CanaryNamespace": cli_defaults.CANARY_NAMESPACE,
+                  "CanaryLabelKey": cli_defaults.CANARY_LABEL_KEY, "CanaryLabelValue": cli_defaults.CANARY_LABEL_VALUE,
+                  "PodCheck": "true", "PodImage": cli_defaults.POD_IMAGE, "PodTimeoutSeconds": str(cli_defaults.POD_TIMEOUT_SECONDS),
+                  "CloudTrailCheck": "false", "CloudTrailWaitSeconds": str(cli_defaults.CLOUDTRAIL_WAIT_SECONDS),
+                  "CloudTrailRequired": "false", "RunNonce": "1"}
         values.update(overrides)
         return values
 

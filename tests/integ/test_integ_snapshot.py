@@ -6,8 +6,6 @@ the commit message.
 """
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 import os
 import subprocess
@@ -19,25 +17,15 @@ import aws_cdk as cdk
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.helpers import CLI_CONTEXT, REPO, new_app, normalised
+from tests.helpers import CLI_CONTEXT, REPO, integ_app_assembly, normalised
 
 INTEG_APP = REPO / "tests" / "integ" / "integ_envelope.py"
 CASE_STACK = "EksEnvelope-integ"
 ASSERTIONS_STACK = "EksEnvelope-integ-assertions"
 
 
-def load_integ_module() -> Any:
-    spec = importlib.util.spec_from_file_location("integ_envelope", INTEG_APP)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@functools.lru_cache(maxsize=None)
 def integ_assembly() -> cdk.cx_api.CloudAssembly:
-    app = new_app()
-    load_integ_module().build(app)
-    return app.synth()
+    return integ_app_assembly()
 
 
 def without_salt(value: Any) -> Any:

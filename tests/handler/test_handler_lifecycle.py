@@ -1,0 +1,246 @@
+"""Issue 9 (handler side): update rollback never re-fails, deletion protection, dispatch; issue 10 evidence levels."""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import types
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+import aws_checks
+import checks
+import index
+import protection
+from verifier_fakes import CLUSTER, REGION, STACK_ID, FakeContext, stubbed_cloudtrail
+
+
+@pytest.fixture
+def wired(world, runtime, monkeypatch):
+    monkeypatch.setattr(index, "build_clients", lambda region, **_: world.clients())
+    monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
+    return world
+
+
+def event(world, request_type, physical=None, **props):
+    ev = {"RequestType": request_type, "ResourceProperties": world.props(**props), "LogicalResourceId": "Verify",
+          "RequestId": "r1", "StackId": STACK_ID}
+    if physical:
+        ev["PhysicalResourceId"] = physical
+    return ev
+
+
+# --- update rollback ---------------------------------------------------------------------------
+
+
+def test_update_rollback_to_a_verified_state_is_not_reverified(wired):
+    created = index.on_event(event(wired, "Create"), FakeContext())
+    wired.kms.disable_key(KeyId=wired.key_id)  # a cause outside the template
+    with pytest.raises(checks.VerificationError, match="is Disabled"):
+        index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
+    posts = wired.server.scenario.calls("POST")
+    # CloudFormation's update rollback: the old properties, the old physical id.
+    rolled_back = index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="1"), FakeContext())
+    assert rolled_back["PhysicalResourceId"] == created["PhysicalResourceId"]
+    assert set(rolled_back["Data"]) == set(created["Data"])
+    assert rolled_back["Data"]["Verified"] == "true"
+    assert rolled_back["Data"]["Summary"] == "rollback to a state verified earlier; not re-verified"
+    assert wired.server.scenario.calls("POST") == posts  # nothing ran
+
+
+def test_update_with_new_properties_verifies_and_returns_a_new_id(wired):
+    created = index.on_event(event(wired, "Create"), FakeContext())
+    updated = index.on_event(event(wired, "Update", created["PhysicalResourceId"], PodCheck="false"), FakeContext())
+    assert updated["PhysicalResourceId"] != created["PhysicalResourceId"]
+    assert updated["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification/{index.fingerprint(wired.props(PodCheck='false'))}"
+    assert wired.server.scenario.calls("POST", "secrets") == 2
+
+
+def test_fingerprint_ignores_service_token_only():
+    base = {"ClusterName": "c", "KeyArn": "k", "ServiceToken": "a"}
+    assert index.fingerprint(base) == index.fingerprint({**base, "ServiceToken": "b", "ServiceTimeout": "300"})
+    assert index.fingerprint(base) != index.fingerprint({**base, "RunNonce": "2"})
+
+
+# --- dispatch ----------------------------------------------------------------------------------
+
+
+def test_event_without_request_type_is_a_scheduled_run(monkeypatch):
+    seen = []
+    monkeypatch.setitem(sys.modules, "scheduled", types.SimpleNamespace(on_schedule=lambda e, c: seen.append(e) or {"ok": 1}))
+    assert index.on_event({"source": "aws.events"}, FakeContext()) == {"ok": 1}
+    assert seen == [{"source": "aws.events"}]
+
+
+def test_fails_scheduled_run_without_scheduled_module(monkeypatch):
+    monkeypatch.setitem(sys.modules, "scheduled", None)  # import fails as if the file were absent
+    with pytest.raises((index.HandlerError, ImportError)) as info:
+        index.on_event({"source": "aws.events"}, FakeContext())
+    if isinstance(info.value, index.HandlerError):
+        assert "scheduled.py" in str(info.value)
+
+
+# --- deletion protection (botocore Stubber: moto has no UpdateClusterConfig/DescribeUpdate) -------
+
+
+def protection_event(request_type, protect="true"):
+    return {"RequestType": request_type, "ResourceType": "Custom::ClusterDeletionProtection", "StackId": STACK_ID,
+            "LogicalResourceId": "Protection", "RequestId": "p1",
+            "ResourceProperties": {"ServiceToken": "x", "ClusterName": CLUSTER, "Protect": protect}}
+
+
+def cluster_shape(protected: bool) -> dict:
+    return {"cluster": {"name": CLUSTER, "status": "ACTIVE", "deletionProtection": protected}}
+
+
+def update_shape(status: str, errors=None) -> dict:
+    return {"update": {"id": "u-1", "status": status, "type": "DeletionProtectionUpdate",
+                       "params": [{"type": "DeletionProtection", "value": "true"}], "errors": errors or [],
+                       "createdAt": dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc)}}
+
+
+def stubbed(*steps):
+    eks = boto3.client("eks", region_name=REGION)
+    stub = Stubber(eks)
+    for op, response, params in steps:
+        if op == "error":
+            stub.add_client_error(response, service_error_code=params, http_status_code=404)
+        else:
+            stub.add_response(op, response, params)
+    stub.activate()
+    return eks, stub
+
+
+def run_protection(ev, eks, cloudformation=None):
+    return protection.on_event(ev, FakeContext(), eks=eks, cloudformation=cloudformation, clock=lambda: 0.0, sleep=lambda s: None)
+
+
+def test_create_turns_protection_on_and_waits_for_the_update():
+    eks, stub = stubbed(
+        ("describe_cluster", cluster_shape(False), {"name": CLUSTER}),
+        ("update_cluster_config", update_shape("InProgress"), {"name": CLUSTER, "deletionProtection": True}),
+        ("describe_update", update_shape("InProgress"), {"name": CLUSTER, "updateId": "u-1"}),
+        ("describe_update", update_shape("Successful"), {"name": CLUSTER, "updateId": "u-1"}),
+    )
+    result = run_protection(protection_event("Create"), eks)
+    assert result == {"PhysicalResourceId": f"{CLUSTER}/deletion-protection", "Data": {"Protected": "true"}}
+    stub.assert_no_pending_responses()
+
+
+def test_update_already_in_the_wanted_state_makes_no_change():
+    eks, stub = stubbed(("describe_cluster", cluster_shape(True), {"name": CLUSTER}))
+    assert run_protection(protection_event("Update"), eks)["Data"] == {"Protected": "true"}
+    stub.assert_no_pending_responses()
+
+
+def test_fails_update_that_eks_reports_failed_names_its_errors():
+    eks, _ = stubbed(
+        ("describe_cluster", cluster_shape(False), {"name": CLUSTER}),
+        ("update_cluster_config", update_shape("InProgress"), {"name": CLUSTER, "deletionProtection": True}),
+        ("describe_update", update_shape("Failed", [{"errorCode": "AccessDenied", "errorMessage": "no <b>way</b>"}]),
+         {"name": CLUSTER, "updateId": "u-1"}),
+    )
+    with pytest.raises(protection.ProtectionError) as info:
+        run_protection(protection_event("Create"), eks)
+    assert str(info.value).startswith("Stage deletion-protection: turning deletion protection on for envelope-test ended Failed")
+    assert "AccessDenied: no way" in str(info.value) and len(str(info.value)) <= 256
+
+
+def test_fails_delete_while_protected_with_the_documented_path():
+    eks, _ = stubbed(("describe_cluster", cluster_shape(True), {"name": CLUSTER}))
+    with pytest.raises(protection.ProtectionError) as info:
+        run_protection(protection_event("Delete"), eks)
+    assert str(info.value) == (
+        f"Cluster {CLUSTER} is deletion-protected, so this stack refuses deletion. To remove it on purpose: make deploy "
+        "CONTEXT='-c deletion_protection=false', then make destroy (docs: README \"Removing a production stack\").")
+
+
+def test_delete_during_create_rollback_turns_protection_off():
+    eks, stub = stubbed(
+        ("describe_cluster", cluster_shape(True), {"name": CLUSTER}),
+        ("describe_cluster", cluster_shape(True), {"name": CLUSTER}),
+        ("update_cluster_config", update_shape("Successful"), {"name": CLUSTER, "deletionProtection": False}),
+        ("describe_update", update_shape("Successful"), {"name": CLUSTER, "updateId": "u-1"}),
+    )
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn_stub = Stubber(cfn)
+    cfn_stub.add_response("describe_stacks", {"Stacks": [{"StackName": "s", "StackStatus": "ROLLBACK_IN_PROGRESS",
+                                                          "CreationTime": dt.datetime(2026, 11, 28)}]}, {"StackName": STACK_ID})
+    cfn_stub.activate()
+    assert run_protection(protection_event("Delete"), eks, cfn) == {"PhysicalResourceId": f"{CLUSTER}/deletion-protection"}
+    stub.assert_no_pending_responses()
+
+
+def test_delete_with_protect_false_makes_sure_protection_is_off():
+    eks, stub = stubbed(
+        ("describe_cluster", cluster_shape(True), {"name": CLUSTER}),
+        ("describe_cluster", cluster_shape(True), {"name": CLUSTER}),
+        ("update_cluster_config", update_shape("InProgress"), {"name": CLUSTER, "deletionProtection": False}),
+        ("describe_update", update_shape("Successful"), {"name": CLUSTER, "updateId": "u-1"}),
+    )
+    assert run_protection(protection_event("Delete", "false"), eks)["PhysicalResourceId"] == f"{CLUSTER}/deletion-protection"
+    stub.assert_no_pending_responses()
+
+
+def test_delete_of_a_gone_cluster_succeeds():
+    eks, _ = stubbed(("error", "describe_cluster", "ResourceNotFoundException"))
+    assert run_protection(protection_event("Delete"), eks) == {"PhysicalResourceId": f"{CLUSTER}/deletion-protection"}
+
+
+def test_protection_events_reach_the_protection_handler(monkeypatch):
+    monkeypatch.setattr(protection, "on_event", lambda e, c: {"PhysicalResourceId": "routed"})
+    assert index.on_event(protection_event("Create"), FakeContext()) == {"PhysicalResourceId": "routed"}
+
+
+# --- grant forms and evidence levels ----------------------------------------------------------------
+
+
+ROLE = "arn:aws:iam::123456789012:role/eks/eks-envelope-ClusterRole-TEST"
+
+
+@pytest.mark.parametrize("grant, form", [
+    ({"GranteePrincipal": "arn:aws:iam::123456789012:role/eks-envelope-ClusterRole-TEST"}, "role ARN"),
+    ({"GranteePrincipal": "arn:aws:sts::123456789012:assumed-role/eks-envelope-ClusterRole-TEST/1700000000"}, "assumed-role session"),
+    ({"GranteePrincipal": "eks.amazonaws.com"}, "EKS service principal"),
+    ({"GranteeServicePrincipal": "eks.amazonaws.com"}, "EKS service principal"),
+    ({"GranteePrincipal": "arn:aws:iam::123456789012:role/other"}, None),
+    ({"GranteePrincipal": "arn:aws:iam::999999999999:role/eks-envelope-ClusterRole-TEST"}, None),
+])
+def test_grantee_forms(grant, form):
+    assert aws_checks.grantee_form(grant, ROLE) == form
+
+
+def test_kms_provider_unhealthy_fails(world, runtime):
+    world.server.scenario.readyz = (500, "[+]ping ok\n[-]kms-providers failed: reason withheld\nreadyz check failed\n")
+    with pytest.raises(checks.VerificationError) as info:
+        checks.run_verification(world.config(), world.clients(), runtime)
+    assert str(info.value).startswith("Stage kms-health: the API server reports kms-providers failed")
+    assert world.server.scenario.secrets == {}
+
+
+@pytest.mark.parametrize("readyz", [(403, "forbidden"), (200, "[+]ping ok\n[+]etcd ok\nreadyz check passed\n")])
+def test_kms_provider_not_visible_is_unavailable_not_failure(world, runtime, readyz):
+    world.server.scenario.readyz = readyz
+    report = checks.run_verification(world.config(), world.clients(), runtime)
+    stage = next(r for r in report.results if r.name == "kms-health")
+    assert stage.status == "unavailable" and "kms-provider-healthy" not in report.evidence and report.passed
+
+
+def test_fails_strict_cloudtrail_without_evidence(world, runtime):
+    client, _ = stubbed_cloudtrail(*[("ok", {"Events": []})] * 10)
+    with pytest.raises(checks.VerificationError) as info:
+        checks.run_verification(world.config(cloudtrail_check=True, cloudtrail_required=True, cloudtrail_wait_seconds=30),
+                                world.clients(cloudtrail=client), runtime)
+    reason = str(info.value)
+    assert reason.startswith("Stage cloudtrail: strict mode: no CloudTrail evidence") and len(reason) <= 256
+    assert reason.endswith("retry the deploy, raise CloudTrailWaitSeconds, or set CloudTrailRequired false.")
+    assert world.server.scenario.secrets == {}
+
+
+def test_default_cloudtrail_without_evidence_is_non_blocking(world, runtime):
+    client, _ = stubbed_cloudtrail(*[("ok", {"Events": []})] * 10)
+    report = checks.run_verification(world.config(cloudtrail_check=True, cloudtrail_wait_seconds=30),
+                                     world.clients(cloudtrail=client), runtime)
+    assert report.passed and report.results[-1].status == "not-yet-delivered"
+    assert report.evidence == ["config-names-key", "key-usable", "api-roundtrip", "kms-provider-healthy"]
