@@ -9,19 +9,37 @@ PY      := $(VENV)/bin/python
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-# `make deploy ENV=pr-42 EPHEMERAL=true`: isolated, destroyable environments.
+# Context for every cdk command (synth, deploy, diff, destroy, bootstrap, diagram):
+#   make synth CONTEXT='-c nat_gateways=2 -c verify=false'   any key of README's Configuration table
+#   make deploy ENV=pr-42 EPHEMERAL=true                     shorthands for -c env_name / -c ephemeral
+#   make deploy ADMIN=me                                     you (your role, via STS) as cluster admin
 ENV       ?=
 EPHEMERAL ?=
-CONTEXT   := $(if $(ENV),-c env_name=$(ENV)) $(if $(EPHEMERAL),-c ephemeral=$(EPHEMERAL))
+ADMIN     ?=
+override CONTEXT := $(if $(ENV),-c env_name=$(ENV)) $(if $(EPHEMERAL),-c ephemeral=$(EPHEMERAL)) $(CONTEXT)
 CDK       := cdk
 REPORT_ENV := EKS_ENVELOPE_COMPLIANCE_REPORT
+# A variable this Makefile does not read is a mistake (`make synth NAT_GATEWAYS=2` would synthesize
+# the defaults): refuse it and show the CONTEXT spelling. BENCH_* are read by bench/run_bench.py.
+KNOWN_VARIABLES := ENV EPHEMERAL ADMIN CONTEXT CLUSTER KEY REGION POD CLOUDTRAIL PYTHON SCAN_ARGS INTEG_ENV BENCH_%
+UNKNOWN_VARIABLES := $(filter-out $(KNOWN_VARIABLES),$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v))))
+ifneq ($(UNKNOWN_VARIABLES),)
+$(error $(firstword $(UNKNOWN_VARIABLES)) is not a setting of this Makefile: pass app settings as CONTEXT='-c $(shell echo $(firstword $(UNKNOWN_VARIABLES)) | tr A-Z a-z)=<value>' (README, Configuration))
+endif
 
-.PHONY: help deps synth test deploy destroy verify clean
+# The eks_envelope package from this checkout, for `make verify` and the deploy preflight.
+LIB       := PYTHONPATH=$(CURDIR)/constructs $(PY) -m eks_envelope
+# One line, and exit 1, when no AWS credentials work (before the CLI prints its own dozen lines).
+CREDENTIALS_CHECK := $(LIB).workstation credentials
+
+.PHONY: help deps bootstrap synth diff test deploy destroy verify clean
 
 help:
-	@echo "make synth     synthesize the app into cdk.out/ (no AWS account needed)"
+	@echo "make synth     synthesize the app into cdk.out/ (no AWS account needed) [CONTEXT='-c key=value ...']"
 	@echo "make test      run the test suite"
-	@echo "make deploy    deploy with your AWS credentials [ENV=name EPHEMERAL=true]"
+	@echo "make bootstrap once per account and region: the CDK's deploy resources (needs AWS credentials)"
+	@echo "make deploy    deploy with your AWS credentials [ADMIN=me] [ENV=name EPHEMERAL=true] [CONTEXT=...]"
+	@echo "make diff      what a deploy would change [ENV=name] [CONTEXT=...]"
 	@echo "make destroy   destroy the stack [ENV=name]"
 	@echo "make verify    verify a deployed cluster: CLUSTER=name [KEY=arn] [REGION=r] [POD=1] [CLOUDTRAIL=1]"
 	@echo "make scan      checkov, cfn-lint, Control Tower controls on the templates (docs/scan.md)"
@@ -52,15 +70,35 @@ test: deps
 	@$(MAKE) --no-print-directory scan
 	@$(PY) -m pytest -q
 
+bootstrap: deps
+	@$(CREDENTIALS_CHECK)
+	@$(CDK) bootstrap $(CONTEXT)
+
+diff: deps
+	@$(CREDENTIALS_CHECK)
+	@$(CDK) diff $(CONTEXT)
+
+# ADMIN=me resolves your role's ARN through STS (an assumed-role session -> its IAM role, path
+# included) and adds it to cdk.json's admin_principal_arns; ADMIN=me,arn:... adds more. Pass it on every deploy (or put the ARNs in cdk.json's
+# admin_principal_arns): a deploy without it removes the access entry again.
+# Synthesized once, then deployed from cdk.out: in between, a stack that a failed first deploy left
+# in ROLLBACK_COMPLETE (holding nothing) gets its termination protection lifted, or the CLI could not
+# replace it (README, When a deploy fails).
 deploy: deps
-	$(CDK) deploy $(CONTEXT) --require-approval broadening
+	@$(CREDENTIALS_CHECK)
+	@$(if $(ADMIN),admins=$$($(LIB).workstation admin-arns "$(ADMIN)" cdk.json) || exit 1; echo "cluster admins: $$admins";) \
+	 rm -rf cdk.out && $(CDK) synth --quiet $(CONTEXT) $(if $(ADMIN),-c "admin_principal_arns=$$admins") && \
+	 $(LIB).workstation release-failed-stacks cdk.out && \
+	 $(CDK) deploy --app cdk.out --all --require-approval broadening
 
 destroy: deps
-	$(CDK) destroy $(CONTEXT) --force
+	@$(CREDENTIALS_CHECK)
+	@$(CDK) destroy $(CONTEXT) --force
 
+# The same command a wheel installs as `eks-envelope verify`: the verifier's stages from this machine.
 verify: deps
 	@test -n "$(CLUSTER)" || { echo "usage: make verify CLUSTER=<name> [KEY=<key arn>] [REGION=<region>] [POD=1] [CLOUDTRAIL=1]" >&2; exit 2; }
-	@$(PY) lambda/verifier/cli.py --cluster "$(CLUSTER)" $(if $(KEY),--key "$(KEY)") $(if $(REGION),--region "$(REGION)") $(if $(POD),--pod-check) $(if $(CLOUDTRAIL),--cloudtrail)
+	@$(LIB).console verify --cluster "$(CLUSTER)" $(if $(KEY),--key "$(KEY)") $(if $(REGION),--region "$(REGION)") $(if $(POD),--pod-check) $(if $(CLOUDTRAIL),--cloudtrail)
 
 clean:
 	rm -rf cdk.out .pytest_cache build dist

@@ -1,25 +1,58 @@
 #!/usr/bin/env python3
-"""CDK app: settings from context -> one stack -> compliance packs through Validations."""
+"""CDK app: settings from context -> one stack -> compliance packs through Validations.
+
+Run by the aws-cdk CLI (`make synth`, `make deploy`), or directly as `python app.py`: then it reads
+cdk.json's context (feature flags included) and cdk.context.json as the CLI would, and writes cdk.out/.
+"""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
+HERE = Path(__file__).resolve().parent
+_VENV_PYTHON = HERE / ".venv" / "bin" / "python"
+# cdk.json runs `python3 app.py`: hand over to the project's pinned virtualenv when it exists.
+if _VENV_PYTHON.exists() and Path(sys.prefix).resolve() != _VENV_PYTHON.parent.parent.resolve():
+    os.execv(str(_VENV_PYTHON), [str(_VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
 # constructs/ is a source root (never a package: it would shadow PyPI `constructs`).
-sys.path.insert(0, str(Path(__file__).resolve().parent / "constructs"))
+sys.path.insert(0, str(HERE / "constructs"))
+# Node >= 22 from package.json before jsii starts: on Node 20 jsii prints an end-of-life banner.
+if (HERE / "node_modules" / ".bin").is_dir():
+    os.environ["PATH"] = f"{HERE / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 
-import aws_cdk as cdk  # noqa: E402
+try:
+    import aws_cdk as cdk
+except ImportError:
+    sys.exit(f"eks-envelope: aws-cdk-lib is not installed for {sys.executable}: run `make synth` first "
+             "(it creates .venv from the pinned requirements; every make target does)")
+
 from eks_envelope.compliance_packs import record_selection, register_packs, selected  # noqa: E402
 from eks_envelope.compliance_report import write_report  # noqa: E402
 from eks_envelope.nag import IGNORE_ACKNOWLEDGEMENTS  # noqa: E402
-from eks_envelope.settings import settings_from_context  # noqa: E402
+from eks_envelope.settings import as_context_problems, settings_from_context  # noqa: E402
 from eks_envelope.validation import EnvelopeConfigError, Problems  # noqa: E402
 from stacks.envelope_stack import EnvelopeEksStack  # noqa: E402
 
 #: Set by `make synth`: also write cdk.out/compliance-report.md and print a table per pack.
 REPORT_ENV = "EKS_ENVELOPE_COMPLIANCE_REPORT"
+
+#: What the aws-cdk CLI adds to every synth (read from CDK_CONTEXT_JSON of a real `cdk synth`).
+#: Its "@aws-cdk/core:failSynthOnValidationErrors": false is left out: the CLI reports validation
+#: errors itself, while an app run without it must raise on them.
+CLI_CONTEXT: dict[str, Any] = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": True,
+    "aws:cdk:bundling-stacks": ["**"],
+}
+
+
+class _Refused(Exception):
+    """A problem the user fixes (configuration, compliance finding): one message, no traceback."""
 
 
 def build_app(app: cdk.App, *, with_packs: bool = True) -> cdk.App:
@@ -29,33 +62,74 @@ def build_app(app: cdk.App, *, with_packs: bool = True) -> cdk.App:
     try:
         EnvelopeEksStack(app, settings.stack_name, settings=settings)
     except EnvelopeConfigError as err:
-        problems.items.extend(err.problems)
+        problems.items.extend(as_context_problems(err.problems))
     problems.raise_if_any()
     if with_packs:
         register_packs(app, settings.compliance_packs)
     return app
 
 
+def _standalone_context() -> dict[str, Any]:
+    """The context `cdk synth` would pass: cdk.json's, then cdk.context.json's, then the CLI's own."""
+    context: dict[str, Any] = {}
+    for name, pick in (("cdk.json", lambda d: d.get("context", {})), ("cdk.context.json", lambda d: d)):
+        path = HERE / name
+        if path.is_file():
+            try:
+                context.update(pick(json.loads(path.read_text())))
+            except json.JSONDecodeError as err:
+                raise _Refused(f"{name} is not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}") from None
+    return {**context, **CLI_CONTEXT}
+
+
+def _new_app() -> tuple[cdk.App, bool]:
+    """The app as the CLI runs it (CDK_OUTDIR set), else as `cdk synth` would: cdk.json context, cdk.out/."""
+    if os.environ.get("CDK_OUTDIR"):
+        return cdk.App(), False
+    return cdk.App(context=_standalone_context(), outdir=str(HERE / "cdk.out")), True
+
+
+def _synth(app: cdk.App) -> cdk.cx_api.CloudAssembly:
+    try:
+        return app.synth()
+    except RuntimeError as err:  # jsii surfaces the validation plugins' failure as a RuntimeError
+        first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
+        if "Validation failed" in str(err) or "validation" in first.lower():
+            raise _Refused(
+                "compliance findings failed the synth: run `make synth` for the per-pack report "
+                f"({os.path.relpath(HERE / 'cdk.out' / 'validation-report.json')} lists them)"
+            ) from None
+        raise
+
+
 def main() -> None:
     try:
-        app = build_app(cdk.App())
-    except EnvelopeConfigError as err:
-        # A configuration mistake, not a crash: the message names field, value and fix.
+        app, standalone = _new_app()
+        try:
+            build_app(app)
+        except EnvelopeConfigError as err:
+            # A configuration mistake, not a crash: the message names field, value and fix.
+            raise _Refused(str(err)) from None
+        assembly = _synth(app)
+    except _Refused as err:
         sys.exit(f"eks-envelope: {err}")
-    assembly = app.synth()
     settings = settings_from_context(app.node.get_all_context())
     record_selection(settings.compliance_packs, assembly.directory)
     if os.environ.get(REPORT_ENV) == "1":
         packs = selected(settings.compliance_packs)
-        table, path = write_report(
-            packs,
-            lambda: build_app(
-                cdk.App(context={IGNORE_ACKNOWLEDGEMENTS: True}, outdir=tempfile.mkdtemp(prefix="cdk-unacked-")),
-                with_packs=False,
-            ),
-            Path(assembly.directory),
-        )
+        # The findings-before-acknowledgement build is scratch work: removed as soon as it is counted.
+        with tempfile.TemporaryDirectory(prefix="cdk-unacked-") as scratch:
+            table, path = write_report(
+                packs,
+                lambda: build_app(
+                    cdk.App(context={**app.node.get_all_context(), IGNORE_ACKNOWLEDGEMENTS: True}, outdir=scratch),
+                    with_packs=False,
+                ),
+                Path(assembly.directory),
+            )
         print(f"{table}\nreport: {os.path.relpath(path)}", file=sys.stderr)
+    if standalone:
+        print(f"templates written to {os.path.relpath(assembly.directory)}/ (as `make synth` would)", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import argparse
 import importlib.util
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "constructs"), str(REPO)]
 # Node 22 from package.json before jsii starts (Node 20 makes it print an end-of-life banner).
 os.environ["PATH"] = f"{REPO / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+from tests.tempdirs import contain_temp_dirs  # noqa: E402
+
+# Before jsii starts: its kernel, the synth and checkov's scratch files go into one directory removed at exit.
+contain_temp_dirs(prefix="eks-envelope-comparison-")
 
 import cdk_nag  # noqa: E402
 
@@ -88,9 +91,8 @@ def _checkov(templates: list[Path]) -> dict[str, set[str]] | None:
 
 def collect(*, with_checkov: bool = True) -> dict[str, dict[str, set[str] | None]]:
     """Stack -> tool -> finding ids (None: the tool was not run)."""
-    outdir = Path(tempfile.mkdtemp(prefix="careless-"))
     app = new_app()
-    app = type(app)(context={k: v for k, v in app.node.get_all_context().items()}, outdir=str(outdir))
+    outdir = Path(app.outdir)
     stacks = build_careless_app(app)
     nag = {s.stack_name: {v.rule_name.split("[", 1)[0] for v in cdk_nag.AwsSolutionsChecks().validate_scope(s).violations}
            for s in stacks}
@@ -156,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         before, rest = readme.split(BEGIN, 1)
         after = rest.split(END, 1)[1]
         readme_path.write_text(f"{before}{BEGIN}\n{table}{END}{after}")
+        print(f"scanner comparison written to README.md ({len(table.splitlines())} lines between the comparison markers)")
     elif args.check:
         if readme_section(readme) != table:
             print("README.md's scanner comparison is stale: run `make comparison`", file=sys.stderr)

@@ -14,19 +14,13 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
+from app import CLI_CONTEXT
+from tests.tempdirs import contain_temp_dirs
+
+__all__ = ["CLI_CONTEXT", "REPO", "bundled_template", "cdk_json_context", "new_app", "normalised", "only_resource", "synth_bundled_app"]
+
 REPO = Path(__file__).resolve().parents[1]
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
-
-
-#: What the aws-cdk CLI adds to every synth (read from CDK_CONTEXT_JSON of a real `cdk synth`).
-#: Its "@aws-cdk/core:failSynthOnValidationErrors": false is left out: the CLI reports validation
-#: errors itself, while a test app must raise on them.
-CLI_CONTEXT = {
-    "aws:cdk:enable-path-metadata": True,
-    "aws:cdk:enable-asset-metadata": True,
-    "aws:cdk:version-reporting": True,
-    "aws:cdk:bundling-stacks": ["**"],
-}
 
 
 def cdk_json_context() -> dict[str, Any]:
@@ -37,7 +31,7 @@ def cdk_json_context() -> dict[str, Any]:
 def new_app(**overrides: Any) -> cdk.App:
     context = copy.deepcopy(cdk_json_context())
     context.update(overrides)
-    return cdk.App(context=context, outdir=tempfile.mkdtemp(prefix="cdk-test-"))
+    return cdk.App(context=context, outdir=tempfile.mkdtemp(prefix="cdk-test-", dir=contain_temp_dirs()))
 
 
 @functools.lru_cache(maxsize=None)

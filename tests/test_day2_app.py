@@ -105,12 +105,13 @@ def test_monitoring_off_removes_every_day2_resource() -> None:
 
 
 @pytest.mark.parametrize("context, expected", [
-    ({"key_lock": True}, r"key_lock_break_glass_arns.*at least one IAM role"),
-    ({"key_lock_break_glass_arns": [BREAK_GLASS]}, r"key_lock_break_glass_arns.*set key_lock=True"),
-    ({"verify_schedule_minutes": 1}, r"monitoring.schedule.*from 5 to 720"),
-    ({"verify": False, "verify_schedule_minutes": 60, "verify_pod": False}, r"keep verify=True"),
-    ({"alarm_email": "oncall"}, r"alarm_email='oncall'"),
-    ({"monitoring": False, "alarm_email": "oncall@example.com"}, r"alarms need monitoring"),
+    ({"key_lock": True}, r"-c key_lock_break_glass_arns=\[\]: name at least one IAM role"),
+    ({"key_lock_break_glass_arns": [BREAK_GLASS]}, r"key_lock_break_glass_arns=.*set -c key_lock=true too"),
+    ({"verify_schedule_minutes": 1}, r"-c verify_schedule_minutes=1 minute: .*from 5 to 720, or 0 to turn"),
+    ({"verify": False, "verify_schedule_minutes": 60, "verify_pod": False},
+     r"keep -c verify=true, or set -c verify_schedule_minutes=0"),
+    ({"alarm_email": "oncall"}, r"-c alarm_email=oncall: give one e-mail address"),
+    ({"monitoring": False, "alarm_email": "oncall@example.com"}, r"alarms need monitoring: set -c monitoring=true"),
 ])
 def test_fails_on_bad_day2_context(context: dict, expected: str) -> None:
     from app import build_app

@@ -244,5 +244,5 @@ def test_default_stack_has_termination_protection() -> None:
 def test_fails_on_invalid_env_name_through_the_app(env_name: str) -> None:
     from app import build_app
 
-    with pytest.raises(ValueError, match=r"context env_name=.*1-24 lowercase letters, digits or '-'.*e\.g\. pr-42"):
+    with pytest.raises(ValueError, match=r"-c env_name=.*1-24 lowercase letters, digits or '-'.*e\.g\. pr-42"):
         build_app(new_app(env_name=env_name, ephemeral="true"))

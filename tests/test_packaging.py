@@ -46,31 +46,86 @@ def test_wheel_carries_library_and_handler_asset(wheel: Path) -> None:
     assert not any("tests/" in name for name in names)
 
 
-def test_installed_wheel_synthesizes_a_consumer_stack_outside_the_repo(wheel: Path, tmp_path: Path) -> None:
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A virtualenv outside the repository with the wheel installed the way pip installs it (console script included)."""
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     site = next(venv.glob("lib/python*/site-packages"))
-    # Dependencies come from the test environment; the library itself only from the wheel.
+    # Dependencies come from the test environment (offline); the library itself only from the wheel.
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    with zipfile.ZipFile(wheel) as whl:
-        whl.extractall(site)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+                   check=True, env={**_outside_env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    return venv
+
+
+def _outside_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",) and not k.startswith("CDK_")}
+
+
+def test_wheel_ships_type_information_and_a_single_sourced_version(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "eks_envelope/py.typed" in names
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and 'attr = "eks_envelope.__version__"' in pyproject
+    import eks_envelope
+
+    assert wheel.name.startswith(f"eks_envelope-{eks_envelope.__version__}-")
+    metadata = zipfile.ZipFile(wheel).read(f"eks_envelope-{eks_envelope.__version__}.dist-info/METADATA").decode()
+    assert "Provides-Extra: verify" in metadata and "Requires-Dist: boto3" in metadata
+
+
+def test_installed_console_command_offers_verify_help_without_node(installed: Path, tmp_path: Path) -> None:
+    env = {**_outside_env(), "PATH": f"{installed / 'bin'}{os.pathsep}/usr/bin:/bin"}  # system Node (20) at most
+    result = subprocess.run([str(installed / "bin" / "eks-envelope"), "verify", "--help"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: eks-envelope verify") and "--cluster" in result.stdout
+    assert "end-of-life" not in result.stderr and "Traceback" not in result.stderr
+    version = subprocess.run([str(installed / "bin" / "eks-envelope"), "--version"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=60)
+    import eks_envelope
+
+    assert version.stdout.strip() == f"eks-envelope {eks_envelope.__version__}"
+
+
+def test_installed_package_is_seen_as_typed(installed: Path) -> None:
+    site = next(installed.glob("lib/python*/site-packages"))
+    assert (site / "eks_envelope" / "py.typed").is_file()
+    assert (site / "eks_envelope" / "_verifier_handler" / "cli.py").is_file()
+
+
+def test_readme_example_runs_as_documented_outside_the_repo(installed: Path, tmp_path: Path) -> None:
+    """cdk.json and app.py as the README says, `cdk synth` with the installed wheel: no warning, no banner."""
     project = tmp_path / "consumer"
     project.mkdir()
     shutil.copy(REPO / "examples" / "consumer" / "consumer_app.py", project / "app.py")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    env["CDK_OUTDIR"] = str(project / "cdk.out")  # what the aws-cdk CLI would set
-    result = subprocess.run(
-        [str(venv / "bin" / "python"), "-c",
-         "import eks_envelope, sys; print(eks_envelope.__file__); import runpy; runpy.run_path('app.py', run_name='__main__')"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=300,
-    )
+    shutil.copy(REPO / "examples" / "consumer" / "cdk.json", project / "cdk.json")
+    env = _outside_env()
+    env["PATH"] = f"{installed / 'bin'}{os.pathsep}{REPO / 'node_modules' / '.bin'}{os.pathsep}{env['PATH']}"
+    result = subprocess.run([str(REPO / "node_modules" / ".bin" / "cdk"), "synth", "--quiet"], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert str(site) in result.stdout, "eks_envelope must come from the installed wheel"
+    output = result.stdout + result.stderr
+    assert "WARNING" not in output and "feature flags are not configured" not in output, output[-3000:]
+    assert "end-of-life" not in output
     template = json.loads((project / "cdk.out" / "TeamCluster.template.json").read_text())
     types = {r["Type"] for r in template["Resources"].values()}
     assert {"AWS::EKS::Cluster", "Custom::EnvelopeEncryptionVerification", "AWS::Lambda::Function"} <= types
     handler_assets = [p for p in (project / "cdk.out").glob("asset.*") if (p / "index.py").is_file()]
     assert handler_assets and (handler_assets[0] / "checks.py").is_file()
+    site = next(installed.glob("lib/python*/site-packages"))
+    assert not (REPO / "constructs").as_posix() in (project / "cdk.out" / "manifest.json").read_text()
+    assert site.is_dir()
+
+
+def test_consumer_cdk_json_carries_the_feature_flags_the_package_is_tested_with() -> None:
+    ours = json.loads((REPO / "cdk.json").read_text())["context"]
+    consumer = json.loads((REPO / "examples" / "consumer" / "cdk.json").read_text())
+    assert consumer["app"] == "python3 app.py"
+    assert consumer["context"] == {k: v for k, v in ours.items() if k.startswith("@")}
+    readme = (REPO / "README.md").read_text()
+    assert '"app": "python3 app.py"' in readme and "examples/consumer/cdk.json" in readme
 
 
 def test_readme_shows_the_tested_example_verbatim() -> None:

@@ -97,12 +97,12 @@ def test_imported_vpc_skips_new_vpc_checks() -> None:
 @pytest.mark.parametrize(
     ("context", "expected"),
     [
-        pytest.param({"kubernetes_verison": "1.35"}, r"context key='kubernetes_verison': not a setting of this app; did you mean 'kubernetes_version'\?", id="unknown-context-key"),
-        pytest.param({"nat_gateways": "two"}, r"context nat_gateways='two': use a whole number", id="non-numeric-nat"),
-        pytest.param({"ephemeral": "yes"}, r"context ephemeral='yes': use true or false", id="non-boolean"),
-        pytest.param({"env_name": "PR_42"}, r"context env_name='PR_42': 1-24 lowercase", id="bad-env-name"),
+        pytest.param({"kubernetes_verison": "1.35"}, r"-c kubernetes_verison=1.35: not a setting of this app; did you mean -c kubernetes_version=1.35\?", id="unknown-context-key"),
+        pytest.param({"nat_gateways": "two"}, r"-c nat_gateways=two: use a whole number", id="non-numeric-nat"),
+        pytest.param({"ephemeral": "yes"}, r"-c ephemeral=yes: use true or false", id="non-boolean"),
+        pytest.param({"env_name": "PR_42"}, r"-c env_name=PR_42: 1-24 lowercase", id="bad-env-name"),
         pytest.param({"compliance_packs": "AwsSolution"}, r"did you mean 'AwsSolutions'", id="unknown-pack"),
-        pytest.param({"fargate_namespaces": 7}, r"context fargate_namespaces=7: use a list of strings", id="namespaces-not-a-list"),
+        pytest.param({"fargate_namespaces": 7}, r"-c fargate_namespaces=7: use a list of strings", id="namespaces-not-a-list"),
     ],
 )
 def test_fails_on_bad_context(context: dict[str, Any], expected: str) -> None:
@@ -123,7 +123,7 @@ def test_context_from_the_command_line_is_parsed() -> None:
 def test_fails_on_bad_context_through_the_app() -> None:
     from app import build_app
 
-    with pytest.raises(EnvelopeConfigError, match=r"fargate_namespaces='Bad'.*\n.*nat_gateways=-2"):
+    with pytest.raises(EnvelopeConfigError, match=r"-c fargate_namespaces=Bad: .*\n.*-c nat_gateways=-2: "):
         build_app(new_app(fargate_namespaces=["Bad"], nat_gateways=-2))
 
 
@@ -133,4 +133,4 @@ def test_fails_with_context_and_construct_problems_in_one_error() -> None:
     with pytest.raises(EnvelopeConfigError) as raised:
         build_app(new_app(nat_gateway=2, max_azs="two", fargate_namespaces=["Bad_NS"], public_access_cidrs=["0.0.0.0/0"]))
     fields = sorted(p.field for p in raised.value.problems)
-    assert fields == ["context key", "context max_azs", "fargate_namespaces", "public_access_cidrs"]
+    assert fields == ["fargate_namespaces", "max_azs", "nat_gateway", "public_access_cidrs"]

@@ -23,7 +23,7 @@ from .key import (
 )
 from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, EPHEMERAL_METADATA_KEY
 from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions, check_monitoring
-from .nag import acknowledge, checkov_skip, guard_suppress
+from .nag import MIN_ACKNOWLEDGEMENT_REASON, acknowledge, checkov_skip, guard_suppress
 from .protection import ClusterDeletionProtection
 from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, in_standard_support, standard_support_versions
 from .verifier import EnvelopeEncryptionVerifier
@@ -33,6 +33,7 @@ from .validation import (
     check_choice,
     check_cidrs,
     check_availability_zones,
+    is_open_to_anywhere,
     check_cluster_name,
     check_int_range,
     check_key_arn,
@@ -127,7 +128,7 @@ class EnvelopeEncryptedCluster(Construct):
         fargate_namespaces: Sequence[str] = ("serverless",),
         admin_principal_arns: Sequence[str] = (),
         public_access_cidrs: Sequence[str] = (),
-        allow_public_endpoint_from_anywhere: bool = False,
+        allow_public_endpoint_from_anywhere: bool | str = False,
         deletion_protection: bool | None = None,
         ephemeral: bool = False,
         log_retention: logs.RetentionDays | None = None,
@@ -160,7 +161,8 @@ class EnvelopeEncryptedCluster(Construct):
         :param fargate_namespaces: namespaces whose pods run on Fargate. :default: ["serverless"]
         :param admin_principal_arns: IAM roles/users given cluster admin through access entries. :default: - none
         :param public_access_cidrs: CIDRs allowed to the public endpoint. :default: - no public endpoint
-        :param allow_public_endpoint_from_anywhere: required to accept 0.0.0.0/0. :default: False
+        :param allow_public_endpoint_from_anywhere: required to accept 0.0.0.0/0: True, or better the reason,
+            which acknowledges EnvelopeEncryption-EKS4 in the compliance report. :default: False
         :param deletion_protection: EKS deletion protection, switched on after a verified deploy (never
             in a way that blocks the rollback of a failed first deploy). False is also the deliberate
             teardown of a production stack: protection goes off and the log groups become deletable.
@@ -212,8 +214,9 @@ class EnvelopeEncryptedCluster(Construct):
         check_principal_arns(problems, "key_admin_arns", list(key_admin_arns))
         check_cidrs(
             problems, "public_access_cidrs", list(public_access_cidrs),
-            allow_anywhere=allow_public_endpoint_from_anywhere,
+            allow_anywhere=bool(allow_public_endpoint_from_anywhere),
         )
+        anywhere_reason = _public_from_anywhere_reason(problems, allow_public_endpoint_from_anywhere)
         if vpc is None and availability_zones is not None:
             check_availability_zones(problems, "availability_zones", list(availability_zones))
             max_azs = len(availability_zones)
@@ -375,6 +378,9 @@ class EnvelopeEncryptedCluster(Construct):
             removal_policy=removal,
         )
         self.cfn_cluster: eks.CfnCluster = self.cluster.node.default_child  # type: ignore[assignment]
+        if anywhere_reason and any(is_open_to_anywhere(c) for c in public_access_cidrs):
+            # The opt-in is the owner's decision: it acknowledges our pack's finding, with their reason.
+            acknowledge(self.cfn_cluster, "EnvelopeEncryption-EKS4", anywhere_reason)
         if Token.is_unresolved(key.key_arn) and not (isinstance(key, kms.Key) and Stack.of(key) is Stack.of(self)):
             guard_suppress(
                 self.cfn_cluster,
@@ -622,6 +628,23 @@ class EnvelopeEncryptedCluster(Construct):
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group, flow_log_role.without_policy_updates()),
         )
         return vpc
+
+
+def _public_from_anywhere_reason(problems: Problems, opt_in: bool | str) -> str | None:
+    """The acknowledgement reason the opt-in carries: the owner's own words, or a statement of the opt-in."""
+    if isinstance(opt_in, str):
+        if len(opt_in.strip()) < MIN_ACKNOWLEDGEMENT_REASON:
+            problems.add(
+                "allow_public_endpoint_from_anywhere", opt_in,
+                f"give True, or the reason a reviewer reads in the compliance report "
+                f"(at least {MIN_ACKNOWLEDGEMENT_REASON} characters)",
+            )
+            return None
+        return opt_in.strip()
+    if opt_in:
+        return ("Opted in with allow_public_endpoint_from_anywhere (no reason given): the API endpoint accepts "
+                "connections from any address; each request still needs IAM authentication and an access entry.")
+    return None
 
 
 def _logs_key(scope: Construct, removal: RemovalPolicy) -> kms.Key:

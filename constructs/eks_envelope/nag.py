@@ -10,7 +10,8 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, CfnResource, Validations
 from constructs import IConstruct
 
-_MIN_REASON = 40
+#: Shortest reason accepted for an acknowledgement: long enough to say why, specifically.
+MIN_ACKNOWLEDGEMENT_REASON = 40
 
 #: Context key: build without cdk-nag acknowledgements, so the compliance report can count the
 #: findings they cover. Never set it for a deployable synth.
@@ -18,7 +19,7 @@ IGNORE_ACKNOWLEDGEMENTS = "eks-envelope:ignore-acknowledgements"
 
 
 def _require_reason(finding_id: str, reason: str) -> None:
-    if len(reason) < _MIN_REASON:
+    if len(reason) < MIN_ACKNOWLEDGEMENT_REASON:
         raise ValueError(f"acknowledgement of {finding_id} needs a specific reason, got {reason!r}")
 
 

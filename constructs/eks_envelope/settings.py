@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from .cluster import DEFAULT_KUBERNETES_VERSION
 from .support import DEFAULT_SUPPORT_TYPE
-from .validation import Problems, check_choice
+from .validation import Problem, Problems, check_choice
 
 _OUR_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$|^[a-z]$")
@@ -38,7 +38,7 @@ class AppSettings:
     admin_principal_arns: tuple[str, ...] = ()
     key_admin_arns: tuple[str, ...] = ()
     public_access_cidrs: tuple[str, ...] = ()
-    allow_public_endpoint_from_anywhere: bool = False
+    allow_public_endpoint_from_anywhere: bool | str = False
     existing_key_arn: str | None = None
     nat_gateways: int = 1
     max_azs: int = 2
@@ -85,6 +85,16 @@ def _as_bool(raw: Any) -> bool:
     raise ValueError("use true or false")
 
 
+def _as_bool_or_reason(raw: Any) -> bool | str:
+    """true/false, or the reason for the opt-in (the construct checks its length)."""
+    try:
+        return _as_bool(raw)
+    except ValueError:
+        if isinstance(raw, str) and raw.strip():
+            return raw.strip()
+        raise ValueError("use true, false, or the reason a reviewer reads in the compliance report") from None
+
+
 def _as_int(raw: Any) -> int:
     if isinstance(raw, bool):
         raise ValueError("use a whole number")
@@ -120,7 +130,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "admin_principal_arns": _as_list,
     "key_admin_arns": _as_list,
     "public_access_cidrs": _as_list,
-    "allow_public_endpoint_from_anywhere": _as_bool,
+    "allow_public_endpoint_from_anywhere": _as_bool_or_reason,
     "existing_key_arn": _as_str,
     "nat_gateways": _as_int,
     "max_azs": _as_int,
@@ -151,6 +161,58 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 CONTEXT_KEYS = tuple(_PARSERS)
 
 
+def _as_typed(value: Any) -> str:
+    """A value in the spelling ``-c key=value`` takes: true/false, JSON lists, text as is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(list(value) if isinstance(value, tuple) else value, separators=(",", ":"))
+    return str(value)
+
+
+class ContextProblem(Problem):
+    """A problem with a context value, shown as the user types it: ``-c nat_gateways=0: ...``."""
+
+    def __str__(self) -> str:
+        return f"-c {self.field}={_as_typed(self.value)}: {self.fix}"
+
+
+#: Construct props the app fills from a context key of another name.
+_PROP_TO_CONTEXT_KEY = {"key": "existing_key_arn", "key_arn": "existing_key_arn", "key_alias/key_admin_arns": "key_admin_arns",
+                        "monitoring.schedule": "verify_schedule_minutes",
+                        "monitoring.lookback (hours)": "verify_lookback_hours",
+                        "alarm_email/alarm_topic": "alarm_email"}
+#: Advice about construct props the app does not expose, in the app's terms.
+_PROP_ADVICE_IN_APP_TERMS = {
+    "or bring a VPC with endpoints (vpc=...), ": "or compose EnvelopeEncryptedCluster with your own VPC with endpoints, ",
+    "or None to turn the schedule off": "or 0 to turn the schedule off",
+    "or set schedule=None": "or set -c verify_schedule_minutes=0",
+    "set monitor=True (context monitoring=true)": "set -c monitoring=true",
+}
+_PY_BOOL_SETTING = re.compile(r"\b([a-z][a-z0-9_]*)=(True|False)\b")
+
+
+def as_context_problems(problems: list[Problem]) -> list[Problem]:
+    """The constructs' problems about props the app set from context, in context spelling.
+
+    ``nat_gateways=0: ... set verify=False`` becomes ``-c nat_gateways=0: ... set -c verify=false``;
+    a prop fed by a differently named key (``key`` from ``existing_key_arn``) takes the key's name.
+    """
+    translated: list[Problem] = []
+    for problem in problems:
+        key = _PROP_TO_CONTEXT_KEY.get(problem.field, problem.field)
+        if key not in _PARSERS or isinstance(problem, ContextProblem):
+            translated.append(problem)
+            continue
+        fix = problem.fix
+        for prop_advice, app_advice in _PROP_ADVICE_IN_APP_TERMS.items():
+            fix = fix.replace(prop_advice, app_advice)
+        fix = _PY_BOOL_SETTING.sub(
+            lambda m: f"-c {m[1]}={m[2].lower()}" if m[1] in _PARSERS else m[0], fix)
+        translated.append(ContextProblem(key, problem.value, fix))
+    return translated
+
+
 def settings_from_context(context: Mapping[str, Any], problems: Problems | None = None) -> AppSettings:
     """Parse and check every context value of ours.
 
@@ -167,34 +229,37 @@ def settings_from_context(context: Mapping[str, Any], problems: Problems | None 
             continue
         if key not in _PARSERS:
             close = difflib.get_close_matches(key, CONTEXT_KEYS, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            problems.add("context key", key, f"not a setting of this app; {hint}Known keys: {', '.join(CONTEXT_KEYS)}")
+            hint = f"did you mean -c {close[0]}={_as_typed(raw)}? " if close else ""
+            problems.items.append(ContextProblem(
+                key, raw, f"not a setting of this app; {hint}Known keys: {', '.join(CONTEXT_KEYS)}"))
             continue
         if raw is None:
             continue
         try:
             values[key] = _PARSERS[key](raw)
         except (ValueError, json.JSONDecodeError) as err:
-            problems.add(f"context {key}", raw, str(err))
+            problems.items.append(ContextProblem(key, raw, str(err)))
 
     env_name = values.get("env_name")
     if env_name is not None and not _ENV_NAME_RE.match(env_name):
-        problems.add(
-            "context env_name", env_name,
+        problems.items.append(ContextProblem(
+            "env_name", env_name,
             "1-24 lowercase letters, digits or '-', starting with a letter and not ending with '-' (e.g. pr-42)",
-        )
+        ))
     topic_arn = values.get("alarm_topic_arn")
     if topic_arn is not None and not _TOPIC_ARN_RE.match(topic_arn):
-        problems.add(
-            "context alarm_topic_arn", topic_arn,
+        problems.items.append(ContextProblem(
+            "alarm_topic_arn", topic_arn,
             "give an SNS topic ARN in this account and region, e.g. arn:aws:sns:eu-west-1:123456789012:oncall",
-        )
+        ))
+    pack_problems = Problems()
     for pack in values.get("compliance_packs", ()):
         if pack.lower() not in ("all", "none"):
-            check_choice(problems, "context compliance_packs", pack, COMPLIANCE_PACKS)
+            check_choice(pack_problems, "compliance_packs", pack, COMPLIANCE_PACKS)
+    problems.items.extend(ContextProblem(p.field, p.value, p.fix) for p in pack_problems.items)
     if problems.items:
         # Keep only what parsed and passed: the rest falls back to defaults while problems are collected.
-        bad = {p.field.removeprefix("context ") for p in problems.items}
+        bad = {p.field for p in problems.items}
         values = {k: v for k, v in values.items() if k not in bad}
     if not collect_only:
         problems.raise_if_any()

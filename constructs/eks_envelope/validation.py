@@ -68,11 +68,38 @@ def is_token(value: Any) -> bool:
     return isinstance(value, str) and Token.is_unresolved(value)
 
 
+_VERSION_RE = re.compile(r"^v?(\d+)[.,](\d+)(?:\.\d+)?$")
+
+
+def _version(text: str) -> tuple[int, int] | None:
+    match = _VERSION_RE.match(str(text).strip())
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _close_choice(value: Any, choices: list[str]) -> str | None:
+    """A suggestion only when the value is plausibly a slip for it.
+
+    Versions are compared as numbers, not as text: '1.27' is not a typo of '1.32', but 'v1.36',
+    '1,36' and '1.36.2' are slips for '1.36'.
+    """
+    versions = {_version(c): c for c in choices}
+    if None not in versions:
+        return versions.get(_version(value))
+    close = difflib.get_close_matches(str(value), choices, n=1)
+    return close[0] if close else None
+
+
 def check_choice(problems: Problems, field_name: str, value: str, choices: Iterable[str]) -> None:
     choices = list(choices)
     if value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        close = _close_choice(value, choices)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        asked, known = _version(value), sorted(v for v in map(_version, choices) if v)
+        if not close and asked and known and len(known) == len(choices):
+            if asked < known[0]:
+                hint = f" ({value} is older than the oldest accepted, {choices[0]})"
+            elif asked > known[-1]:
+                hint = f" ({value} is newer than this aws-cdk-lib knows)"
         problems.add(field_name, value, f"use one of {', '.join(choices)}{hint}")
 
 
@@ -119,8 +146,16 @@ def check_cidrs(problems: Problems, field_name: str, cidrs: Sequence[str], *, al
             problems.add(
                 field_name, cidr,
                 "this opens the Kubernetes API to the whole internet; list your own ranges, or opt in explicitly "
-                "with allow_public_endpoint_from_anywhere=True",
+                "with allow_public_endpoint_from_anywhere=True (or, better, the reason, which the compliance report shows)",
             )
+
+
+def is_open_to_anywhere(cidr: str) -> bool:
+    """0.0.0.0/0 or ::/0 (and no token: those are unknown until deploy)."""
+    try:
+        return not is_token(cidr) and ipaddress.ip_network(cidr, strict=False).prefixlen == 0
+    except (ValueError, TypeError):
+        return False
 
 
 def check_principal_arns(problems: Problems, field_name: str, arns: Sequence[str]) -> None:

@@ -28,7 +28,9 @@ class TeamClusterStack(cdk.Stack):
             vpc_id="vpc-0123456789abcdef0",
             availability_zones=["eu-west-1a", "eu-west-1b"],
             private_subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+            private_subnet_route_table_ids=["rtb-0aaaaaaaaaaaaaaa1", "rtb-0aaaaaaaaaaaaaaa2"],
             public_subnet_ids=["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
+            public_subnet_route_table_ids=["rtb-0bbbbbbbbbbbbbbb1", "rtb-0bbbbbbbbbbbbbbb2"],
         )
         self.envelope = EnvelopeEncryptedCluster(
             self, "Cluster",
@@ -38,6 +40,11 @@ class TeamClusterStack(cdk.Stack):
             fargate_namespaces=["team-a", "team-a-jobs"],
             admin_principal_arns=["arn:aws:iam::123456789012:role/TeamAAdmin"],
             verifier_options=VerifierOptions(pod_check=True, cloudtrail_check=True),
+        )
+        # CDK cannot tag subnets it imports for load balancers; this team's network stack tags them.
+        cdk.Annotations.of(self.envelope.cluster).acknowledge_warning(
+            "@aws-cdk/aws-eks:clusterMustManuallyTagSubnet",
+            "The network team tags these subnets kubernetes.io/role/elb and internal-elb",
         )
         cdk.CfnOutput(self, "Kubeconfig", value=self.envelope.kubeconfig_command)
 

@@ -22,7 +22,7 @@ from model import EVIDENCE
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cli.py", description="Verify EKS secrets envelope encryption end to end.")
+    p = argparse.ArgumentParser(description="Verify EKS secrets envelope encryption end to end.")
     p.add_argument("--cluster", required=True, help="EKS cluster name")
     p.add_argument("--key", help="expected KMS key ARN or alias (default: the cluster's own encryptionConfig key)")
     p.add_argument("--region", help="AWS region (default: from the AWS profile/environment)")

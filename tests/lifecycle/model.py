@@ -425,6 +425,15 @@ class World:
             return self.create(template, **kwargs)
         return self.update(template, **kwargs)
 
+    def make_deploy(self, template: Template, **kwargs: Any) -> Outcome:
+        """What ``make deploy`` does: lift the termination protection of a stack that a failed first
+        deploy left in ROLLBACK_COMPLETE (it holds nothing; the CLI turned protection on before it
+        executed the change set), then ``cdk deploy`` (eks_envelope.workstation.release_failed_stacks)."""
+        existing = self.stacks.get(template.stack_name)
+        if existing is not None and existing.status == "ROLLBACK_COMPLETE":
+            existing.termination_protection = False
+        return self.deploy(template, **kwargs)
+
     def update(self, template: Template, *, fail_at: str | None = None, replace: Iterable[str] = ()) -> Outcome:
         """UpdateStack to ``template``; ``replace`` names resources whose change requires replacement."""
         name = template.stack_name

@@ -38,7 +38,8 @@ class FailedCreate:
     survivors: list[str]
     disallowed: list[str]
     broken: list[str]
-    #: `cdk deploy` again: the CLI deletes a stack in ROLLBACK_COMPLETE, then creates it.
+    #: `make deploy` again: termination protection of the ROLLBACK_COMPLETE stack lifted, then the CLI
+    #: deletes that stack and creates it.
     redeploy_status: str
     redeploy_reasons: list[str]
     #: The same names created again once the failed stack is gone (termination protection lifted by hand).
@@ -63,7 +64,7 @@ def failed_first_create(templates: list[Template]) -> list[FailedCreate]:
             survivors = describe(world)
             disallowed = sorted(t.label for t in world.survivors() if t.type not in ALLOWED_SURVIVOR_TYPES)
             broken = world.broken()
-            redeploy = world.deploy(template) if outcome.status == "ROLLBACK_COMPLETE" else outcome
+            redeploy = world.make_deploy(template) if outcome.status == "ROLLBACK_COMPLETE" else outcome
 
             world = deployed(templates[:index])
             world.create(template, fail_at=lid)

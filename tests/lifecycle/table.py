@@ -43,7 +43,7 @@ def table(name: str) -> list[str]:
                 f"| {len(row.disallowed)} non-key survivors, {len(row.broken)} broken; {_first(row.reasons or row.names_reasons)} |"
             )
     redeploy = Counter(r.redeploy_status for r in rows)
-    lines.append(f"| `cdk deploy` again after each | {', '.join(f'{s} x{n}' for s, n in sorted(redeploy.items()))} | "
+    lines.append(f"| `make deploy` again after each | {', '.join(f'{s} x{n}' for s, n in sorted(redeploy.items()))} | "
                  f"{_first(next((r.redeploy_reasons for r in rows if r.redeploy_status != 'CREATE_COMPLETE'), []))} |")
     delete = scenarios.plain_delete(templates)
     lines.append(f"| delete (`cdk destroy`) | {delete.status} | {_first(delete.reasons)} |")

@@ -1,0 +1,33 @@
+"""One private temporary directory per test run, removed at exit (no aws_cdk import: jsii must
+start after TMPDIR points here, or its kernel and CDK's default outdirs land in the system temp)."""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_SESSION_TMP: list[Path] = []
+
+
+def contain_temp_dirs(prefix: str = "eks-envelope-tests-") -> Path:
+    """Send every temporary directory of this process and its children into one, removed at exit.
+
+    Test apps, CDK's own default outdirs (``cdk.App()`` without ``outdir``), jsii's kernel and
+    subprocesses all honour TMPDIR; pointing it at a private directory removed at interpreter exit
+    (after jsii's kernel has stopped: atexit runs in reverse order) leaves the system temp
+    directory as it was found. Idempotent.
+    """
+    if not _SESSION_TMP:
+        session = Path(tempfile.mkdtemp(prefix=prefix))
+        _SESSION_TMP.append(session)
+        os.environ["TMPDIR"] = str(session)
+        tempfile.tempdir = str(session)
+        atexit.register(shutil.rmtree, session, ignore_errors=True)
+    return _SESSION_TMP[0]
+
+
+def leftovers(tmp: Path) -> list[str]:
+    """What a run left in ``tmp``. The aws-cdk CLI's telemetry payloads are files its detached sender deletes."""
+    return sorted(p.name for p in tmp.iterdir() if not (p.is_file() and p.name.startswith("cdk-telemetry-")))
