@@ -19,13 +19,6 @@ ADMIN     ?=
 override CONTEXT := $(if $(ENV),-c env_name=$(ENV)) $(if $(EPHEMERAL),-c ephemeral=$(EPHEMERAL)) $(CONTEXT)
 CDK       := cdk
 REPORT_ENV := EKS_ENVELOPE_COMPLIANCE_REPORT
-# A variable this Makefile does not read is a mistake (`make synth NAT_GATEWAYS=2` would synthesize
-# the defaults): refuse it and show the CONTEXT spelling. BENCH_* are read by bench/run_bench.py.
-KNOWN_VARIABLES := ENV EPHEMERAL ADMIN CONTEXT CLUSTER KEY REGION POD CLOUDTRAIL PYTHON SCAN_ARGS INTEG_ENV BENCH_%
-UNKNOWN_VARIABLES := $(filter-out $(KNOWN_VARIABLES),$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v))))
-ifneq ($(UNKNOWN_VARIABLES),)
-$(error $(firstword $(UNKNOWN_VARIABLES)) is not a setting of this Makefile: pass app settings as CONTEXT='-c $(shell echo $(firstword $(UNKNOWN_VARIABLES)) | tr A-Z a-z)=<value>' (README, Configuration))
-endif
 
 # The eks_envelope package from this checkout, for `make verify` and the deploy preflight.
 LIB       := PYTHONPATH=$(CURDIR)/constructs $(PY) -m eks_envelope
@@ -105,3 +98,12 @@ clean:
 
 # Topic fragments (scan, integ, diagram, bench): each adds its own targets.
 include $(sort $(wildcard mk/*.mk))
+
+# A variable this Makefile does not read is a mistake (`make synth NAT_GATEWAYS=2` would synthesize
+# the defaults): refuse it and show the CONTEXT spelling. BENCH_* are read by bench/run_bench.py;
+# each mk/ fragment adds the variables it reads to KNOWN_VARIABLES, so this check comes after them.
+KNOWN_VARIABLES += ENV EPHEMERAL ADMIN CONTEXT CLUSTER KEY REGION POD CLOUDTRAIL PYTHON SCAN_ARGS INTEG_ENV BENCH_%
+UNKNOWN_VARIABLES := $(filter-out $(KNOWN_VARIABLES),$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v))))
+ifneq ($(UNKNOWN_VARIABLES),)
+$(error $(firstword $(UNKNOWN_VARIABLES)) is not a setting of this Makefile: pass app settings as CONTEXT='-c $(shell echo $(firstword $(UNKNOWN_VARIABLES)) | tr A-Z a-z)=<value>' (README, Configuration))
+endif

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         EnvelopeEncryptedCluster,
         VerifierOptions,
     )
+    from .existing import EnvelopeEncryptionForExistingCluster
     from .key import ClusterSecretsKey
     from .markers import VERIFICATION_RESOURCE_TYPE
     from .validation import EnvelopeConfigError
@@ -28,6 +29,7 @@ _EXPORTS = {
     "SUPPORTED_KUBERNETES_VERSIONS": ".cluster",
     "EnvelopeEncryptedCluster": ".cluster",
     "VerifierOptions": ".cluster",
+    "EnvelopeEncryptionForExistingCluster": ".existing",
     "ClusterSecretsKey": ".key",
     "VERIFICATION_RESOURCE_TYPE": ".markers",
     "EnvelopeConfigError": ".validation",
@@ -39,6 +41,7 @@ __all__ = [
     "ClusterSecretsKey",
     "EnvelopeConfigError",
     "EnvelopeEncryptedCluster",
+    "EnvelopeEncryptionForExistingCluster",
     "VERIFICATION_RESOURCE_TYPE",
     "VerifierOptions",
     "__version__",

@@ -513,7 +513,7 @@ class EnvelopeEncryptedCluster(Construct):
                 self,
                 "DeletionProtection",
                 cluster_name=self.cluster.cluster_name,
-                service_token=self.verifier.provider.service_token,
+                service_token=self.verifier.serve_deletion_protection(),
                 protect=deletion_protection,
                 after=[self.verifier.resource, *guarded],
             )

@@ -49,8 +49,8 @@ class EnvelopeEncryptionVerifier(Construct):
     optionally reads it from a Fargate pod and looks for KMS calls in CloudTrail. A failed check
     fails the deploy with a reason; Delete always succeeds.
 
-    The same function also serves ``Custom::ClusterDeletionProtection`` (see ``protection.py``),
-    which is why its policy allows ``eks:UpdateClusterConfig`` on this one cluster.
+    The same function can also serve ``Custom::ClusterDeletionProtection`` (see ``protection.py``):
+    :meth:`serve_deletion_protection` allows it ``eks:UpdateClusterConfig`` on this one cluster.
 
     Kubernetes rights come from an access entry with ``AmazonEKSEditPolicy`` scoped to the
     ``default`` namespace: never cluster admin, and no kubectl Lambda.
@@ -102,12 +102,8 @@ class EnvelopeEncryptionVerifier(Construct):
         _acknowledge_vpc_access(self.role)
         statements = [
             iam.PolicyStatement(actions=["eks:DescribeCluster"], resources=[cluster.cluster_arn]),
-            # Deletion protection on after a verified deploy, off for a deliberate teardown.
-            iam.PolicyStatement(
-                actions=["eks:UpdateClusterConfig", "eks:DescribeUpdate"], resources=[cluster.cluster_arn]
-            ),
-            # A protection resource deleted by the rollback of the operation that created it turns
-            # protection off instead of refusing: it reads its own stack's status to know.
+            # Its own stack's status: an update rollback to a state verified earlier is not re-verified,
+            # and a protection resource deleted by a rollback turns protection off instead of refusing.
             iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[Stack.of(self).stack_id]),
             iam.PolicyStatement(
                 actions=["kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:ListGrants"], resources=[key.key_arn]
@@ -262,8 +258,21 @@ class EnvelopeEncryptionVerifier(Construct):
         # while the handler's Delete still runs.
         self.resource.node.add_dependency(self.policy, provider_policy, self.role, provider_role)
 
+        self._cluster_arn = cluster.cluster_arn
         self.verified = self.resource.get_att_string("Verified")
         self.summary = self.resource.get_att_string("Summary")
+
+
+    def serve_deletion_protection(self) -> str:
+        """Let the handler switch this cluster's deletion protection; returns the service token to use.
+
+        Granted only where a ``Custom::ClusterDeletionProtection`` exists: UpdateClusterConfig is broad
+        (it could also open the endpoint), so a verifier on its own never holds it.
+        """
+        self.policy.add_statements(
+            iam.PolicyStatement(actions=["eks:UpdateClusterConfig", "eks:DescribeUpdate"], resources=[self._cluster_arn])
+        )
+        return self.provider.service_token
 
 
 def _acknowledge_vpc_access(role: iam.IRole) -> None:

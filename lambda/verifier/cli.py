@@ -76,22 +76,17 @@ def main(
     out = out or sys.stdout
     args = _parser().parse_args(argv)  # argparse exits 2 on usage errors
     jsonlog.configure(stream=sys.stderr, min_level="INFO" if args.verbose else "OFF")
-    run_id = secrets.token_hex(6)
-    config = checks.Config(
-        cluster_name=args.cluster,
-        expected_key=args.key,
-        cluster_role_arn=None,  # taken from DescribeCluster roleArn
+    config = workstation_config(
+        args.cluster,
+        args.key,
+        owner=f"cli/{_who()}",
         namespace=args.namespace,
-        label_key=defaults.CANARY_LABEL_KEY,
-        label_value=defaults.CANARY_LABEL_VALUE,
         pod_check=args.pod_check,
         pod_image=args.pod_image,
         pod_timeout_seconds=args.pod_timeout,
         cloudtrail_check=args.cloudtrail or args.cloudtrail_required,
         cloudtrail_wait_seconds=args.cloudtrail_wait,
         cloudtrail_required=args.cloudtrail_required,
-        owner=f"cli/{_who()}/{run_id}",
-        run_id=run_id,
     )
     try:
         clients, _region = make_clients(args.region)
@@ -116,6 +111,40 @@ def main(
     else:
         print(render(report, failure), file=out)
     return 0 if failure is None else 1
+
+
+def workstation_config(
+    cluster_name: str,
+    expected_key: str | None,
+    *,
+    owner: str,
+    namespace: str = defaults.CANARY_NAMESPACE,
+    pod_check: bool = False,
+    pod_image: str = defaults.POD_IMAGE,
+    pod_timeout_seconds: float = defaults.POD_TIMEOUT_SECONDS,
+    cloudtrail_check: bool = False,
+    cloudtrail_wait_seconds: float = defaults.CLOUDTRAIL_WAIT_SECONDS,
+    cloudtrail_required: bool = False,
+) -> checks.Config:
+    """The verifier's configuration off the Lambda (this command, encrypt-existing): defaults from cli_defaults,
+    the cluster role from DescribeCluster, canaries owned by ``<owner>/<run id>``."""
+    run_id = secrets.token_hex(6)
+    return checks.Config(
+        cluster_name=cluster_name,
+        expected_key=expected_key,
+        cluster_role_arn=None,  # taken from DescribeCluster roleArn
+        namespace=namespace,
+        label_key=defaults.CANARY_LABEL_KEY,
+        label_value=defaults.CANARY_LABEL_VALUE,
+        pod_check=pod_check,
+        pod_image=pod_image,
+        pod_timeout_seconds=pod_timeout_seconds,
+        cloudtrail_check=cloudtrail_check,
+        cloudtrail_wait_seconds=cloudtrail_wait_seconds,
+        cloudtrail_required=cloudtrail_required,
+        owner=f"{owner}/{run_id}",
+        run_id=run_id,
+    )
 
 
 def _who() -> str:

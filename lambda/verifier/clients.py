@@ -1,6 +1,8 @@
 """The one place that builds clients: boto3 (timeouts, standard retries, a call meter) and the Kubernetes client."""
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -53,17 +55,37 @@ class Clients:
             self.meter.attach(client)
 
 
+#: Worst case of one AWS call with boto_config: 3 attempts x (3 s connect + 8 s read) plus standard-mode
+#: backoff (at most 1 s, then 2 s). Every handler keeps at least this much of Lambda's time in reserve.
+AWS_CALL_WORST_CASE_SECONDS = 36.0
+
+
+def region() -> str:
+    """The function's region (Lambda sets AWS_REGION)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def remaining_budget(context: Any, margin_seconds: float, cap_seconds: float | None = None) -> float:
+    """Lambda's remaining time minus ``margin_seconds``, so a handler fails with a reason instead of being killed."""
+    try:
+        remaining = float(context.get_remaining_time_in_millis()) / 1000.0
+    except Exception:  # noqa: BLE001 - no context (local runs)
+        remaining = 840.0
+    budget = max(1.0, remaining - margin_seconds)
+    return min(budget, cap_seconds) if cap_seconds is not None else budget
+
+
 def boto_config(budget_seconds: float) -> Any:
     """Timeouts derived from the budget, botocore's standard retries (the only retry layer for AWS calls).
 
-    Worst case per call: 3 attempts x (connect + read) plus backoff, kept within the budget.
+    Worst case per call: 3 attempts x (connect + read) plus backoff, at most AWS_CALL_WORST_CASE_SECONDS.
     """
     from botocore.config import Config as BotoConfig
 
-    per_attempt = max(2.0, min(20.0, budget_seconds / 4))
+    per_attempt = max(2.0, min(8.0, budget_seconds / 4))
     return BotoConfig(
         retries={"mode": "standard", "max_attempts": 3},
-        connect_timeout=min(5.0, per_attempt / 2),
+        connect_timeout=min(3.0, per_attempt / 2),
         read_timeout=per_attempt,
         user_agent_extra="eks-envelope-verifier",
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from typing import Any
 
@@ -22,7 +21,8 @@ from model import Config, Runtime, VerificationError, fit_reason
 PROTECTION_RESOURCE_TYPE = "Custom::ClusterDeletionProtection"
 SAFETY_MARGIN_SECONDS = 30.0
 DELETE_BUDGET_SECONDS = 60.0
-MAX_DATA_BYTES = 4096
+#: CloudFormation's limit is 4,096 bytes for the whole response; the framework adds about 400 (ids, reason).
+MAX_DATA_BYTES = 3500
 #: Properties that do not change what is verified: a new ServiceToken or timeout is not a new state.
 _NOT_VERIFIED = {"ServiceToken", "ServiceTimeout"}
 ROLLBACK_SUMMARY = "rollback to a state verified earlier; not re-verified"
@@ -155,17 +155,12 @@ def _owner(event: dict[str, Any]) -> str:
 
 
 def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return clients_mod.region()
 
 
 def budget_seconds(context: Any, cap_seconds: float | None = None) -> float:
-    """Lambda time left minus a margin, so we fail with a reason instead of being killed."""
-    try:
-        remaining = float(context.get_remaining_time_in_millis()) / 1000.0
-    except Exception:  # noqa: BLE001 - no context (local runs)
-        remaining = 840.0
-    budget = max(1.0, remaining - SAFETY_MARGIN_SECONDS)
-    return min(budget, cap_seconds) if cap_seconds is not None else budget
+    """Lambda time left minus a margin (which, with the stage cleanup reserve, covers one AWS call's worst case)."""
+    return clients_mod.remaining_budget(context, SAFETY_MARGIN_SECONDS, cap_seconds)
 
 
 def build_runtime(context: Any, cap_seconds: float | None = None) -> Runtime:
@@ -184,9 +179,9 @@ def on_create_or_update(event: dict[str, Any], context: Any) -> dict[str, Any]:
     props = _props(event)
     config = parse_properties(props, owner=_owner(event), run_id=kube.scrub(event.get("RequestId"), 100))
     fp = fingerprint(props)
-    if event.get("RequestType") == "Update" and str(event.get("PhysicalResourceId") or "").endswith(f"/{fp}"):
-        # The state CloudFormation returns to was verified when this id was issued: this is an update
-        # rollback (or a no-op), and re-verifying would let a cause outside the template wedge the rollback.
+    if event.get("RequestType") == "Update" and _returns_to_a_verified_state(event, fp):
+        # Re-verifying a state CloudFormation rolls back to would let a cause outside the template (a key
+        # disabled by hand) fail the rollback too, and wedge the stack in UPDATE_ROLLBACK_FAILED.
         jsonlog.info("verification.rollback_not_reverified", physical_id=event.get("PhysicalResourceId"))
         return {"PhysicalResourceId": event["PhysicalResourceId"],
                 "Data": _data(config.expected_key or "", ROLLBACK_SUMMARY, [], [], [])}
@@ -194,10 +189,38 @@ def on_create_or_update(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = checks.run_verification(config, build_clients(_region(), budget_seconds=runtime.remaining(),
                                                            with_cloudtrail=config.cloudtrail_check), runtime)
     data = _data(report.key_arn or "", report.summary_json(), report.evidence, report.warnings, report.leftovers)
-    if len(json.dumps(data)) >= MAX_DATA_BYTES:  # keep the response under CloudFormation's 4 KB
+    if len(json.dumps(data)) > MAX_DATA_BYTES:  # the whole response must stay under CloudFormation's 4 KB
         data["Summary"] = json.dumps({"stages": [[r.name, r.status, r.ms, r.aws, r.k8s] for r in report.results]}, separators=(",", ":"))
         data["Warnings"] = data["Warnings"][:500]
+        data["Leftovers"] = _bounded_names(report.leftovers, 10)
+    if len(json.dumps(data)) > MAX_DATA_BYTES:
+        data["Summary"] = data["Summary"][:1000]
     return {"PhysicalResourceId": physical_id(config.cluster_name, fp), "Data": data}
+
+
+def _bounded_names(names: list[str], limit: int) -> str:
+    return ",".join(names[:limit]) + (f",+{len(names) - limit} more (see the logs)" if len(names) > limit else "")
+
+
+def _returns_to_a_verified_state(event: dict[str, Any], fp: str) -> bool:
+    """An Update that CloudFormation sends while rolling back, to a state verified earlier.
+
+    Either the verification's own update failed (the PhysicalResourceId still carries the fingerprint
+    of the state rolled back to), or it succeeded and a later resource failed: the stack is then
+    UPDATE_ROLLBACK_IN_PROGRESS, and the properties are those of the state verified before.
+    """
+    if str(event.get("PhysicalResourceId") or "").endswith(f"/{fp}"):
+        return True
+    import protection
+
+    return protection.stack_rolling_back(stack_client(), event.get("StackId"), {"UPDATE_ROLLBACK_IN_PROGRESS"})
+
+
+def stack_client() -> Any:
+    """CloudFormation, to read the status of the stack this resource belongs to."""
+    import protection
+
+    return protection.aws_clients()[1]
 
 
 def _data(key_arn: str, summary: str, evidence: list[str], warnings: list[str], leftovers: list[str]) -> dict[str, str]:

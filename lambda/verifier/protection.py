@@ -7,7 +7,6 @@ added this resource: then the previous state (unprotected) is restored.
 """
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Callable
 
@@ -17,8 +16,9 @@ import jsonlog
 import kube
 from model import fit_reason
 
-SAFETY_MARGIN_SECONDS = 20.0
 POLL_SECONDS = 5.0
+#: Time kept back for turning protection off again when a Create fails after protection went on.
+REVERT_RESERVE_SECONDS = 120.0
 #: Stack states in which deleting this resource restores a state where it did not exist yet (unprotected).
 ROLLBACK_STATES = {"ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"}
 
@@ -28,8 +28,10 @@ class ProtectionError(RuntimeError):
 
 
 def refusal(cluster: str) -> str:
-    return (f"Cluster {cluster} is deletion-protected, so this stack refuses deletion. To remove it on purpose: "
-            "make deploy CONTEXT='-c deletion_protection=false', then make destroy (docs: README \"Removing a production stack\").")
+    return fit_reason(
+        "deletion-protection", f"Cluster {cluster} is deletion-protected, so this stack refuses deletion",
+        "To remove it on purpose: make deploy CONTEXT='-c deletion_protection=false', then make destroy "
+        "(README: Removing a production stack).")
 
 
 def _fail(problem: str, fix: str) -> ProtectionError:
@@ -48,13 +50,13 @@ def _props(event: dict[str, Any]) -> tuple[str, bool]:
     return name, text == "true"
 
 
-def _clients() -> tuple[Any, Any]:
+def aws_clients() -> tuple[Any, Any]:
+    """EKS and CloudFormation clients (standard retries, bounded timeouts)."""
     import boto3
 
-    from clients import boto_config
+    from clients import boto_config, region
 
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    session = boto3.session.Session(region_name=region)
+    session = boto3.session.Session(region_name=region())
     cfg = boto_config(60.0)
     return session.client("eks", config=cfg), session.client("cloudformation", config=cfg)
 
@@ -63,15 +65,16 @@ def on_event(event: dict[str, Any], context: Any, *, eks: Any = None, cloudforma
              clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     name, protect = _props(event)
     if eks is None:
-        eks, cloudformation = _clients()
-    try:
-        remaining = float(context.get_remaining_time_in_millis()) / 1000.0
-    except Exception:  # noqa: BLE001
-        remaining = 840.0
-    deadline = clock() + max(1.0, remaining - SAFETY_MARGIN_SECONDS)
+        eks, cloudformation = aws_clients()
+    from clients import AWS_CALL_WORST_CASE_SECONDS, remaining_budget
+
+    deadline = clock() + remaining_budget(context, AWS_CALL_WORST_CASE_SECONDS + 10.0)
     physical = f"{name}/deletion-protection"
     request_type = event.get("RequestType")
     try:
+        if request_type == "Create" and protect:
+            _protect_or_revert(eks, name, deadline, clock, sleep)
+            return {"PhysicalResourceId": physical, "Data": {"Protected": "true"}}
         if request_type in ("Create", "Update"):
             ensure(eks, name, protect, deadline, clock, sleep)
             return {"PhysicalResourceId": physical, "Data": {"Protected": "true" if protect else "false"}}
@@ -79,7 +82,7 @@ def on_event(event: dict[str, Any], context: Any, *, eks: Any = None, cloudforma
             raise _fail(f"unknown RequestType {kube.scrub(request_type, 40)!r}", "Expected Create, Update or Delete.")
         if not _cluster_exists(eks, name):
             return {"PhysicalResourceId": physical}
-        if protect and not _rolling_back(cloudformation, event.get("StackId")):
+        if protect and not stack_rolling_back(cloudformation, event.get("StackId")):
             raise ProtectionError(refusal(name))
         ensure(eks, name, False, deadline, clock, sleep)
         return {"PhysicalResourceId": physical}
@@ -102,8 +105,33 @@ def _cluster_exists(eks: Any, name: str) -> bool:
     return True
 
 
-def _rolling_back(cloudformation: Any, stack_id: Any) -> bool:
-    """True while the stack rolls back the operation that created this resource (needs cloudformation:DescribeStacks).
+def _protect_or_revert(eks: Any, name: str, deadline: float, clock: Callable[[], float],
+                       sleep: Callable[[float], None]) -> None:
+    """Protection on for a new resource; if that fails, off again before the failure is reported.
+
+    The Provider framework answers the Delete that follows a failed Create itself, without calling this
+    handler: protection left on by a Create that gave up (time ran out, a throttled poll) would make
+    the rollback's DeleteCluster fail on an ACTIVE protected cluster, and the stack ROLLBACK_FAILED.
+    """
+    started: list[str] = []
+    try:
+        ensure(eks, name, True, max(clock() + 1.0, deadline - REVERT_RESERVE_SECONDS), clock, sleep, started=started)
+    except Exception as exc:
+        try:
+            for update_id in started:  # an update still running would turn protection on after the revert
+                _wait_for(eks, name, update_id, deadline, clock, sleep)
+            ensure(eks, name, False, deadline, clock, sleep)
+        except Exception:  # noqa: BLE001 - the reason below says what is left to do
+            jsonlog.error("protection.revert_failed", cluster=name)
+            raise _fail(f"turning deletion protection on for {name} failed, and turning it off again too",
+                        f"Before the rollback deletes the cluster: aws eks update-cluster-config --name {name} "
+                        "--no-deletion-protection.") from None
+        jsonlog.warning("protection.reverted", cluster=name, error=type(exc).__name__)
+        raise
+
+
+def stack_rolling_back(cloudformation: Any, stack_id: Any, states: frozenset[str] | set[str] = ROLLBACK_STATES) -> bool:
+    """True while the stack is in one of ``states`` (needs cloudformation:DescribeStacks).
 
     Without the permission (or any answer) the refusal stands: a stack is never unprotected by guesswork.
     """
@@ -118,8 +146,12 @@ def _rolling_back(cloudformation: Any, stack_id: Any) -> bool:
     return status in ROLLBACK_STATES
 
 
-def ensure(eks: Any, name: str, protect: bool, deadline: float, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
-    """Make the cluster's deletionProtection equal ``protect``: UpdateClusterConfig, then DescribeUpdate until Successful."""
+def ensure(eks: Any, name: str, protect: bool, deadline: float, clock: Callable[[], float], sleep: Callable[[float], None],
+           *, started: list[str] | None = None) -> None:
+    """Make the cluster's deletionProtection equal ``protect``: UpdateClusterConfig, then DescribeUpdate until Successful.
+
+    ``started`` collects the id of the update it issued, for a caller that may have to wait for it.
+    """
     cluster = eks.describe_cluster(name=name)["cluster"]
     if bool(cluster.get("deletionProtection")) == protect:
         return
@@ -133,18 +165,26 @@ def ensure(eks: Any, name: str, protect: bool, deadline: float, clock: Callable[
                 raise
             sleep(POLL_SECONDS)
     update_id = update.get("id")
+    if started is not None:
+        started.append(update_id)
     jsonlog.info("protection.update", cluster=name, protect=protect, update_id=update_id)
+    current = _wait_for(eks, name, update_id, deadline, clock, sleep)
+    status = current.get("status")
+    if status != "Successful":
+        errors = "; ".join(kube.scrub(f"{e.get('errorCode')}: {e.get('errorMessage')}", 100)
+                           for e in current.get("errors") or [] if isinstance(e, dict)) or "no error detail"
+        raise _fail(f"turning deletion protection {'on' if protect else 'off'} for {name} ended {status} ({errors})",
+                    "Fix the cause EKS names, then retry the deploy.")
+
+
+def _wait_for(eks: Any, name: str, update_id: str, deadline: float, clock: Callable[[], float],
+              sleep: Callable[[float], None]) -> dict[str, Any]:
+    """Poll DescribeUpdate until the update is no longer InProgress (bounded by ``deadline``); return it."""
     while True:
         current = eks.describe_update(name=name, updateId=update_id)["update"]
-        status = current.get("status")
-        if status == "Successful":
-            return
-        if status in ("Failed", "Cancelled"):
-            errors = "; ".join(kube.scrub(f"{e.get('errorCode')}: {e.get('errorMessage')}", 100)
-                               for e in current.get("errors") or [] if isinstance(e, dict)) or "no error detail"
-            raise _fail(f"turning deletion protection {'on' if protect else 'off'} for {name} ended {status} ({errors})",
-                        "Fix the cause EKS names, then retry the deploy.")
+        if current.get("status") != "InProgress":
+            return current
         if clock() + POLL_SECONDS > deadline:
-            raise _fail(f"update {update_id} of {name} still {status} when time ran out",
+            raise _fail(f"update {update_id} of {name} still InProgress when time ran out",
                         "Check it with aws eks describe-update, then retry the deploy.")
         sleep(POLL_SECONDS)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import json
 import types
 
 import boto3
@@ -20,6 +21,9 @@ from verifier_fakes import CLUSTER, REGION, STACK_ID, FakeContext, stubbed_cloud
 def wired(world, runtime, monkeypatch):
     monkeypatch.setattr(index, "build_clients", lambda region, **_: world.clients())
     monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
+    world.stack_status = "UPDATE_IN_PROGRESS"
+    monkeypatch.setattr(index, "stack_client", lambda: types.SimpleNamespace(
+        describe_stacks=lambda StackName: {"Stacks": [{"StackName": "s", "StackStatus": world.stack_status}]}))
     return world
 
 
@@ -47,6 +51,27 @@ def test_update_rollback_to_a_verified_state_is_not_reverified(wired):
     assert rolled_back["Data"]["Verified"] == "true"
     assert rolled_back["Data"]["Summary"] == "rollback to a state verified earlier; not re-verified"
     assert wired.server.scenario.calls("POST") == posts  # nothing ran
+
+
+def test_update_rollback_after_the_verification_itself_succeeded_is_not_reverified(wired):
+    # The verification's update passed (new id); a later resource failed; the rollback sends the old
+    # properties with the new id while the stack is UPDATE_ROLLBACK_IN_PROGRESS.
+    created = index.on_event(event(wired, "Create"), FakeContext())
+    updated = index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
+    wired.kms.disable_key(KeyId=wired.key_id)
+    posts = wired.server.scenario.calls("POST")
+    wired.stack_status = "UPDATE_ROLLBACK_IN_PROGRESS"
+    rolled_back = index.on_event(event(wired, "Update", updated["PhysicalResourceId"], RunNonce="1"), FakeContext())
+    assert rolled_back["PhysicalResourceId"] == updated["PhysicalResourceId"]
+    assert rolled_back["Data"]["Summary"] == "rollback to a state verified earlier; not re-verified"
+    assert wired.server.scenario.calls("POST") == posts
+
+
+def test_forward_update_is_verified_even_with_the_key_broken(wired):
+    created = index.on_event(event(wired, "Create"), FakeContext())
+    wired.kms.disable_key(KeyId=wired.key_id)
+    with pytest.raises(checks.VerificationError, match="is Disabled"):
+        index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
 
 
 def test_update_with_new_properties_verifies_and_returns_a_new_id(wired):
@@ -140,6 +165,9 @@ def test_fails_update_that_eks_reports_failed_names_its_errors():
         ("update_cluster_config", update_shape("InProgress"), {"name": CLUSTER, "deletionProtection": True}),
         ("describe_update", update_shape("Failed", [{"errorCode": "AccessDenied", "errorMessage": "no <b>way</b>"}]),
          {"name": CLUSTER, "updateId": "u-1"}),
+        # The failed Create makes sure protection is off before it reports: the update is over, and off it is.
+        ("describe_update", update_shape("Failed"), {"name": CLUSTER, "updateId": "u-1"}),
+        ("describe_cluster", cluster_shape(False), {"name": CLUSTER}),
     )
     with pytest.raises(protection.ProtectionError) as info:
         run_protection(protection_event("Create"), eks)
@@ -151,9 +179,36 @@ def test_fails_delete_while_protected_with_the_documented_path():
     eks, _ = stubbed(("describe_cluster", cluster_shape(True), {"name": CLUSTER}))
     with pytest.raises(protection.ProtectionError) as info:
         run_protection(protection_event("Delete"), eks)
-    assert str(info.value) == (
-        f"Cluster {CLUSTER} is deletion-protected, so this stack refuses deletion. To remove it on purpose: make deploy "
-        "CONTEXT='-c deletion_protection=false', then make destroy (docs: README \"Removing a production stack\").")
+    reason = str(info.value)
+    assert reason.startswith(f"Stage deletion-protection: Cluster {CLUSTER} is deletion-protected, so this stack refuses deletion.")
+    assert reason.endswith("make deploy CONTEXT='-c deletion_protection=false', then make destroy "
+                           "(README: Removing a production stack).")
+
+
+def test_fails_delete_while_protected_keeps_the_fix_with_a_long_cluster_name():
+    reason = protection.refusal("c" * 100)
+    assert len(reason) <= 256 and "make destroy (README: Removing a production stack)." in reason
+
+
+def test_fails_create_that_runs_out_of_time_turns_protection_off_again():
+    # Protection went on after the handler gave up waiting: the rollback's DeleteCluster would be
+    # refused on an ACTIVE protected cluster, so the failed Create turns it off before it reports.
+    eks, stub = stubbed(
+        ("describe_cluster", cluster_shape(False), {"name": CLUSTER}),
+        ("update_cluster_config", update_shape("InProgress"), {"name": CLUSTER, "deletionProtection": True}),
+        *[("describe_update", update_shape("InProgress"), {"name": CLUSTER, "updateId": "u-1"})] * 3,
+        # The revert waits for the update it started, then finds protection on and turns it off.
+        ("describe_update", update_shape("Successful"), {"name": CLUSTER, "updateId": "u-1"}),
+        ("describe_cluster", cluster_shape(True), {"name": CLUSTER}),
+        ("update_cluster_config", update_shape("InProgress"), {"name": CLUSTER, "deletionProtection": False}),
+        ("describe_update", update_shape("Successful"), {"name": CLUSTER, "updateId": "u-1"}),
+    )
+    now = [0.0]
+    # 176 s left: 46 s kept back, 120 s reserved for the revert, so the protect step has 10 s (3 polls).
+    with pytest.raises(protection.ProtectionError, match="still InProgress when time ran out"):
+        protection.on_event(protection_event("Create"), FakeContext(176_000), eks=eks, clock=lambda: now[0],
+                            sleep=lambda s: now.__setitem__(0, now[0] + s))
+    stub.assert_no_pending_responses()
 
 
 def test_delete_during_create_rollback_turns_protection_off():
@@ -244,3 +299,15 @@ def test_default_cloudtrail_without_evidence_is_non_blocking(world, runtime):
                                      world.clients(cloudtrail=client), runtime)
     assert report.passed and report.results[-1].status == "not-yet-delivered"
     assert report.evidence == ["config-names-key", "key-usable", "api-roundtrip", "kms-provider-healthy"]
+
+
+def test_data_stays_under_cloudformations_limit_with_many_leftovers(wired, monkeypatch):
+    from model import Report
+
+    leftovers = [f"eks-envelope-canary-{i:010x}" for i in range(500)]
+    report = Report(results=[], key_arn="arn:aws:kms:eu-west-1:111122223333:key/k", cluster_name=CLUSTER,
+                    evidence=["config-names-key"], warnings=["w" * 2000], leftovers=leftovers)
+    monkeypatch.setattr(index.checks, "run_verification", lambda config, clients, runtime: report)
+    data = index.on_event(event(wired, "Create"), FakeContext())["Data"]
+    assert len(json.dumps(data)) <= 3500
+    assert data["Leftovers"].endswith(",+490 more (see the logs)") and data["Leftovers"].startswith(leftovers[0])

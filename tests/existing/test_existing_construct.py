@@ -1,0 +1,182 @@
+"""EnvelopeEncryptionForExistingCluster on a bare cdk.Stack: what it adds, with every compliance pack clean."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Match, Template
+
+from eks_envelope import EnvelopeConfigError, EnvelopeEncryptionForExistingCluster
+from eks_envelope.compliance import evaluate
+from eks_envelope.compliance_packs import PACK_CLASSES, register_packs
+from eks_envelope.markers import VERIFICATION_RESOURCE_TYPE
+from tests.helpers import bundled_template, new_app
+
+ROLE_ARN = "arn:aws:iam::111122223333:role/eksctl/eksctl-prod-cluster-ServiceRole-ABC"
+KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def _adopt(stack: cdk.Stack, **props: Any) -> EnvelopeEncryptionForExistingCluster:
+    vpc = ec2.Vpc.from_vpc_attributes(stack, "Vpc", vpc_id="vpc-0123456789abcdef0", availability_zones=["eu-west-1a", "eu-west-1b"],
+                                      private_subnet_ids=["subnet-0aaa", "subnet-0bbb"],
+                                      private_subnet_route_table_ids=["rtb-0aaa", "rtb-0bbb"])
+    role = iam.Role.from_role_arn(stack, "ClusterRole", ROLE_ARN, mutable=False)
+    return EnvelopeEncryptionForExistingCluster(stack, "Adopt", cluster_name="prod", cluster_role=role, vpc=vpc,
+                                                cluster_security_group_id="sg-0123456789abcdef0", **props)
+
+
+@pytest.fixture(scope="module")
+def adopted() -> SimpleNamespace:
+    """Synthesized once, with every compliance pack registered: synth raises on any unacknowledged finding."""
+    app = new_app()
+    register_packs(app, list(PACK_CLASSES))
+    stack = cdk.Stack(app, "Adopt")
+    construct = _adopt(stack, key_alias="eks/prod-secrets")
+    assembly = app.synth()
+    return SimpleNamespace(app=app, construct=construct, template=Template.from_json(assembly.get_stack_by_name("Adopt").template))
+
+
+@pytest.fixture(scope="module")
+def with_given_key() -> Template:
+    app = new_app()
+    register_packs(app, list(PACK_CLASSES))
+    stack = cdk.Stack(app, "AdoptGivenKey")
+    _adopt(stack, key=kms.Key.from_key_arn(stack, "Given", KEY_ARN), reencrypt_kinds=["secrets", "configmaps"])
+    return Template.from_json(app.synth().get_stack_by_name("AdoptGivenKey").template)
+
+
+def _resources(template: Template, cfn_type: str) -> dict[str, Any]:
+    return template.find_resources(cfn_type)
+
+
+def test_adds_what_its_docstring_says(adopted: SimpleNamespace) -> None:
+    t = adopted.template
+    for cfn_type, count in {
+        "AWS::KMS::Key": 2,  # secrets key + logs key
+        "AWS::KMS::Alias": 1,
+        "AWS::Lambda::Function": 7,  # 2 handlers + 3 framework (association), 2 (verifier)
+        "AWS::StepFunctions::StateMachine": 1,
+        "AWS::EKS::AccessEntry": 2,
+        "AWS::EC2::SecurityGroup": 2,
+        "AWS::EC2::SecurityGroupIngress": 2,
+        "Custom::EnvelopeEncryptionAssociation": 1,
+        VERIFICATION_RESOURCE_TYPE: 1,
+        "AWS::EKS::Cluster": 0,
+    }.items():
+        t.resource_count_is(cfn_type, count)
+    doc = EnvelopeEncryptionForExistingCluster.__doc__
+    for claim in ("2 handler Lambdas", "3 framework Lambdas", "1 Step Functions state machine", "EnvelopeEncryptionVerifier`` (2 Lambdas",
+                  "Delete does\n    nothing", "AmazonEKSEditPolicy"):
+        assert claim in doc
+
+
+def test_association_resource_names_cluster_key_and_kinds(adopted: SimpleNamespace) -> None:
+    (key_id,) = [k for k, v in _resources(adopted.template, "AWS::KMS::Key").items()
+                 if v["Properties"].get("Description") == "Envelope encryption of EKS Kubernetes secrets"]
+    adopted.template.has_resource("Custom::EnvelopeEncryptionAssociation", {
+        "Properties": {"ClusterName": "prod", "KeyArn": {"Fn::GetAtt": [key_id, "Arn"]}, "ReencryptKinds": "secrets"},
+        "DependsOn": Match.array_with([Match.string_like_regexp("AdoptAccessEntry"), Match.string_like_regexp("AdoptHandlerPolicy")]),
+    })
+
+
+def test_new_key_is_retained_rotated_and_lets_the_existing_cluster_role_use_it(adopted: SimpleNamespace) -> None:
+    t = adopted.template
+    (key_id,) = [k for k, v in _resources(t, "AWS::KMS::Key").items()
+                 if v["Properties"].get("Description") == "Envelope encryption of EKS Kubernetes secrets"]
+    key = _resources(t, "AWS::KMS::Key")[key_id]
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain" and key["Properties"]["EnableKeyRotation"] is True
+    wanted = {"kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"}
+    # ClusterSecretsKey.grant_cluster_role names the role in the key policy or attaches an IAM policy to it
+    # (the handler branch moves it to the latter): either way the existing role may use this key.
+    in_key_policy = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                     if s.get("Principal") == {"AWS": ROLE_ARN} and wanted <= set(s["Action"])]
+    role_name = ROLE_ARN.rsplit("/", 1)[-1]
+    in_role_policy = [s for p in _resources(t, "AWS::IAM::ManagedPolicy").values() if p["Properties"].get("Roles") == [role_name]
+                      for s in p["Properties"]["PolicyDocument"]["Statement"]
+                      if wanted <= set(s["Action"]) and s["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}]
+    assert len(in_key_policy + in_role_policy) == 1
+
+
+def test_waits_through_a_state_machine_not_one_invocation(adopted: SimpleNamespace) -> None:
+    t = adopted.template
+    t.has_resource_properties("AWS::Lambda::Function", {"Handler": "associate.on_event", "Timeout": 300, "Runtime": "python3.14"})
+    t.has_resource_properties("AWS::Lambda::Function", {"Handler": "associate.is_complete", "Timeout": 840})
+    (machine,) = _resources(t, "AWS::StepFunctions::StateMachine").values()
+    definition = json.dumps(machine["Properties"]["DefinitionString"])
+    assert '\\"IntervalSeconds\\":30' in definition and '\\"MaxAttempts\\":240' in definition  # 2 h / 30 s
+    assert machine["Properties"]["LoggingConfiguration"]["Level"] == "ALL"
+    assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
+    # Its role's log-delivery actions can only be granted on '*': acknowledged for cdk-nag and checkov alike.
+    (waiter_policy,) = [p for k, p in _resources(t, "AWS::IAM::Policy").items() if k.startswith("AdoptProviderwaiterstatemachineRole")]
+    assert [s["id"] for s in waiter_policy["Metadata"]["checkov"]["skip"]] == ["CKV_AWS_111"]
+
+
+def test_handler_rights_are_scoped_to_the_cluster_and_key(adopted: SimpleNamespace) -> None:
+    (policy,) = [p for p in _resources(adopted.template, "AWS::IAM::ManagedPolicy").values()
+                 if any("eks:AssociateEncryptionConfig" in json.dumps(s["Action"]) for s in p["Properties"]["PolicyDocument"]["Statement"])]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    grant = next(s for s in statements if s["Action"] == "kms:CreateGrant")
+    assert grant["Condition"]["StringEquals"]["kms:ViaService"] == {"Fn::Join": ["", ["eks.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+    assert all(s["Resource"] != "*" for s in statements)
+    adopted.template.has_resource_properties("AWS::EKS::AccessEntry", {
+        "ClusterName": "prod",
+        "AccessPolicies": [{"AccessScope": {"Type": "cluster"}, "PolicyArn": {"Fn::Join": [
+            "", ["arn:", {"Ref": "AWS::Partition"}, ":eks::aws:cluster-access-policy/AmazonEKSEditPolicy"]]}}],
+    })
+
+
+def test_verifier_runs_after_the_association_with_the_cluster_role_and_no_pod(adopted: SimpleNamespace) -> None:
+    (association_id,) = _resources(adopted.template, "Custom::EnvelopeEncryptionAssociation")
+    adopted.template.has_resource(VERIFICATION_RESOURCE_TYPE, {
+        "Properties": {"ClusterName": "prod", "ClusterRoleArn": ROLE_ARN, "PodCheck": "false"},
+        "DependsOn": Match.array_with([association_id]),
+    })
+    adopted.template.has_resource_properties("AWS::EKS::AccessEntry", {
+        "AccessPolicies": [Match.object_like({"AccessScope": {"Namespaces": ["default"], "Type": "namespace"}})]})
+
+
+def test_compliance_packs_clean(adopted: SimpleNamespace) -> None:
+    # The module fixture's synth ran every pack through Validations and raised on any finding.
+    assert evaluate(adopted.app) == []
+
+
+def test_given_key_is_used_as_is(with_given_key: Template) -> None:
+    with_given_key.resource_count_is("AWS::KMS::Key", 1)  # the logs key only
+    with_given_key.has_resource_properties("Custom::EnvelopeEncryptionAssociation",
+                                           {"KeyArn": KEY_ARN, "ReencryptKinds": "secrets,configmaps"})
+
+
+def test_default_app_gets_none_of_it() -> None:
+    template = bundled_template()
+    template.resource_count_is("Custom::EnvelopeEncryptionAssociation", 0)
+    template.resource_count_is("AWS::StepFunctions::StateMachine", 0)
+    assert len(template.find_resources("AWS::Lambda::Function")) <= 3
+
+
+@pytest.mark.parametrize(("props", "message"), [
+    ({"cluster_name": "-bad name"}, "cluster_name='-bad name': 1-100 letters"),
+    ({"reencrypt_kinds": ["deployments"]}, "reencrypt_kinds=('deployments',): give one or more of secrets, configmaps"),
+    ({"total_timeout": cdk.Duration.hours(3)}, "total_timeout='10800 s': give between 1 minute and 2 hours"),
+    ({"query_interval": cdk.Duration.seconds(1)}, "query_interval='1 s': give between 5 seconds and 10 minutes"),
+])
+def test_fails_bad_props(props: dict[str, Any], message: str) -> None:
+    stack = cdk.Stack(new_app(), "Bad")
+    vpc = ec2.Vpc.from_vpc_attributes(stack, "Vpc", vpc_id="vpc-1", availability_zones=["a"], private_subnet_ids=["s-1"])
+    role = iam.Role.from_role_arn(stack, "R", ROLE_ARN)
+    values = {"cluster_name": "prod", "cluster_role": role, "vpc": vpc, "cluster_security_group_id": "sg-1", **props}
+    with pytest.raises(EnvelopeConfigError) as err:
+        EnvelopeEncryptionForExistingCluster(stack, "Adopt", **values)
+    assert message in str(err.value)
+
+
+def test_fails_alias_with_a_given_key() -> None:
+    stack = cdk.Stack(new_app(), "Bad")
+    with pytest.raises(EnvelopeConfigError) as err:
+        _adopt(stack, key=kms.Key.from_key_arn(stack, "K", KEY_ARN), key_alias="eks/x")
+    assert "key_alias='eks/x': leave it out when key is given: the alias belongs to a new key" in str(err.value)
