@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import CfnOutput, Duration, Stack, Tags
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 from eks_envelope import ClusterSecretsKey, EnvelopeEncryptedCluster, VerifierOptions
+from eks_envelope.monitoring import MonitoringOptions
 from eks_envelope.settings import AppSettings
 
 
@@ -59,6 +61,14 @@ class EnvelopeEksStack(Stack):
                 reserved_concurrency=settings.verifier_reserved_concurrency,
                 **({"pod_image": settings.verifier_pod_image} if settings.verifier_pod_image else {}),
             ),
+            monitor=settings.monitoring,
+            monitoring=_monitoring_options(settings),
+            alarm_email=settings.alarm_email,
+            alarm_topic=(
+                sns.Topic.from_topic_arn(self, "AlarmTopic", settings.alarm_topic_arn) if settings.alarm_topic_arn else None
+            ),
+            key_lock=settings.key_lock,
+            key_lock_break_glass_arns=settings.key_lock_break_glass_arns,
         )
 
         for tag_key, tag_value in tags.items():
@@ -77,3 +87,16 @@ class EnvelopeEksStack(Stack):
                 self, "EnvelopeEncryptionVerified", value=self.envelope.verifier.verified,
                 description="Set by the verifier after it proved envelope encryption end to end",
             )
+
+
+def _monitoring_options(settings: AppSettings) -> MonitoringOptions:
+    """Context to MonitoringOptions; an unset schedule means hourly, or off in an ephemeral environment."""
+    minutes = settings.verify_schedule_minutes
+    if minutes is None:
+        minutes = 0 if settings.ephemeral or not settings.verify else 60
+    return MonitoringOptions(
+        schedule=Duration.minutes(minutes) if minutes else None,
+        lookback=Duration.hours(settings.verify_lookback_hours),
+        secret_roundtrip=settings.verify_schedule_secret,
+        config_rule=settings.config_rule,
+    )

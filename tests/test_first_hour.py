@@ -135,6 +135,8 @@ DOCUMENTED_KEYS = re.findall(r"^\| `([a-z_]+)` \|", README.split("## Configurati
 ADMIN = "arn:aws:iam::123456789012:role/PlatformAdmin"
 KEY_ADMIN = "arn:aws:iam::123456789012:role/KeyAdmin"
 EXISTING_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ALARM_TOPIC = "arn:aws:sns:eu-west-1:123456789012:oncall"
+BREAK_GLASS = "arn:aws:iam::123456789012:role/BreakGlass"
 REASON = "CI runners have no fixed egress addresses; IAM and access entries still guard the API"
 #: Non-default values for every key, in two configurations (existing_key_arn excludes key_admin_arns).
 EVERYTHING = {
@@ -145,8 +147,12 @@ EVERYTHING = {
     "compliance_packs": "all", "availability_zones": "eu-west-1b,eu-west-1c", "support_type": "EXTENDED",
     "deletion_protection": "false", "verify_cloudtrail_required": "true",
     "verifier_pod_image": "registry.example.com/tools/busybox:1.37", "verifier_reserved_concurrency": "2",
+    "verify_schedule_minutes": "30", "verify_lookback_hours": "12", "verify_schedule_secret": "true",
+    "alarm_email": "oncall@example.com", "alarm_topic_arn": ALARM_TOPIC, "config_rule": "true",
+    "key_lock": "true", "key_lock_break_glass_arns": BREAK_GLASS,
 }
-EXISTING = {"existing_key_arn": EXISTING_KEY, "verify": "false", "ephemeral": "true", "compliance_packs": "none"}
+EXISTING = {"existing_key_arn": EXISTING_KEY, "verify": "false", "ephemeral": "true", "compliance_packs": "none",
+            "monitoring": "false"}
 
 
 def test_every_documented_context_key_is_exercised() -> None:
@@ -200,6 +206,15 @@ def test_context_key_takes_effect(key: str, everything: Template) -> None:
         "verify_cloudtrail": lambda: "cloudtrail:LookupEvents" in rendered,
         "verify_every_deploy": lambda: "RunNonce" in rendered,
         "compliance_packs": lambda: "cdk_nag" in rendered,
+        "verify_schedule_minutes": lambda: "rate(30 minutes)" in rendered,
+        "verify_lookback_hours": lambda: 'LookbackHours\\":\\"12' in rendered,
+        "verify_schedule_secret": lambda: 'SecretCheck\\":\\"true' in rendered,
+        "alarm_email": lambda: bool(everything.find_resources(
+            "AWS::SNS::Subscription", {"Properties": {"Endpoint": "oncall@example.com", "TopicArn": ALARM_TOPIC}})),
+        "alarm_topic_arn": lambda: not everything.find_resources("AWS::SNS::Topic") and ALARM_TOPIC in rendered,
+        "config_rule": lambda: len(everything.find_resources("AWS::Config::ConfigRule")) == 1,
+        "key_lock": lambda: "KeyLockDenyDestructiveActionsExceptBreakGlass" in rendered,
+        "key_lock_break_glass_arns": lambda: BREAK_GLASS in json.dumps(everything.find_resources("AWS::KMS::Key")),
     }
     assert checks[key](), key
 
@@ -225,6 +240,7 @@ def test_context_key_takes_effect_with_an_existing_key(key: str, existing: Templ
         "ephemeral": lambda: "DeletionProtection" not in cluster["Properties"]
         and not existing.find_resources("Custom::ClusterDeletionProtection"),
         "compliance_packs": lambda: "cdk_nag" not in json.dumps(existing.to_json()),
+        "monitoring": lambda: not existing.find_resources("AWS::Events::Rule"),
     }
     assert checks[key](), key
 

@@ -11,15 +11,18 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from .key import (
     ClusterSecretsKey,
     acknowledge_create_grant_control,
+    check_break_glass_arns,
     deny_create_grant_except_for_aws_services,
     grant_key_use,
 )
 from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, EPHEMERAL_METADATA_KEY
+from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions, check_monitoring
 from .nag import MIN_ACKNOWLEDGEMENT_REASON, acknowledge, checkov_skip, guard_suppress
 from .protection import ClusterDeletionProtection
 from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, in_standard_support, standard_support_versions
@@ -133,6 +136,12 @@ class EnvelopeEncryptedCluster(Construct):
         deploy_principal: iam.IPrincipal | None = None,
         verify: bool = True,
         verifier_options: VerifierOptions | None = None,
+        monitor: bool = True,
+        monitoring: MonitoringOptions | None = None,
+        alarm_email: str | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        key_lock: bool = False,
+        key_lock_break_glass_arns: Sequence[str] = (),
     ) -> None:
         """
         :param key: the secrets key. :default: - a new ClusterSecretsKey with rotation, retained
@@ -164,6 +173,15 @@ class EnvelopeEncryptedCluster(Construct):
         :param deploy_principal: principal that creates the cluster. :default: - the CDK CloudFormation execution role
         :param verify: attach the envelope-encryption verifier. :default: True
         :param verifier_options: how the verifier runs. :default: - pod check on, CloudTrail off
+        :param monitor: watch the cluster after the deploy (scheduled verification, alarms, key-tamper
+            events, one topic). :default: True
+        :param monitoring: schedule, look-back, metrics, Config rule.
+            :default: - hourly verification (off when ephemeral or verify=False), 24 h look-back
+        :param alarm_email: e-mail address subscribed to the alarm topic. :default: - none
+        :param alarm_topic: your topic for every alarm and key event. :default: - a new KMS-encrypted topic
+        :param key_lock: deny ScheduleKeyDeletion, DisableKey and PutKeyPolicy on the new key to all but
+            the break-glass roles (and the deploying principal). :default: False
+        :param key_lock_break_glass_arns: IAM role ARNs that keep those actions; required with key_lock. :default: - none
         """
         super().__init__(scope, construct_id)
         # Resolve defaults.
@@ -229,6 +247,19 @@ class EnvelopeEncryptedCluster(Construct):
             # A key given as an ARN string (Key.from_key_arn) is checked for alias and region.
             if not Token.is_unresolved(key.key_arn):
                 check_key_arn(problems, "key", key.key_arn, stack_region=Stack.of(self).region)
+        if monitor:
+            monitoring = monitoring or MonitoringOptions(
+                schedule=None if ephemeral or not verify else Duration.hours(1)
+            )
+            check_monitoring(problems, monitoring, alarm_email=alarm_email, alarm_topic=alarm_topic, verify=verify)
+        elif alarm_email or alarm_topic:
+            problems.add("alarm_email/alarm_topic", alarm_email or alarm_topic, "alarms need monitoring: set monitor=True (context monitoring=true)")
+        if key_lock and key is not None:
+            problems.add("key_lock", key_lock, "lock your own key where its policy is defined; key_lock shapes a new key")
+        elif key_lock:
+            check_break_glass_arns(problems, key_lock_break_glass_arns)
+        if key_lock_break_glass_arns and not key_lock:
+            problems.add("key_lock_break_glass_arns", list(key_lock_break_glass_arns), "set key_lock=True too, or drop them")
         problems.raise_if_any()
 
         if not in_standard_support(kubernetes_version):
@@ -280,6 +311,8 @@ class EnvelopeEncryptedCluster(Construct):
                 removal_policy=key_removal,
                 pending_window=Duration.days(7) if ephemeral else Duration.days(30),
             )
+            if key_lock:
+                self.secrets_key.lock(key_lock_break_glass_arns)
             key = self.secrets_key.key
         elif isinstance(key, kms.Key):
             # A key of this app now encrypts EKS secrets: CT.KMS.PR.3's statement would break CreateCluster.
@@ -447,6 +480,30 @@ class EnvelopeEncryptedCluster(Construct):
                 removal_policy=log_removal,
             )
 
+        # Before deletion protection: a monitoring resource that fails on a first deploy must still find
+        # the cluster deletable on rollback.
+        self.monitoring: EnvelopeEncryptionMonitoring | None = None
+        if monitor:
+            self.monitoring = EnvelopeEncryptionMonitoring(
+                self,
+                "Monitoring",
+                cluster_name=self.cluster.cluster_name,
+                cluster_role_arn=self.cluster_role.role_arn,
+                key=key,
+                key_alias=self.secrets_key.alias_name if self.secrets_key else None,
+                verifier_function=self.verifier.function if self.verifier else None,
+                verifier_role=self.verifier.role if self.verifier else None,
+                verifier_properties=self.verifier.properties if self.verifier else None,
+                options=monitoring,
+                alarm_email=alarm_email,
+                alarm_topic=alarm_topic,
+                # The logs key already holds operational telemetry; a third key would be one more to keep.
+                topic_key=logs_key if isinstance(logs_key, kms.Key) else None,
+                ephemeral=ephemeral,
+            )
+            if self.verifier is not None and self.monitoring.verifier_attachments:
+                self.verifier.resource.node.add_dependency(*self.monitoring.verifier_attachments)
+
         # Deletion protection: created unprotected, switched on by a resource that runs after a
         # successful verification, so a failed first deploy always rolls back (protection.py).
         self.deletion_protection: ClusterDeletionProtection | None = None
@@ -488,6 +545,7 @@ class EnvelopeEncryptedCluster(Construct):
                         "Ephemeral environment: its log groups are deleted with the stack, so a retention of a year "
                         "would keep nothing longer; the short retention only caps the cost while it lives.",
                     )
+
 
         # Expose what composers need.
         self.cluster_name: str = self.cluster.cluster_name
@@ -594,7 +652,7 @@ def _logs_key(scope: Construct, removal: RemovalPolicy) -> kms.Key:
     key = kms.Key(
         scope,
         "LogsKey",
-        description="Encrypts the EKS control-plane, VPC flow and verifier log groups",
+        description="Encrypts the EKS control-plane, VPC flow and verifier log groups and the alarm topic",
         enable_key_rotation=True,
         removal_policy=removal,
         pending_window=Duration.days(7) if removal == RemovalPolicy.DESTROY else Duration.days(30),

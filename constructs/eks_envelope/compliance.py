@@ -36,6 +36,10 @@ KMS2    AWS::KMS::Key                    DeletionPolicy and UpdateReplacePolicy 
                                          (N/A when ephemeral)
 KMS3    AWS::KMS::Key                    no key-policy principal is a role or user of
                                          the same stack (KMS may not see it yet)
+KMS4    AWS::KMS::Key                    a key lock (Deny of ScheduleKeyDeletion,
+                                         DisableKey or PutKeyPolicy to ``*``) exempts
+                                         named principals by aws:PrincipalArn and the
+                                         account-root statement stays (N/A: no lock)
 IAM1    KMS::Key, IAM::Policy,           no kms:GrantIsForAWSResource condition on a
         ManagedPolicy, RolePolicy, Role  statement allowing kms:CreateGrant
 CWL1    AWS::Logs::LogGroup              KMS-encrypted and with a retention period
@@ -295,13 +299,18 @@ def _action_matches(pattern: Any, action: str) -> bool:
     return isinstance(pattern, str) and fnmatchcase(action.lower(), pattern.lower())
 
 
-def _allows(statement: Mapping[str, Any], action: str) -> bool:
-    """Whether an Allow statement grants ``action`` (wildcards and NotAction understood)."""
-    if statement.get("Effect") != "Allow":
+def _covers(statement: Mapping[str, Any], action: str, effect: str = "Allow") -> bool:
+    """Whether a statement of ``effect`` covers ``action`` (wildcards and NotAction understood)."""
+    if statement.get("Effect") != effect:
         return False
     if "NotAction" in statement:
         return not any(_action_matches(p, action) for p in _as_list(statement["NotAction"]))
     return any(_action_matches(p, action) for p in _as_list(statement.get("Action")))
+
+
+def _allows(statement: Mapping[str, Any], action: str) -> bool:
+    """Whether an Allow statement grants ``action``."""
+    return _covers(statement, action)
 
 
 def _aws_principals(statement: Mapping[str, Any]) -> list[Any]:
@@ -690,6 +699,42 @@ def key_retained(node: CfnResource) -> NagRuleCompliance:
     return COMPLIANT if retained else NON_COMPLIANT
 
 
+#: Actions whose blanket denial could lock everyone out of the key (see key.py's key lock).
+_LOCKABLE_KEY_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy")
+_EXEMPTING_OPERATORS = ("arnnotlike", "arnnotequals", "stringnotlike", "stringnotequals")
+
+
+def _exempts_named_principals(statement: Mapping[str, Any]) -> bool:
+    """Whether a Deny keeps a way in: a negated aws:PrincipalArn condition naming at least one principal."""
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict):
+        return False
+    for operator, clauses in condition.items():
+        if str(operator).lower() not in _EXEMPTING_OPERATORS or not isinstance(clauses, dict):
+            continue
+        for key, values in clauses.items():
+            if str(key).lower() == "aws:principalarn" and any(v not in ("", "*") for v in _as_list(values)):
+                return True
+    return False
+
+
+def key_lock_keeps_a_way_in(node: CfnResource) -> NagRuleCompliance:
+    """KMS4: a key lock exempts named principals and keeps the account-root statement; N/A without a lock."""
+    if node.cfn_resource_type != KMS_KEY:
+        return NOT_APPLICABLE
+    statements = _statements(_props(node).get("KeyPolicy"))
+    locks = [
+        s for s in statements
+        if "*" in _aws_principals(s) and any(_covers(s, a, "Deny") for a in _LOCKABLE_KEY_ACTIONS)
+    ]
+    if not locks:
+        return NOT_APPLICABLE
+    root_kept = any(
+        s.get("Effect") == "Allow" and any(_is_account_root(p) for p in _aws_principals(s)) for s in statements
+    )
+    return COMPLIANT if root_kept and all(_exempts_named_principals(s) for s in locks) else NON_COMPLIANT
+
+
 _POLICY_NAMES = {
     CfnDeletionPolicy.RETAIN: "Retain",
     CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE: "RetainExceptOnCreate",
@@ -868,6 +913,16 @@ RULES: tuple[Rule, ...] = (
         "KMS refuses key policies whose principals it cannot see yet, and a role created seconds earlier may not "
         "be visible: the deploy fails intermittently. Grant the role through its own IAM policy; the key policy's "
         "account-root statement delegates to IAM.",
+    ),
+    Rule(
+        "KMS4",
+        key_lock_keeps_a_way_in,
+        frozenset({KMS_KEY}),
+        "The KMS key policy denies ScheduleKeyDeletion, DisableKey or PutKeyPolicy to everyone without exempting "
+        "named principals, or without the account-root statement.",
+        "A blanket Deny on these actions can lock every principal, the account root included, out of the key for good. "
+        "Exempt named break-glass roles with a negated aws:PrincipalArn condition (ArnNotLike) and keep the "
+        "account-root Allow statement so IAM can still govern the key.",
     ),
     Rule(
         "IAM1",

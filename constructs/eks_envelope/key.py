@@ -19,7 +19,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .nag import guard_suppress
-from .validation import Problems, check_key_arn, parse_kms_arn
+from .validation import Problems, check_key_arn, check_principal_arns, parse_kms_arn
 
 #: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider).
 CLUSTER_ROLE_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants")
@@ -54,6 +54,31 @@ KEY_ADMIN_ACTIONS = (
     "kms:UpdateAlias",
     "kms:UpdateKeyDescription",
 )
+
+
+#: The key lock's statement id and what it denies (see ClusterSecretsKey.lock).
+KEY_LOCK_SID = "KeyLockDenyDestructiveActionsExceptBreakGlass"
+KEY_LOCK_ACTIONS = ("kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion")
+
+
+def check_break_glass_arns(problems: Problems, arns: Sequence[str]) -> None:
+    """The key lock needs at least one valid break-glass role: otherwise nothing could undo it."""
+    if isinstance(arns, str) or not arns:
+        problems.add(
+            "key_lock_break_glass_arns", arns if isinstance(arns, str) else list(arns),
+            "name at least one IAM role that may still disable, delete or re-policy the key "
+            "(e.g. 'arn:aws:iam::123456789012:role/BreakGlass'); without one the lock has no way back",
+        )
+        return
+    check_principal_arns(problems, "key_lock_break_glass_arns", list(arns))
+
+
+def _principal_arn(principal: iam.IPrincipal | None) -> str | None:
+    """The ARN a key-policy condition can name for ``principal`` (an ARN principal or a role)."""
+    if isinstance(principal, iam.ArnPrincipal):
+        return principal.arn
+    role_arn = getattr(principal, "role_arn", None)
+    return role_arn if isinstance(role_arn, str) else None
 
 
 def default_deploy_principal(scope: Construct) -> iam.IPrincipal | None:
@@ -124,6 +149,8 @@ class ClusterSecretsKey(Construct):
                 )
             )
         deployer = deploy_principal or default_deploy_principal(self)
+        self.deploy_principal = deployer
+        self.locked_for: tuple[str, ...] = ()
         if deployer is not None:
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
@@ -149,6 +176,44 @@ class ClusterSecretsKey(Construct):
                 # Never kept: a kept alias would collide with the next deploy of the same name.
                 removal_policy=RemovalPolicy.DESTROY,
             )
+
+    # ---------------------------------------------------------------------------------------------
+    # Key lock (opt-in). Kept in one place: the lock is the only Deny in this key's policy.
+
+    def lock(self, break_glass_arns: Sequence[str]) -> None:
+        """Deny ScheduleKeyDeletion, DisableKey and PutKeyPolicy to everyone but the break-glass roles.
+
+        It can never lock the account out: the account-root statement stays (IAM still governs every
+        other action), the named break-glass roles keep all three actions, and so does the principal
+        that deploys this stack (otherwise the next deploy that touches the key policy, or an ephemeral
+        stack's teardown, would fail half-way). An empty ``break_glass_arns`` is refused.
+        """
+        problems = Problems()
+        check_break_glass_arns(problems, break_glass_arns)
+        deployer_arn = _principal_arn(self.deploy_principal)
+        if deployer_arn is None:
+            # KMS's lockout safety check would refuse the policy at deploy time (CloudFormation could no
+            # longer PutKeyPolicy): say so at synth instead.
+            problems.add(
+                "deploy_principal", self.deploy_principal,
+                "the key lock exempts the principal that deploys the stack; pass deploy_principal as an ARN "
+                "principal or a role (the CDK default synthesizer's execution role is found on its own)",
+            )
+        problems.raise_if_any()
+        exempt = [*break_glass_arns, deployer_arn]
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=KEY_LOCK_SID,
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(KEY_LOCK_ACTIONS),
+                resources=["*"],
+                conditions={"ArnNotLike": {"aws:PrincipalArn": exempt}},
+            )
+        )
+        self.locked_for = tuple(exempt)
+
+    # ---------------------------------------------------------------------------------------------
 
     @property
     def key_arn(self) -> str:

@@ -21,3 +21,8 @@ CANARY_LABEL_VALUE = "verifier"
 #: Resource type of the custom resource that switches EKS deletion protection on after a verified
 #: deploy (and off for a deliberate teardown). The verifier's Lambda serves it.
 DELETION_PROTECTION_RESOURCE_TYPE = "Custom::ClusterDeletionProtection"
+
+#: A scheduled verification event carries this key with this value, and no ``RequestType``:
+#: the verifier's ``index.on_event`` routes it to ``scheduled.on_schedule``.
+SCHEDULED_EVENT_MARKER = "eks-envelope"
+SCHEDULED_EVENT_KIND = "scheduled-verification"

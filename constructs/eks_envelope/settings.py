@@ -19,6 +19,7 @@ from .validation import Problem, Problems, check_choice
 
 _OUR_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$|^[a-z]$")
+_TOPIC_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 #: Keys the CDK CLI itself writes into the context without a prefix.
 _CDK_OWN_KEYS = {"acknowledged-issue-numbers"}
 
@@ -55,6 +56,16 @@ class AppSettings:
     verifier_pod_image: str | None = None
     verifier_reserved_concurrency: int | None = None
     compliance_packs: tuple[str, ...] = COMPLIANCE_PACKS
+    # Day 2 (monitoring.py): None for the schedule means hourly, or off when ephemeral.
+    monitoring: bool = True
+    verify_schedule_minutes: int | None = None
+    verify_lookback_hours: int = 24
+    verify_schedule_secret: bool = False
+    alarm_email: str | None = None
+    alarm_topic_arn: str | None = None
+    config_rule: bool = False
+    key_lock: bool = False
+    key_lock_break_glass_arns: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -137,6 +148,15 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "verifier_pod_image": _as_str,
     "verifier_reserved_concurrency": _as_int,
     "compliance_packs": _as_list,
+    "monitoring": _as_bool,
+    "verify_schedule_minutes": _as_int,
+    "verify_lookback_hours": _as_int,
+    "verify_schedule_secret": _as_bool,
+    "alarm_email": _as_str,
+    "alarm_topic_arn": _as_str,
+    "config_rule": _as_bool,
+    "key_lock": _as_bool,
+    "key_lock_break_glass_arns": _as_list,
 }
 CONTEXT_KEYS = tuple(_PARSERS)
 
@@ -158,10 +178,16 @@ class ContextProblem(Problem):
 
 
 #: Construct props the app fills from a context key of another name.
-_PROP_TO_CONTEXT_KEY = {"key": "existing_key_arn", "key_arn": "existing_key_arn", "key_alias/key_admin_arns": "key_admin_arns"}
+_PROP_TO_CONTEXT_KEY = {"key": "existing_key_arn", "key_arn": "existing_key_arn", "key_alias/key_admin_arns": "key_admin_arns",
+                        "monitoring.schedule": "verify_schedule_minutes",
+                        "monitoring.lookback (hours)": "verify_lookback_hours",
+                        "alarm_email/alarm_topic": "alarm_email"}
 #: Advice about construct props the app does not expose, in the app's terms.
 _PROP_ADVICE_IN_APP_TERMS = {
     "or bring a VPC with endpoints (vpc=...), ": "or compose EnvelopeEncryptedCluster with your own VPC with endpoints, ",
+    "or None to turn the schedule off": "or 0 to turn the schedule off",
+    "or set schedule=None": "or set -c verify_schedule_minutes=0",
+    "set monitor=True (context monitoring=true)": "set -c monitoring=true",
 }
 _PY_BOOL_SETTING = re.compile(r"\b([a-z][a-z0-9_]*)=(True|False)\b")
 
@@ -219,6 +245,12 @@ def settings_from_context(context: Mapping[str, Any], problems: Problems | None 
         problems.items.append(ContextProblem(
             "env_name", env_name,
             "1-24 lowercase letters, digits or '-', starting with a letter and not ending with '-' (e.g. pr-42)",
+        ))
+    topic_arn = values.get("alarm_topic_arn")
+    if topic_arn is not None and not _TOPIC_ARN_RE.match(topic_arn):
+        problems.items.append(ContextProblem(
+            "alarm_topic_arn", topic_arn,
+            "give an SNS topic ARN in this account and region, e.g. arn:aws:sns:eu-west-1:123456789012:oncall",
         ))
     pack_problems = Problems()
     for pack in values.get("compliance_packs", ()):

@@ -59,14 +59,20 @@ def run_verification(config: Config, clients: Clients, runtime: Runtime) -> Repo
                 client = open_kube(facts, config, clients, runtime)  # CA and endpoint checked before any token
                 return verify_secret_roundtrip(client, config, canary)
 
-            runner.run("secret-roundtrip", roundtrip)
+            if config.secret_check:
+                runner.run("secret-roundtrip", roundtrip)
+            else:
+                # A scheduled run without the round trip makes no Kubernetes call at all.
+                for name in ("secret-roundtrip", "pod-read", "kms-health"):
+                    runner.skipped(name, "SecretCheck is false")
             if not grant_visible:
                 report.warnings.append(NO_GRANT_WARNING)
-            if config.pod_check:
-                runner.run("pod-read", lambda: verify_pod_read(client, config, canary, runtime))
-            else:
-                runner.skipped("pod-read", "PodCheck is false")
-            runner.run("kms-health", lambda: verify_kms_provider_health(client, runtime))
+            if config.secret_check:
+                if config.pod_check:
+                    runner.run("pod-read", lambda: verify_pod_read(client, config, canary, runtime))
+                else:
+                    runner.skipped("pod-read", "PodCheck is false")
+                runner.run("kms-health", lambda: verify_kms_provider_health(client, runtime))
         finally:
             _clean_up(client, config, canary, runtime, report)
         if config.cloudtrail_check and clients.cloudtrail is not None:

@@ -107,6 +107,8 @@ class Config:
     cloudtrail_required: bool
     owner: str  # who owns this run's canaries: "<StackId>/<LogicalResourceId>" or "cli/<run>"
     run_id: str
+    #: False only for scheduled runs (SecretCheck): cluster and key stages, no Kubernetes call at all.
+    secret_check: bool = True
 
     @property
     def label_selector(self) -> str:

@@ -5,6 +5,7 @@ One app is built per module; every test applies one rule function to one node of
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -207,7 +208,7 @@ def r() -> SimpleNamespace:
 
 def test_rules_table_ids_are_unique_and_documented() -> None:
     ids = [rule.rule_id for rule in c.RULES]
-    assert len(ids) == len(set(ids)) == 15
+    assert len(ids) == len(set(ids)) == 16
     assert all(i.startswith("EnvelopeEncryption-") for i in ids)
     assert all(rule.info and rule.explanation and rule.resource_types for rule in c.RULES)
     for rule in c.RULES:
@@ -436,3 +437,49 @@ def test_log_group_encrypted_with_retention(r) -> None:
 @pytest.mark.parametrize("name", ["log_group_plain", "log_group_forever"])
 def test_fails_log_group_unencrypted_or_unexpiring(r, name) -> None:
     assert c.log_group_encrypted_with_retention(getattr(r, name)) == NON_COMPLIANT
+
+
+# KMS4 ------------------------------------------------------------------------------------------
+
+_BREAK_GLASS = "arn:aws:iam::111122223333:role/BreakGlass"
+
+
+def _lock(condition: dict[str, Any] | None, actions: list[str] | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": "Lock", "Effect": "Deny", "Principal": {"AWS": "*"},
+        "Action": actions or ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"], "Resource": "*",
+    }
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
+@pytest.fixture(scope="module")
+def locks() -> SimpleNamespace:
+    s = cdk.Stack(cdk.App(), "Locks")
+    exempt = {"ArnNotLike": {"aws:PrincipalArn": [_BREAK_GLASS]}}
+    return SimpleNamespace(
+        unlocked=_key(s, "Unlocked"),
+        locked=_key(s, "Locked", root_statement(), _lock(exempt)),
+        no_exemption=_key(s, "NoExemption", root_statement(), _lock(None)),
+        empty_exemption=_key(s, "EmptyExemption", root_statement(), _lock({"ArnNotLike": {"aws:PrincipalArn": []}})),
+        wildcard_exemption=_key(s, "WildcardExemption", root_statement(),
+                                _lock({"ArnNotLike": {"aws:PrincipalArn": "*"}})),
+        root_dropped=_key(s, "RootDropped", _lock(exempt)),
+        wildcard_action=_key(s, "WildcardAction", root_statement(), _lock(None, ["kms:*"])),
+        other_deny=_key(s, "OtherDeny", root_statement(), _lock(None, ["kms:Decrypt"])),
+    )
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("unlocked", NOT_APPLICABLE),
+    ("other_deny", NOT_APPLICABLE),
+    ("locked", COMPLIANT),
+    ("no_exemption", NON_COMPLIANT),
+    ("empty_exemption", NON_COMPLIANT),
+    ("wildcard_exemption", NON_COMPLIANT),
+    ("root_dropped", NON_COMPLIANT),
+    ("wildcard_action", NON_COMPLIANT),
+])
+def test_key_lock_keeps_a_way_in(locks, name, expected) -> None:
+    assert c.key_lock_keeps_a_way_in(getattr(locks, name)) == expected
