@@ -11,7 +11,6 @@ import base64
 import copy
 import datetime as dt
 import json
-import ssl
 import sys
 import threading
 import urllib.parse
@@ -25,7 +24,7 @@ from botocore.stub import Stubber
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "handler"))
 
-from verifier_fakes import ACCOUNT, CLUSTER_ROLE_ARN, REGION, FakeTime, Pki, _KubeHandler, make_key, validate_token  # noqa: E402
+from verifier_fakes import ACCOUNT, CLUSTER_ROLE_ARN, REGION, FakeTime, Pki, _KubeHandler, make_key, serve_tls, validate_token  # noqa: E402
 
 import association  # noqa: E402
 
@@ -237,13 +236,7 @@ class FakeApiServer:
 
 def start_api_server(pki: Pki, cluster_id: str = CLUSTER) -> FakeApiServer:
     etcd = Etcd()
-    handler = type("Handler", (_Handler,), {"etcd": etcd, "cluster_id": cluster_id})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki.cert_path, pki.key_path)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    server = serve_tls(type("Handler", (_Handler,), {"etcd": etcd, "cluster_id": cluster_id}), pki)
     return FakeApiServer(etcd, server.server_address[1], server)
 
 

@@ -488,15 +488,20 @@ class KubeServer:
         return f"https://127.0.0.1:{self.port}"
 
 
-def start_kube_server(pki: Pki) -> tuple[KubeServer, ThreadingHTTPServer]:
-    scenario = Scenario()
-    handler = type("Handler", (_KubeHandler,), {"scenario": scenario})
+def serve_tls(handler: type, pki: Pki) -> ThreadingHTTPServer:
+    """An HTTPS server on loopback with the PKI's certificate, serving in a daemon thread."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki.cert_path, pki.key_path)
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+def start_kube_server(pki: Pki) -> tuple[KubeServer, ThreadingHTTPServer]:
+    scenario = Scenario()
+    server = serve_tls(type("Handler", (_KubeHandler,), {"scenario": scenario}), pki)
     return KubeServer(scenario, server.server_address[1]), server
 
 
