@@ -18,7 +18,8 @@ EPHEMERAL ?=
 ADMIN     ?=
 override CONTEXT := $(if $(ENV),-c env_name=$(ENV)) $(if $(EPHEMERAL),-c ephemeral=$(EPHEMERAL)) $(CONTEXT)
 CDK       := cdk
-REPORT_ENV := EKS_ENVELOPE_COMPLIANCE_REPORT
+# The report switch's name, from its one definition (stacks/__init__.py).
+REPORT_ENV := $(shell sed -n 's/^REPORT_ENV = "\(.*\)"$$/\1/p' stacks/__init__.py)
 
 # The eks_envelope package from this checkout, for `make verify` and the deploy preflight.
 LIB       := PYTHONPATH=$(CURDIR)/constructs $(PY) -m eks_envelope

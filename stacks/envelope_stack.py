@@ -9,7 +9,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 from eks_envelope import ClusterSecretsKey, EnvelopeEncryptedCluster, VerifierOptions
 from eks_envelope.monitoring import MonitoringOptions
-from eks_envelope.settings import AppSettings
+from stacks.settings import AppSettings
 
 
 class EnvelopeEksStack(Stack):

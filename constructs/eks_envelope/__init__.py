@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     )
     from .existing import EnvelopeEncryptionForExistingCluster
     from .key import ClusterSecretsKey
-    from .markers import VERIFICATION_RESOURCE_TYPE
+    from .contract import VERIFICATION_RESOURCE_TYPE
     from .validation import EnvelopeConfigError
 
 #: Public name -> the module defining it.
@@ -31,7 +31,7 @@ _EXPORTS = {
     "VerifierOptions": ".cluster",
     "EnvelopeEncryptionForExistingCluster": ".existing",
     "ClusterSecretsKey": ".key",
-    "VERIFICATION_RESOURCE_TYPE": ".markers",
+    "VERIFICATION_RESOURCE_TYPE": ".contract",
     "EnvelopeConfigError": ".validation",
 }
 

@@ -21,9 +21,9 @@ from .key import (
     deny_create_grant_except_for_aws_services,
     grant_key_use,
 )
-from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, EPHEMERAL_METADATA_KEY
+from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, EPHEMERAL_METADATA_KEY
 from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions, check_monitoring
-from .nag import MIN_ACKNOWLEDGEMENT_REASON, acknowledge, checkov_skip, guard_suppress
+from .acknowledgements import MIN_ACKNOWLEDGEMENT_REASON, acknowledge, checkov_skip, guard_suppress
 from .protection import ClusterDeletionProtection
 from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, in_standard_support, standard_support_versions
 from .verifier import EnvelopeEncryptionVerifier

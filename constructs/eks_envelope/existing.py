@@ -16,7 +16,7 @@ from constructs import Construct
 
 from .cluster import VerifierOptions, _logs_key
 from .key import ClusterSecretsKey
-from .nag import acknowledge, checkov_skip
+from .acknowledgements import acknowledge, checkov_skip
 from .validation import Problems, check_cluster_name
 from .verifier import (
     CUSTOM_RESOURCE_DLQ_REASON,

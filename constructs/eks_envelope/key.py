@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from .nag import guard_suppress
+from .acknowledgements import guard_suppress
 from .validation import Problems, check_key_arn, check_principal_arns, parse_kms_arn
 
 #: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider).

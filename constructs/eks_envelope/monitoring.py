@@ -24,7 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from .markers import (
+from .contract import (
     CANARY_LABEL_KEY,
     CANARY_LABEL_VALUE,
     CANARY_NAMESPACE,
@@ -33,7 +33,7 @@ from .markers import (
     SCHEDULED_EVENT_MARKER,
 )
 from .key import deny_create_grant_except_for_aws_services
-from .nag import acknowledge
+from .acknowledgements import acknowledge
 from .validation import Problems, check_int_range, is_token
 
 #: CloudWatch namespace of the scheduled verification's metrics.

@@ -20,7 +20,7 @@ from typing import Sequence
 from aws_cdk import CustomResource, Duration
 from constructs import Construct, IDependable
 
-from .markers import DELETION_PROTECTION_RESOURCE_TYPE
+from .contract import DELETION_PROTECTION_RESOURCE_TYPE
 
 #: The Provider framework's Lambda runs at most 15 minutes; a minute more covers its own reply.
 #: Without it, a crashed framework holds the stack for CloudFormation's default hour.

@@ -14,8 +14,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IDependable
 
-from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VERIFICATION_RESOURCE_TYPE
-from .nag import acknowledge, checkov_skip
+from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VERIFICATION_RESOURCE_TYPE
+from .acknowledgements import acknowledge, checkov_skip
 from .console import handler_dir as handler_asset_dir  # noqa: F401 - one lookup, jsii-free
 from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
 
