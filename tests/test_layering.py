@@ -50,3 +50,28 @@ def test_library_module_reads_no_context_and_imports_no_app_code(module: Path) -
 def test_the_check_catches_each_offence(source: str, offence: str) -> None:
     (found,) = _offences(ast.parse(source))
     assert offence in found
+
+
+def undocumented_attributes(module: Path) -> list[str]:
+    """Public attributes a class's ``__init__`` sets without a ``#:`` comment on the line above (Sphinx's form)."""
+    lines = module.read_text().splitlines()
+    missing = []
+    for cls in ast.walk(ast.parse("\n".join(lines))):
+        if not isinstance(cls, ast.ClassDef) or cls.name.startswith("_"):
+            continue
+        init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+        seen: set[str] = set()
+        for node in ast.walk(init) if init else ():
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            for target in targets:
+                if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
+                        and not target.attr.startswith("_") and target.attr not in seen):
+                    seen.add(target.attr)
+                    if not lines[node.lineno - 2].strip().startswith("#:"):
+                        missing.append(f"{cls.name}.{target.attr} (line {node.lineno})")
+    return missing
+
+
+@pytest.mark.parametrize("name", ["cluster.py", "key.py", "verifier.py", "protection.py", "monitoring.py", "existing.py"])
+def test_every_public_construct_attribute_is_documented(name: str) -> None:
+    assert undocumented_attributes(LIBRARY / name) == []

@@ -205,10 +205,14 @@ class EnvelopeEncryptionMonitoring(Construct):
         if verify and verifier_role is None:
             problems.add("verifier_role", None, "give the verifier Lambda's role: it needs PutMetricData and LookupEvents")
         problems.raise_if_any()
+        #: The MonitoringOptions in effect.
         self.options = options
+        #: CloudWatch namespace of the verification metrics (``options.metric_namespace``).
         self.metric_namespace = options.metric_namespace
 
+        #: The KMS key of the new alarm topic; None when ``alarm_topic`` was given.
         self.topic_key: kms.Key | None = None
+        #: The topic every alarm and key event goes to: the given ``alarm_topic`` or a new encrypted one.
         self.topic: sns.ITopic = alarm_topic or self._new_topic(ephemeral, topic_key)
         if alarm_email:
             subscription = self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
@@ -219,17 +223,21 @@ class EnvelopeEncryptionMonitoring(Construct):
                 "alarm states in CloudWatch and the events in CloudTrail stay the record of what happened.",
             )
 
+        #: EventBridge rules on tampering with the key, by construct id.
         self.key_event_rules: dict[str, events.Rule] = {}
         for threat in KEY_THREATS:
             if threat.on_alias and not key_alias:
                 continue
             self.key_event_rules[threat.construct_id] = self._threat_rule(threat, key, key_alias)
 
+        #: The rule running the scheduled verification; None when the schedule is off.
         self.schedule: events.Rule | None = None
         #: What this construct attaches to the verifier's function and role (its invoke permission, its
         #: policy): the verification resource must depend on them, so its Delete still reaches its handler.
         self.verifier_attachments: list[Construct] = []
+        #: Alarm on a failed scheduled verification; None when the schedule is off.
         self.failed_alarm: cloudwatch.Alarm | None = None
+        #: Alarm on scheduled verifications that stopped reporting; None when the schedule is off.
         self.missing_alarm: cloudwatch.Alarm | None = None
         if verifier_function is not None and verifier_role is not None and options.schedule is not None:
             payload = scheduled_payload(
@@ -245,6 +253,7 @@ class EnvelopeEncryptionMonitoring(Construct):
             )
             self._schedule_verification(cluster_name, payload, verifier_function, verifier_role, options)
 
+        #: The AWS Config managed rule ``EKS_SECRETS_ENCRYPTED`` on this cluster; None unless ``options.config_rule``.
         self.config_rule: config.ManagedRule | None = None
         if options.config_rule:
             self.config_rule = config.ManagedRule(

@@ -49,7 +49,9 @@ class ClusterDeletionProtection(Construct):
             after this resource: the verification resource and the cluster's other resources.
         """
         super().__init__(scope, construct_id)
+        #: Whether this resource switches deletion protection on (True) or off (False); from the prop.
         self.protect = protect
+        #: The ``Custom::ClusterDeletionProtection`` custom resource.
         self.resource = CustomResource(
             self,
             "Resource",

@@ -135,7 +135,7 @@ def test_cli_defaults_equal_the_constructs():
     # The construct owns the defaults; the CLI (no CDK at run time) keeps one copy that must not drift.
     import cli_defaults
     from eks_envelope import contract, verifier
-    from eks_envelope.cluster import VerifierOptions
+    from eks_envelope.verifier import VerifierOptions
 
     assert cli_defaults.POD_IMAGE == VerifierOptions().pod_image
     assert cli_defaults.POD_TIMEOUT_SECONDS == verifier.POD_TIMEOUT_SECONDS
