@@ -7,8 +7,7 @@ from aws_cdk import CfnOutput, Duration, Stack, Tags
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
-from eks_envelope import ClusterSecretsKey, EnvelopeEncryptedCluster, VerifierOptions
-from eks_envelope.monitoring import MonitoringOptions
+from eks_envelope import ClusterSecretsKey, EnvelopeEncryptedCluster, MonitoringOptions, VerifierOptions
 from stacks.settings import AppSettings
 
 

@@ -1,4 +1,9 @@
-"""EnvelopeEncryptedCluster: EKS on Fargate with secrets envelope-encrypted under a customer key."""
+"""EnvelopeEncryptedCluster: EKS on Fargate with secrets envelope-encrypted under a customer key.
+
+Over 400 lines because it is one constructor read top to bottom: resolve defaults, validate every
+prop at once, then build in dependency order. The parts with a life of their own live apart: the
+keys (key.py), the new VPC (vpc.py), the verifier, monitoring and deletion protection.
+"""
 from __future__ import annotations
 
 import hashlib

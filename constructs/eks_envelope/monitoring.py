@@ -4,6 +4,9 @@ EKS's API server caches its data key: a key that is disabled, scheduled for dele
 or has its policy rewritten keeps "working" until the API server restarts. This module watches for
 exactly that: a scheduled run of the same verifier Lambda, CloudWatch alarms on its metric, and
 EventBridge rules on the CloudTrail management events that threaten the key — all to one topic.
+
+Over 400 lines: the options with their checks, the construct, and the threat table it turns into
+EventBridge rules belong together; none of them is used without the others.
 """
 from __future__ import annotations
 
