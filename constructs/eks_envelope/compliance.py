@@ -89,7 +89,7 @@ from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 from constructs import IConstruct
 
 from .key import CLUSTER_ROLE_KEY_ACTIONS
-from .markers import DELETION_PROTECTION_RESOURCE_TYPE, EPHEMERAL_METADATA_KEY, VERIFICATION_RESOURCE_TYPE
+from .contract import DELETION_PROTECTION_RESOURCE_TYPE, EPHEMERAL_METADATA_KEY, VERIFICATION_RESOURCE_TYPE
 
 __all__ = [
     "PACK_NAME",

@@ -17,7 +17,7 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import NagMessageLevel, NagRuleCompliance
 
 from eks_envelope import compliance as c
-from eks_envelope.markers import EPHEMERAL_METADATA_KEY
+from eks_envelope.contract import EPHEMERAL_METADATA_KEY
 from tests.compliance.builders import (
     ALL_LOG_TYPES,
     CLUSTER_ROLE_ACTIONS,

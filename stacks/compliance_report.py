@@ -7,8 +7,8 @@ JavaScript speed instead:
 
 - *rules evaluated*: cdk-nag applies every rule of a pack to every resource, so a pack's rule count
   is the number of rules it applies to one probe resource;
-- *findings before acknowledgement*: the app is built a second time with acknowledgements switched
-  off (:data:`eks_envelope.nag.IGNORE_ACKNOWLEDGEMENTS`) and each pack's ``validate_scope`` runs on it;
+- *findings before acknowledgement*: the app is built a second time without acknowledgements
+  (:func:`eks_envelope.acknowledgements.without_acknowledgements`) and each pack's ``validate_scope`` runs on it;
 - *failed*: the violations of the real synth, from ``validation-report.json``.
 
 Acknowledgements and their reasons are read back from the template metadata that
@@ -25,6 +25,7 @@ from typing import Callable, Mapping
 
 import cdk_nag
 from aws_cdk import App, CfnResource, Stack
+from eks_envelope.acknowledgements import without_acknowledgements
 
 
 def rule_count(pack_class: type[cdk_nag.NagPack]) -> int:
@@ -141,8 +142,13 @@ def write_report(
     build_without_acknowledgements: Callable[[], App],
     outdir: Path,
 ) -> tuple[str, Path]:
-    """Write ``compliance-report.md`` into the cloud assembly; return the console table and its path."""
-    unacknowledged = build_without_acknowledgements()
+    """Write ``compliance-report.md`` into the cloud assembly; return the console table and its path.
+
+    ``build_without_acknowledgements`` builds a scratch copy of the app without packs: it is called
+    inside :func:`~eks_envelope.acknowledgements.without_acknowledgements`.
+    """
+    with without_acknowledgements():
+        unacknowledged = build_without_acknowledgements()
     unacknowledged.synth()
     summaries = summarise(pack_classes, findings_before_acknowledgement(unacknowledged, pack_classes), outdir)
     rows = acknowledgements(outdir)
