@@ -7,7 +7,16 @@ from typing import Any, Iterator, Mapping
 
 from aws_cdk import CfnResource
 
-from .template import IAM_MANAGED_POLICY, IAM_POLICY, IAM_ROLE, IAM_ROLE_POLICY, KMS_KEY, as_list, literal_text, properties
+from .template import (
+    IAM_MANAGED_POLICY,
+    IAM_POLICY,
+    IAM_ROLE,
+    IAM_ROLE_POLICY,
+    KMS_KEY,
+    as_list,
+    literal_text,
+    properties,
+)
 
 #: Resource types that carry policy documents: a key policy, IAM policies, a role's inline policies.
 POLICY_CARRIERS = frozenset({KMS_KEY, IAM_POLICY, IAM_MANAGED_POLICY, IAM_ROLE_POLICY, IAM_ROLE})
@@ -86,4 +95,3 @@ def policy_documents(node: CfnResource) -> list[Any]:
     if kind == IAM_ROLE:
         return [p.get("PolicyDocument") for p in as_list(props.get("Policies")) if isinstance(p, dict)]
     return [props.get("PolicyDocument")]
-

@@ -24,7 +24,6 @@ def flag_compliance(raw: Any) -> NagRuleCompliance:
     return COMPLIANT if flag else NON_COMPLIANT
 
 
-
 @dataclass(frozen=True)
 class Rule:
     """One rule of the pack: a stable suffix, the resource types it checks, its level and text."""
@@ -39,7 +38,6 @@ class Rule:
     @property
     def rule_id(self) -> str:
         return f"{PACK_NAME}-{self.suffix}"
-
 
     @property
     def summary(self) -> str:

@@ -90,7 +90,6 @@ def as_bool(value: Any) -> bool | None:
     return None
 
 
-
 def referenced_logical_id(value: Any) -> str | None:
     """The logical id behind ``{"Ref": id}`` or ``{"Fn::GetAtt": [id, attr]}``."""
     if not isinstance(value, dict) or len(value) != 1:
@@ -189,4 +188,3 @@ def replacement_policies(node: CfnResource) -> tuple[str | None, str | None]:
         return synthesized.get("DeletionPolicy"), synthesized.get("UpdateReplacePolicy")
     options = node.cfn_options
     return _POLICY_NAMES.get(options.deletion_policy), _POLICY_NAMES.get(options.update_replace_policy)
-

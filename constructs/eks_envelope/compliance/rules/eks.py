@@ -333,4 +333,3 @@ RULES: tuple[Rule, ...] = (
         "profile's stack.",
     ),
 )
-
