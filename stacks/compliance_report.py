@@ -29,10 +29,12 @@ from eks_envelope.acknowledgements import without_acknowledgements
 
 
 def rule_count(pack_class: type[cdk_nag.NagPack]) -> int:
-    """How many rules ``pack_class`` evaluates: its declared ``rules``, or what it applies to a probe
-    resource (cdk-nag's packs apply every rule to every resource)."""
-    if hasattr(pack_class, "rules"):
-        return len(pack_class.rules)
+    """How many rules ``pack_class`` evaluates: its ``rule_ids`` (cdk-nag's ``ruleIds``, unset in
+    cdk-nag's own packs), or what it applies to a probe resource (cdk-nag's packs apply every rule
+    to every resource)."""
+    declared = pack_class().rule_ids
+    if declared is not None:
+        return len(declared)
     calls = 0
 
     class Counting(pack_class):  # type: ignore[misc, valid-type]
