@@ -18,28 +18,26 @@ EPHEMERAL ?=
 ADMIN     ?=
 override CONTEXT := $(if $(ENV),-c env_name=$(ENV)) $(if $(EPHEMERAL),-c ephemeral=$(EPHEMERAL)) $(CONTEXT)
 CDK       := cdk
-REPORT_ENV := EKS_ENVELOPE_COMPLIANCE_REPORT
+# The report switch's name, from its one definition (stacks/__init__.py).
+REPORT_ENV := $(shell sed -n 's/^REPORT_ENV = "\(.*\)"$$/\1/p' stacks/__init__.py)
 
 # The eks_envelope package from this checkout, for `make verify` and the deploy preflight.
 LIB       := PYTHONPATH=$(CURDIR)/constructs $(PY) -m eks_envelope
 # One line, and exit 1, when no AWS credentials work (before the CLI prints its own dozen lines).
 CREDENTIALS_CHECK := $(LIB).workstation credentials
 
-.PHONY: help deps bootstrap synth diff test deploy destroy verify clean
+.PHONY: help help-main deps bootstrap synth diff check test deploy destroy verify clean
 
-help:
+# `make help`: these lines, then one or more from each mk/ fragment (each adds `help: help-<topic>`).
+help: help-main
+help-main:
 	@echo "make synth     synthesize the app into cdk.out/ (no AWS account needed) [CONTEXT='-c key=value ...']"
-	@echo "make test      run the test suite"
+	@echo "make test      the checks: scanners on the synthesized templates, then the test suite (= make check)"
 	@echo "make bootstrap once per account and region: the CDK's deploy resources (needs AWS credentials)"
 	@echo "make deploy    deploy with your AWS credentials [ADMIN=me] [ENV=name EPHEMERAL=true] [CONTEXT=...]"
 	@echo "make diff      what a deploy would change [ENV=name] [CONTEXT=...]"
 	@echo "make destroy   destroy the stack [ENV=name]"
 	@echo "make verify    verify a deployed cluster: CLUSTER=name [KEY=arn] [REGION=r] [POD=1] [CLOUDTRAIL=1]"
-	@echo "make scan      checkov, cfn-lint, Control Tower controls on the templates (docs/scan.md)"
-	@echo "make comparison regenerate README's scanner comparison on careless clusters"
-	@echo "make integ     integration-test app against its snapshot (offline); integ-deploy for real"
-	@echo "make diagram   regenerate docs/architecture.svg from the template"
-	@echo "make bench     benchmarks into bench/results.md (not part of make test)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,11 +56,14 @@ synth: deps
 	@$(REPORT_ENV)=1 $(CDK) synth --quiet $(CONTEXT)
 	@echo "templates written to cdk.out/"
 
+# `make check`: everything CI runs (.ci/run calls `make test`, README's test command; both mean this).
 # Scanners first, so pytest's summary is the last line a CI log shows.
 # The scan's synth runs aws-cdk-lib's built-in CloudFormation validation too (off in a plain synth).
-test: deps
+check: deps
 	@CDK_VALIDATION=true $(MAKE) --no-print-directory scan
 	@$(PY) -m pytest -q
+
+test: check
 
 bootstrap: deps
 	@$(CREDENTIALS_CHECK)
@@ -97,13 +98,14 @@ verify: deps
 clean:
 	rm -rf cdk.out .pytest_cache build dist
 
-# Topic fragments (scan, integ, diagram, bench): each adds its own targets.
+# Topic fragments (scan, integ, diagram, bench, existing): each adds its own targets, its help lines
+# and the variables it reads (KNOWN_VARIABLES).
 include $(sort $(wildcard mk/*.mk))
 
 # A variable this Makefile does not read is a mistake (`make synth NAT_GATEWAYS=2` would synthesize
-# the defaults): refuse it and show the CONTEXT spelling. BENCH_* are read by bench/run_bench.py;
-# each mk/ fragment adds the variables it reads to KNOWN_VARIABLES, so this check comes after them.
-KNOWN_VARIABLES += ENV EPHEMERAL ADMIN CONTEXT CLUSTER KEY REGION POD CLOUDTRAIL PYTHON SCAN_ARGS INTEG_ENV BENCH_%
+# the defaults): refuse it and show the CONTEXT spelling. Each mk/ fragment adds the variables it
+# reads to KNOWN_VARIABLES, so this check comes after them.
+KNOWN_VARIABLES += ENV EPHEMERAL ADMIN CONTEXT CLUSTER KEY REGION POD CLOUDTRAIL PYTHON
 UNKNOWN_VARIABLES := $(filter-out $(KNOWN_VARIABLES),$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v))))
 ifneq ($(UNKNOWN_VARIABLES),)
 $(error $(firstword $(UNKNOWN_VARIABLES)) is not a setting of this Makefile: pass app settings as CONTEXT='-c $(shell echo $(firstword $(UNKNOWN_VARIABLES)) | tr A-Z a-z)=<value>' (README, Configuration))

@@ -30,15 +30,12 @@ except ImportError:
     sys.exit(f"eks-envelope: aws-cdk-lib is not installed for {sys.executable}: run `make synth` first "
              "(it creates .venv from the pinned requirements; every make target does)")
 
-from eks_envelope.compliance_packs import record_selection, register_packs, selected  # noqa: E402
-from eks_envelope.compliance_report import write_report  # noqa: E402
-from eks_envelope.nag import IGNORE_ACKNOWLEDGEMENTS  # noqa: E402
-from eks_envelope.settings import as_context_problems, settings_from_context  # noqa: E402
 from eks_envelope.validation import EnvelopeConfigError, Problems  # noqa: E402
+from stacks import REPORT_ENV  # noqa: E402
+from stacks.compliance_packs import record_selection, register_packs, selected  # noqa: E402
+from stacks.compliance_report import write_report  # noqa: E402
 from stacks.envelope_stack import EnvelopeEksStack  # noqa: E402
-
-#: Set by `make synth`: also write cdk.out/compliance-report.md and print a table per pack.
-REPORT_ENV = "EKS_ENVELOPE_COMPLIANCE_REPORT"
+from stacks.settings import as_context_problems, settings_from_context  # noqa: E402
 
 #: What the aws-cdk CLI adds to every synth (read from CDK_CONTEXT_JSON of a real `cdk synth`).
 #: Its "@aws-cdk/core:failSynthOnValidationErrors": false is left out: the CLI reports validation
@@ -134,7 +131,7 @@ def main() -> None:
             table, path = write_report(
                 packs,
                 lambda: build_app(
-                    cdk.App(context={**app.node.get_all_context(), IGNORE_ACKNOWLEDGEMENTS: True}, outdir=scratch,
+                    cdk.App(context=app.node.get_all_context(), outdir=scratch,
                             builtin_cloud_formation_validation=False),
                     with_packs=False,
                 ),

@@ -29,13 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from template_stats import AssemblyStats, assembly_stats  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from stacks import REPORT_ENV  # noqa: E402  (stdlib-only package root: the one definition of the name)
+
 BENCH = REPO / "bench"
 PY = str(REPO / ".venv" / "bin" / "python")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 PROFILE_RUNS = int(os.environ.get("BENCH_PROFILE_RUNS", "3"))
 PACK_RUNS = int(os.environ.get("BENCH_PACK_RUNS", "2"))
 PAGE = os.sysconf("SC_PAGE_SIZE")
-REPORT_ENV = "EKS_ENVELOPE_COMPLIANCE_REPORT"
 #: What the aws-cdk CLI (2.1148.1) adds to cdk.json's context in CDK_CONTEXT_JSON (read from a real `cdk synth`).
 CLI_CONTEXT = {
     "aws:cdk:enable-path-metadata": True,
@@ -65,7 +67,7 @@ VARIANTS = [
     # `@aws-cdk/core:validateAgainstDefaultRules` only turns warnings into errors); CDK_VALIDATION=false skips it.
     Variant("noval", "full app, built-in CloudFormation validation off (`CDK_VALIDATION=false`)", "app.py",
             env={"CDK_VALIDATION": "false"}),
-    Variant("report", "full app as `make synth` runs it (`EKS_ENVELOPE_COMPLIANCE_REPORT=1`: per-rule tally + report)",
+    Variant("report", f"full app as `make synth` runs it (`{REPORT_ENV}=1`: per-rule tally + report)",
             "app.py", env={REPORT_ENV: "1"}),
 ]
 TARGET_KEYS = ("full", "v2", "v1")
@@ -344,7 +346,7 @@ def main() -> None:
 
     packs = json.loads(subprocess.run(
         [PY, "-c", "import json, sys; sys.path.insert(0, 'constructs'); "
-                   "from eks_envelope.settings import COMPLIANCE_PACKS; print(json.dumps(COMPLIANCE_PACKS))"],
+                   "from stacks.compliance_packs import COMPLIANCE_PACKS; print(json.dumps(COMPLIANCE_PACKS))"],
         cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
     print(f"bench: one pack at a time ({PACK_RUNS} rounds of {len(packs) + 1}) ...", flush=True)
     pack_variants = [VARIANTS[3]] + [Variant(f"pack:{p}", p, "app.py", {"compliance_packs": [p]}) for p in packs]

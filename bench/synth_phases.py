@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import cProfile
 import importlib.util
-import inspect
 import json
-import os
 import resource
 import sys
 import time
@@ -72,10 +70,7 @@ def main() -> None:
     if profiler:
         profiler.enable()
     t0 = time.perf_counter()
-    kwargs = {}
-    if os.environ.get("EKS_ENVELOPE_COMPLIANCE_REPORT") == "1" and "record" in inspect.signature(module.build_app).parameters:
-        kwargs["record"] = True  # what app.py's main() does for `make synth`
-    app = module.build_app(cdk.App(), **kwargs)
+    app = module.build_app(cdk.App())
     phases["build construct tree (incl. pack registration)"] = time.perf_counter() - t0
     requests_after_build = counts["kernel requests"]
     t0 = time.perf_counter()

@@ -2,7 +2,13 @@
 # test-suite time, written to bench/results.md. Not part of `make test`. BENCH_RUNS=n (default 5)
 # sets the alternating rounds; BENCH_SKIP_TESTS=1 skips the one pytest run; bench/run_bench.py
 # documents the other knobs (BENCH_PROFILE_RUNS, BENCH_PACK_RUNS, BENCH_FROM_RAW).
-.PHONY: bench
+.PHONY: bench help-bench
+
+KNOWN_VARIABLES += BENCH_%
+
+help: help-bench
+help-bench:
+	@echo "make bench     benchmarks into bench/results.md (not part of make test) [BENCH_RUNS=n BENCH_SKIP_TESTS=1]"
 
 BENCH_RUNS ?= 5
 

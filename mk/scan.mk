@@ -1,7 +1,7 @@
 # `make scan`: checkov, cfn-lint and the AWS Control Tower proactive controls (the ControlTower pack)
 # on the synthesized CloudFormation templates (docs/scan.md).
 # The scanners get their own virtualenv: checkov pins an old `packaging` that breaks pytest 9.
-#   make scan                           synth (cdk.json defaults), then scan cdk.out/
+#   make scan                           synth (the app's defaults), then scan cdk.out/
 #   make scan ENV=pr-1 EPHEMERAL=true   the same for an ephemeral environment's template
 #   make scan-only                      scan cdk.out/ as it is (no synth)
 #   make scan SCAN_ARGS=--verbose       also list the reviewed cfn-lint warnings
@@ -10,7 +10,14 @@ SCAN_VENV := .venv-scan
 SCAN_PY   := $(SCAN_VENV)/bin/python
 SCAN_ARGS ?=
 
-.PHONY: scan scan-only scan-deps comparison
+.PHONY: scan scan-only scan-deps comparison help-scan
+
+KNOWN_VARIABLES += SCAN_ARGS
+
+help: help-scan
+help-scan:
+	@echo "make scan      checkov, cfn-lint, Control Tower controls on the templates (docs/scan.md) [SCAN_ARGS=--verbose]"
+	@echo "make comparison regenerate README's scanner comparison on careless clusters"
 
 # Rebuilt from scratch when requirements-scan.txt changes, so no stale scanner version survives.
 # pip's output goes to a log that is shown only when the install fails.

@@ -258,7 +258,7 @@ def summarise_cfn_lint(matches: list[dict], templates: list[Path], version: str)
 
 # --------------------------------------------------------------------------- Control Tower
 
-#: The pack name in context `compliance_packs` (eks_envelope.settings) that selects this scanner.
+#: The pack name in context `compliance_packs` (stacks.settings) that selects this scanner.
 CONTROL_TOWER_PACK = "ControlTower"
 #: Where the app records the packs it was synthesized with (written by app.py into the assembly).
 PACK_SELECTION_FILE = "compliance-packs.json"

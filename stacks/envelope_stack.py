@@ -7,9 +7,8 @@ from aws_cdk import CfnOutput, Duration, Stack, Tags
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
-from eks_envelope import ClusterSecretsKey, EnvelopeEncryptedCluster, VerifierOptions
-from eks_envelope.monitoring import MonitoringOptions
-from eks_envelope.settings import AppSettings
+from eks_envelope import ClusterSecretsKey, EnvelopeEncryptedCluster, MonitoringOptions, VerifierOptions
+from stacks.settings import AppSettings
 
 
 class EnvelopeEksStack(Stack):

@@ -6,7 +6,7 @@ import json
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from eks_envelope import DEFAULT_KUBERNETES_VERSION
+from eks_envelope.cluster import DEFAULT_KUBERNETES_VERSION
 from tests.helpers import bundled_template, only_resource
 
 ADMIN = "arn:aws:iam::123456789012:role/PlatformAdmin"

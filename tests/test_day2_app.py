@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match, Template
 from eks_envelope import EnvelopeConfigError
 from eks_envelope.key import KEY_LOCK_SID
 from eks_envelope.monitoring import KEY_THREATS
-from eks_envelope.settings import settings_from_context
+from stacks.settings import settings_from_context
 from tests.helpers import bundled_template, new_app
 
 BREAK_GLASS = "arn:aws:iam::123456789012:role/BreakGlass"

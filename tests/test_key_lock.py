@@ -8,7 +8,7 @@ from aws_cdk.assertions import Template
 from cdk_nag import NagRuleCompliance
 
 from eks_envelope import ClusterSecretsKey, EnvelopeConfigError
-from eks_envelope import compliance
+from eks_envelope.compliance.rules.kms import key_lock_keeps_a_way_in
 from eks_envelope.key import KEY_LOCK_SID
 from tests.helpers import new_app
 
@@ -51,7 +51,7 @@ def test_lock_keeps_the_account_root_delegation(locked) -> None:
 
 def test_our_pack_accepts_the_lock(locked) -> None:
     _, key = locked
-    assert compliance.key_lock_keeps_a_way_in(key.key.node.default_child) == NagRuleCompliance.COMPLIANT
+    assert key_lock_keeps_a_way_in(key.key.node.default_child) == NagRuleCompliance.COMPLIANT
 
 
 def test_unlocked_key_has_no_deny_and_the_rule_does_not_apply() -> None:
@@ -59,7 +59,7 @@ def test_unlocked_key_has_no_deny_and_the_rule_does_not_apply() -> None:
     key = ClusterSecretsKey(stack, "SecretsKey")
     (resource,) = Template.from_stack(stack).find_resources("AWS::KMS::Key").values()
     assert all(s["Effect"] == "Allow" for s in _statements(resource))
-    assert compliance.key_lock_keeps_a_way_in(key.key.node.default_child) == NagRuleCompliance.NOT_APPLICABLE
+    assert key_lock_keeps_a_way_in(key.key.node.default_child) == NagRuleCompliance.NOT_APPLICABLE
 
 
 @pytest.mark.parametrize("break_glass", [[], "arn:aws:iam::123456789012:role/BreakGlass"])

@@ -19,7 +19,7 @@ from aws_cdk.assertions import Match, Template
 from moto.events.models import EventPattern
 
 from eks_envelope import EnvelopeConfigError
-from eks_envelope.markers import SCHEDULED_EVENT_KIND, SCHEDULED_EVENT_MARKER
+from eks_envelope.contract import SCHEDULED_EVENT_KIND, SCHEDULED_EVENT_MARKER
 from eks_envelope.monitoring import KEY_THREATS, EnvelopeEncryptionMonitoring, MonitoringOptions, scheduled_payload
 from tests.helpers import new_app
 

@@ -41,6 +41,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_carries_library_and_handler_asset(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "eks_envelope/cluster.py" in names
+    assert "eks_envelope/compliance/rules/eks.py" in names
     assert "eks_envelope/_verifier_handler/index.py" in names
     assert not any(name.startswith("constructs/") for name in names)
     assert not any("tests/" in name for name in names)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 
-from eks_envelope import DEFAULT_KUBERNETES_VERSION
+from eks_envelope.cluster import DEFAULT_KUBERNETES_VERSION
 from eks_envelope.support import STANDARD_SUPPORT_ENDS, in_standard_support, standard_support_versions
 
 

@@ -9,7 +9,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 
 from eks_envelope import EnvelopeConfigError, EnvelopeEncryptedCluster
-from eks_envelope.settings import settings_from_context
+from stacks.settings import settings_from_context
 from tests.helpers import new_app
 
 KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -12,40 +12,33 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .cluster import (
-        DEFAULT_KUBERNETES_VERSION,
-        SUPPORTED_KUBERNETES_VERSIONS,
-        EnvelopeEncryptedCluster,
-        VerifierOptions,
-    )
+    from .cluster import EnvelopeEncryptedCluster
+    from .compliance import EnvelopeEncryptionChecks, evaluate
     from .existing import EnvelopeEncryptionForExistingCluster
     from .key import ClusterSecretsKey
-    from .markers import VERIFICATION_RESOURCE_TYPE
+    from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions
+    from .protection import ClusterDeletionProtection
     from .validation import EnvelopeConfigError
+    from .verifier import EnvelopeEncryptionVerifier, VerifierOptions
 
-#: Public name -> the module defining it.
+#: Public name -> the module defining it. Everything else stays importable from its module
+#: (e.g. ``eks_envelope.cluster.DEFAULT_KUBERNETES_VERSION``, ``eks_envelope.contract``) but is not
+#: part of the top-level surface.
 _EXPORTS = {
-    "DEFAULT_KUBERNETES_VERSION": ".cluster",
-    "SUPPORTED_KUBERNETES_VERSIONS": ".cluster",
     "EnvelopeEncryptedCluster": ".cluster",
-    "VerifierOptions": ".cluster",
+    "EnvelopeEncryptionChecks": ".compliance",
+    "evaluate": ".compliance",
     "EnvelopeEncryptionForExistingCluster": ".existing",
     "ClusterSecretsKey": ".key",
-    "VERIFICATION_RESOURCE_TYPE": ".markers",
+    "EnvelopeEncryptionMonitoring": ".monitoring",
+    "MonitoringOptions": ".monitoring",
+    "ClusterDeletionProtection": ".protection",
     "EnvelopeConfigError": ".validation",
+    "EnvelopeEncryptionVerifier": ".verifier",
+    "VerifierOptions": ".verifier",
 }
 
-__all__ = [
-    "DEFAULT_KUBERNETES_VERSION",
-    "SUPPORTED_KUBERNETES_VERSIONS",
-    "ClusterSecretsKey",
-    "EnvelopeConfigError",
-    "EnvelopeEncryptedCluster",
-    "EnvelopeEncryptionForExistingCluster",
-    "VERIFICATION_RESOURCE_TYPE",
-    "VerifierOptions",
-    "__version__",
-]
+__all__ = [*_EXPORTS, "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,11 +1,15 @@
-"""EnvelopeEncryptedCluster: EKS on Fargate with secrets envelope-encrypted under a customer key."""
+"""EnvelopeEncryptedCluster: EKS on Fargate with secrets envelope-encrypted under a customer key.
+
+Over 400 lines because it is one constructor read top to bottom: resolve defaults, validate every
+prop at once, then build in dependency order. The parts with a life of their own live apart: the
+keys (key.py), the new VPC (vpc.py), the verifier, monitoring and deletion protection.
+"""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Sequence
 
-from aws_cdk import Annotations, Aws, CfnResource, Duration, Fn, Names, ReferenceStrength, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Aws, Duration, Fn, Names, ReferenceStrength, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
@@ -15,18 +19,19 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from .key import (
+    new_logs_key,
     ClusterSecretsKey,
     acknowledge_create_grant_control,
     check_break_glass_arns,
-    deny_create_grant_except_for_aws_services,
     grant_key_use,
 )
-from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, EPHEMERAL_METADATA_KEY
+from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, EPHEMERAL_METADATA_KEY
 from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions, check_monitoring
-from .nag import MIN_ACKNOWLEDGEMENT_REASON, acknowledge, checkov_skip, guard_suppress
+from .acknowledgements import MIN_ACKNOWLEDGEMENT_REASON, acknowledge, guard_suppress
 from .protection import ClusterDeletionProtection
 from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, in_standard_support, standard_support_versions
-from .verifier import EnvelopeEncryptionVerifier
+from .verifier import EnvelopeEncryptionVerifier, VerifierOptions
+from .vpc import new_vpc
 from .validation import (
     MAX_FARGATE_SELECTORS,
     Problems,
@@ -77,30 +82,6 @@ MANAGED_ADDONS = {
 }
 
 
-@dataclass(frozen=True)
-class VerifierOptions:
-    """How the post-deploy envelope-encryption verification runs.
-
-    :param pod_check: prove a pod on Fargate reads the canary secret (about a minute per deploy).
-    :param cloudtrail_check: look up KMS calls on the key by the cluster role in CloudTrail (never fails a deploy).
-    :param cloudtrail_required: strict mode: fail the deploy when CloudTrail shows no KMS call by the cluster
-        role on the key within the wait (it turns the CloudTrail stage on by itself). :default: False
-    :param rerun_on_every_deploy: re-run even when neither the cluster nor the key changed.
-    :param pod_image: image of the canary pod; it needs ``sh``, ``sha256sum`` and ``cut``.
-    :param reserved_concurrency: reserved concurrency of the verifier's two Lambdas. :default: None —
-        none reserved: Lambda refuses any reservation that leaves fewer than 100 unreserved, and new
-        or sandbox accounts start with a limit of 10. The compliance findings this causes are
-        acknowledged with that reason; set e.g. 2 in accounts with room to spare.
-    """
-
-    pod_check: bool = True
-    cloudtrail_check: bool = False
-    cloudtrail_required: bool = False
-    rerun_on_every_deploy: bool = False
-    pod_image: str = "public.ecr.aws/docker/library/busybox:stable"
-    reserved_concurrency: int | None = None
-
-
 class EnvelopeEncryptedCluster(Construct):
     """An EKS cluster on Fargate whose Kubernetes secrets are envelope-encrypted with a customer key.
 
@@ -108,6 +89,11 @@ class EnvelopeEncryptedCluster(Construct):
     group, access entries (authentication mode API) with no cluster-creator admin, deletion
     protection, a retained key with rotation, and a verifier that proves envelope encryption after
     every deploy. ``ephemeral=True`` trades retention for a clean, cheap teardown.
+
+    One name per thing: ``key`` is the key that encrypts secrets, whatever its origin;
+    ``secrets_key`` is the ClusterSecretsKey construct only when this construct created it;
+    ``key_arn`` and ``key_alias`` are conveniences over those two. Every public attribute is
+    documented where it is set (``#:``).
     """
 
     def __init__(
@@ -198,6 +184,7 @@ class EnvelopeEncryptedCluster(Construct):
         log_removal = kept if deletion_protection and not ephemeral else RemovalPolicy.DESTROY
         removal = RemovalPolicy.DESTROY
         name = cluster_name or Names.unique_resource_name(self, max_length=100, separator="-")
+        #: Whether this is an ephemeral environment (destroyable, short retention); from the prop.
         self.ephemeral = ephemeral
 
         # Validate everything before building anything.
@@ -287,6 +274,7 @@ class EnvelopeEncryptedCluster(Construct):
             )
 
         # Build.
+        #: The EKS cluster (control-plane) role; it uses the secrets key through ``cluster_role_key_policy``.
         self.cluster_role = iam.Role(
             self,
             "ClusterRole",
@@ -300,6 +288,7 @@ class EnvelopeEncryptedCluster(Construct):
             "AWS updates it as EKS needs change.",
         )
 
+        #: The ClusterSecretsKey construct created here; None when ``key`` was given (then see ``key``).
         self.secrets_key: ClusterSecretsKey | None = None
         if key is None:
             self.secrets_key = ClusterSecretsKey(
@@ -327,11 +316,14 @@ class EnvelopeEncryptedCluster(Construct):
             )
         # Through the role's own policy, relying on the key policy's account-root delegation: the key
         # policy never names a role created in the same deploy (KMS may not see it yet).
+        #: The managed policy that lets ``cluster_role`` use the secrets key.
         self.cluster_role_key_policy = grant_key_use(self, "ClusterRoleKeyPolicy", self.cluster_role, key.key_arn)
+        #: The KMS key encrypting Kubernetes secrets, whichever its origin: the given ``key`` or ``secrets_key.key``.
         self.key = key
 
         if logs_key is None:
-            logs_key = _logs_key(self, key_removal)
+            logs_key = new_logs_key(self, key_removal)
+        #: The KMS key encrypting the log groups (and the alarm topic): the given ``logs_key`` or a new one.
         self.logs_key = logs_key
         if ephemeral:
             # Tells the compliance pack that deleting these with the stack is intended.
@@ -339,12 +331,14 @@ class EnvelopeEncryptedCluster(Construct):
                 if isinstance(owned_key, kms.Key):
                     owned_key.node.default_child.add_metadata(EPHEMERAL_METADATA_KEY, True)
 
-        self.vpc = vpc or self._new_vpc(
-            max_azs, availability_zones, nat_gateways, logs_key, log_retention, log_removal
+        #: The cluster's VPC: the given ``vpc`` or a new one (vpc.py).
+        self.vpc = vpc or new_vpc(
+            self, max_azs, availability_zones, nat_gateways, logs_key, log_retention, log_removal
         )
 
         # EKS writes control-plane logs to this group name; creating it first gives it a retention
         # and encryption that EKS's own auto-created group would not have.
+        #: The log group EKS writes the five control-plane log types to.
         self.control_plane_log_group = logs.LogGroup(
             self,
             "ControlPlaneLogs",
@@ -358,6 +352,7 @@ class EnvelopeEncryptedCluster(Construct):
         if public_access_cidrs:
             endpoint = eks.EndpointAccess.PUBLIC_AND_PRIVATE.only_from(*public_access_cidrs)
 
+        #: The ``aws_eks_v2.Cluster``.
         self.cluster = eks.Cluster(
             self,
             "Resource",
@@ -377,6 +372,7 @@ class EnvelopeEncryptedCluster(Construct):
             bootstrap_self_managed_addons=False,
             removal_policy=removal,
         )
+        #: The cluster's L1 resource (``AWS::EKS::Cluster``), for escape hatches.
         self.cfn_cluster: eks.CfnCluster = self.cluster.node.default_child  # type: ignore[assignment]
         if anywhere_reason and any(is_open_to_anywhere(c) for c in public_access_cidrs):
             # The opt-in is the owner's decision: it acknowledges our pack's finding, with their reason.
@@ -395,6 +391,7 @@ class EnvelopeEncryptedCluster(Construct):
         if ephemeral:
             self.cfn_cluster.add_metadata(EPHEMERAL_METADATA_KEY, True)
 
+        #: The Fargate pod execution role.
         self.pod_execution_role = iam.Role(
             self,
             "PodExecutionRole",
@@ -425,6 +422,7 @@ class EnvelopeEncryptedCluster(Construct):
             selectors.append(
                 eks.Selector(namespace=CANARY_NAMESPACE, labels={CANARY_LABEL_KEY: CANARY_LABEL_VALUE})
             )
+        #: The Fargate profile selecting ``fargate_namespaces`` (and the verifier's canary pod).
         self.fargate_profile = eks.FargateProfile(
             self,
             "FargateProfile",
@@ -436,6 +434,7 @@ class EnvelopeEncryptedCluster(Construct):
             removal_policy=removal,
         )
 
+        #: The EKS managed add-ons by construct id (VpcCni, KubeProxy, CoreDns).
         self.addons: dict[str, eks.Addon] = {}
         for addon_id, (addon_name, configuration) in MANAGED_ADDONS.items():
             addon = eks.Addon(
@@ -450,6 +449,7 @@ class EnvelopeEncryptedCluster(Construct):
             addon.node.add_dependency(self.fargate_profile)
             self.addons[addon_name] = addon
 
+        #: One access entry with cluster admin per ``admin_principal_arns`` entry.
         self.admin_access_entries = [
             eks.AccessEntry(
                 self,
@@ -466,6 +466,7 @@ class EnvelopeEncryptedCluster(Construct):
             for arn in admin_principal_arns
         ]
 
+        #: The envelope-encryption verifier; None when ``verify=False``.
         self.verifier: EnvelopeEncryptionVerifier | None = None
         if verify:
             self.verifier = EnvelopeEncryptionVerifier(
@@ -482,6 +483,7 @@ class EnvelopeEncryptedCluster(Construct):
 
         # Before deletion protection: a monitoring resource that fails on a first deploy must still find
         # the cluster deletable on rollback.
+        #: The after-deploy monitoring (schedule, alarms, key events); None when ``monitor=False``.
         self.monitoring: EnvelopeEncryptionMonitoring | None = None
         if monitor:
             self.monitoring = EnvelopeEncryptionMonitoring(
@@ -506,6 +508,7 @@ class EnvelopeEncryptedCluster(Construct):
 
         # Deletion protection: created unprotected, switched on by a resource that runs after a
         # successful verification, so a failed first deploy always rolls back (protection.py).
+        #: The custom resource that switches EKS deletion protection on after a verified deploy; None when off.
         self.deletion_protection: ClusterDeletionProtection | None = None
         if self.verifier is not None and (deletion_protection or not ephemeral):
             guarded = [c for c in self.node.children if c is not self.verifier]
@@ -548,87 +551,18 @@ class EnvelopeEncryptedCluster(Construct):
 
 
         # Expose what composers need.
+        #: The EKS cluster name (a token).
         self.cluster_name: str = self.cluster.cluster_name
+        #: The EKS cluster ARN (a token).
         self.cluster_arn: str = self.cluster.cluster_arn
+        #: Convenience: ``key.key_arn``, the ARN of the key encrypting secrets.
         self.key_arn: str = key.key_arn
+        #: Convenience: the alias of ``secrets_key``; None when ``key`` was given.
         self.key_alias: str | None = self.secrets_key.alias_name if self.secrets_key else None
+        #: The ``aws eks update-kubeconfig`` command for this cluster (a token).
         self.kubeconfig_command: str = Fn.join(
             "", ["aws eks update-kubeconfig --name ", self.cluster.cluster_name, " --region ", Aws.REGION]
         )
-
-    def _new_vpc(
-        self,
-        max_azs: int,
-        availability_zones: Sequence[str] | None,
-        nat_gateways: int,
-        logs_key: kms.IKey,
-        retention: logs.RetentionDays,
-        removal: RemovalPolicy,
-    ) -> ec2.Vpc:
-        vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            max_azs=None if availability_zones else max_azs,
-            availability_zones=list(availability_zones) if availability_zones else None,
-            nat_gateways=nat_gateways,
-            subnet_configuration=[
-                # Public subnets hold the NAT gateways (with their own Elastic IPs): nothing placed
-                # there gets a public address by accident.
-                ec2.SubnetConfiguration(
-                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24, map_public_ip_on_launch=False
-                ),
-                ec2.SubnetConfiguration(
-                    name="Private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=19
-                ),
-            ],
-        )
-        _default_sg_provider_into_vpc(self, vpc)
-        for subnet in vpc.public_subnets:
-            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-                acknowledge(
-                    subnet.node.find_child("DefaultRoute"),
-                    f"{pack}-VPCNoUnrestrictedRouteToIGW",
-                    "The public subnets exist for the NAT gateway's route to the internet; workloads and the "
-                    "API endpoint sit in private subnets, which route to the NAT gateway, never to the IGW.",
-                )
-        flow_log_group = logs.LogGroup(
-            self, "FlowLogs", retention=retention, encryption_key=logs_key, removal_policy=removal
-        )
-        # Confused-deputy protection: only this account's flow logs may assume the role.
-        flow_log_role = iam.Role(
-            self,
-            "FlowLogRole",
-            assumed_by=iam.ServicePrincipal(
-                "vpc-flow-logs.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:vpc-flow-log/*"},
-                },
-            ),
-        )
-        iam.ManagedPolicy(
-            self,
-            "FlowLogPolicy",
-            roles=[flow_log_role],
-            statements=[
-                iam.PolicyStatement(
-                    actions=[
-                        "logs:CreateLogStream",
-                        "logs:PutLogEvents",
-                        "logs:DescribeLogGroups",
-                        "logs:DescribeLogStreams",
-                    ],
-                    resources=[flow_log_group.log_group_arn],
-                )
-            ],
-        )
-        vpc.add_flow_log(
-            "FlowLog",
-            # Immutable: CDK would otherwise add an inline policy next to the managed one.
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group, flow_log_role.without_policy_updates()),
-        )
-        return vpc
-
 
 def _public_from_anywhere_reason(problems: Problems, opt_in: bool | str) -> str | None:
     """The acknowledgement reason the opt-in carries: the owner's own words, or a statement of the opt-in."""
@@ -645,86 +579,3 @@ def _public_from_anywhere_reason(problems: Problems, opt_in: bool | str) -> str 
         return ("Opted in with allow_public_endpoint_from_anywhere (no reason given): the API endpoint accepts "
                 "connections from any address; each request still needs IAM authentication and an access entry.")
     return None
-
-
-def _logs_key(scope: Construct, removal: RemovalPolicy) -> kms.Key:
-    """A key for this construct's log groups only, so reading logs never implies reading secrets."""
-    key = kms.Key(
-        scope,
-        "LogsKey",
-        description="Encrypts the EKS control-plane, VPC flow and verifier log groups and the alarm topic",
-        enable_key_rotation=True,
-        removal_policy=removal,
-        pending_window=Duration.days(7) if removal == RemovalPolicy.DESTROY else Duration.days(30),
-    )
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="CloudWatchLogsEncryptsThisAccountsLogGroups",
-            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"],
-            conditions={
-                "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": (
-                        f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
-                    )
-                }
-            },
-        )
-    )
-    # Control Tower CT.KMS.PR.3: nothing but CloudWatch Logs, a service principal, uses this key.
-    key.add_to_resource_policy(deny_create_grant_except_for_aws_services())
-    return key
-
-
-def _default_sg_provider_into_vpc(scope: Construct, vpc: ec2.Vpc) -> None:
-    """Run CDK's provider that strips the VPC default security group's rules inside the VPC.
-
-    The provider (a stack singleton, created by ``restrictDefaultSecurityGroup``) is a Lambda outside
-    any VPC, which Control Tower's CT.LAMBDA.PR.3 refuses at deploy. Inside the VPC it needs: the
-    managed policy for its network interfaces, a security group of its own (the default one is the
-    group it closes), and the private subnets' routes to the NAT gateway before it runs, since it
-    calls the EC2 API. Without NAT gateways it stays outside (acknowledged): nothing inside could reach EC2.
-    """
-    provider = Stack.of(scope).node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
-    if provider is None:
-        return
-    handler: CfnResource = provider.node.find_child("Handler")  # type: ignore[assignment]
-    routes = [
-        route for subnet in vpc.private_subnets
-        if isinstance(route := subnet.node.try_find_child("DefaultRoute"), ec2.CfnRoute)
-    ]
-    # The first VPC of the stack with NAT routes gets the provider; it serves the stack's other VPCs from there.
-    if routes and provider.node.try_find_child("SecurityGroup") is None:
-        security_group = ec2.SecurityGroup(
-            provider,
-            "SecurityGroup",
-            vpc=vpc,
-            description="Default security group provider of CDK: HTTPS to the EC2 API",
-            allow_all_outbound=False,
-        )
-        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "EC2 API through the NAT gateway")
-        handler.add_property_override("VpcConfig", {
-            "SubnetIds": [subnet.subnet_id for subnet in vpc.private_subnets],
-            "SecurityGroupIds": [security_group.security_group_id],
-        })
-        # The VPC-access policy also grants the logging the basic execution role gave.
-        provider.node.find_child("Role").add_property_override(  # type: ignore[attr-defined]
-            "ManagedPolicyArns",
-            [Fn.sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")],
-        )
-        handler.node.add_dependency(*routes)
-    elif provider.node.try_find_child("SecurityGroup") is None:
-        outside = (
-            "This VPC has no NAT gateway (nat_gateways=0), so from its private subnets CDK's provider could not "
-            "reach the EC2 API to close the default security group; it runs outside the VPC instead."
-        )
-        guard_suppress(handler, "CT.LAMBDA.PR.3", outside)
-        checkov_skip(handler, "CKV_AWS_117", outside)
-    for check_id, reason in (
-        ("CKV_AWS_115", "CDK's provider that closes the VPC default security group runs only during deploys, "
-                        "invoked by CloudFormation; there is no load for a concurrency limit to cap."),
-        ("CKV_AWS_116", "CDK's default-security-group provider is invoked only by CloudFormation, which records "
-                        "every failure; a dead-letter queue would have no consumer."),
-    ):
-        checkov_skip(handler, check_id, reason)

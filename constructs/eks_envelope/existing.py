@@ -14,13 +14,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from .cluster import VerifierOptions, _logs_key
-from .key import ClusterSecretsKey
-from .nag import acknowledge, checkov_skip
+from .acknowledgements import acknowledge, checkov_skip
+from .key import ClusterSecretsKey, new_logs_key
 from .validation import Problems, check_cluster_name
 from .verifier import (
     CUSTOM_RESOURCE_DLQ_REASON,
     EnvelopeEncryptionVerifier,
+    VerifierOptions,
     _acknowledge_vpc_access,
     handler_asset_dir,
 )
@@ -43,6 +43,7 @@ class _ImportedClusterWithRole:
 
     def __init__(self, cluster: eks.ICluster, role: iam.IRole) -> None:
         self._cluster = cluster
+        #: The existing cluster's role, which EnvelopeEncryptionVerifier reads (ICluster has none).
         self.role = role
 
     def __getattr__(self, name: str) -> Any:
@@ -131,29 +132,36 @@ class EnvelopeEncryptionForExistingCluster(Construct):
             problems.add("key_alias", key_alias, "leave it out when key is given: the alias belongs to a new key")
         problems.raise_if_any()
 
+        #: The existing cluster, imported from its attributes.
         self.cluster = eks.Cluster.from_cluster_attributes(
             self, "Cluster", cluster_name=cluster_name, vpc=vpc, cluster_security_group_id=cluster_security_group_id
         )
+        #: The ClusterSecretsKey created here; None when ``key`` was given.
         self.secrets_key: ClusterSecretsKey | None = None
         if key is None:
             # RETAIN, never RetainExceptOnCreate: a failed first deploy may already have associated the key.
             self.secrets_key = ClusterSecretsKey(self, "Key", alias=key_alias, admins=list(key_admins), removal_policy=RemovalPolicy.RETAIN)
             self.secrets_key.grant_cluster_role(cluster_role)
             key = self.secrets_key.key
+        #: The KMS key the cluster's secrets are put under: the given ``key`` or ``secrets_key.key``.
         self.key = key
 
-        self.logs_key = logs_key or _logs_key(self, removal_policy)
+        #: The KMS key encrypting the handler log groups: the given ``logs_key`` or a new one.
+        self.logs_key = logs_key or new_logs_key(self, removal_policy)
         logs_key = self.logs_key
 
+        #: Security group of the association Lambdas (HTTPS out only).
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, allow_all_outbound=True,
             description="Envelope-encryption association: HTTPS to the EKS API endpoint and AWS APIs",
         )
         self.cluster.connections.allow_from(self.security_group, ec2.Port.tcp(443), "Key association handler to the Kubernetes API")
         vpc_access = iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+        #: The association Lambdas' execution role.
         self.role = iam.Role(self, "HandlerRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), managed_policies=[vpc_access])
         _acknowledge_vpc_access(self.role)
         cluster_arn = self.cluster.cluster_arn
+        #: The managed policy with the association's AWS permissions (this cluster and key only).
         self.policy = iam.ManagedPolicy(self, "HandlerPolicy", roles=[self.role], statements=[
             # The service authorization reference lists the cluster as the resource of all four (updates have no ARN).
             iam.PolicyStatement(actions=["eks:DescribeCluster", "eks:AssociateEncryptionConfig", "eks:ListUpdates", "eks:DescribeUpdate"],
@@ -164,6 +172,7 @@ class EnvelopeEncryptionForExistingCluster(Construct):
             # The handler checks its own and the cluster role's key permissions before associating.
             iam.PolicyStatement(actions=["iam:SimulatePrincipalPolicy", "iam:GetRole"], resources=[self.role.role_arn, cluster_role.role_arn]),
         ])
+        #: The association Lambdas' log group.
         self.log_group = logs.LogGroup(self, "HandlerLogs", retention=log_retention, encryption_key=logs_key, removal_policy=removal_policy)
         private_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
         code = lambda_.Code.from_asset(str(handler_asset_dir()), exclude=["__pycache__", "*.pyc"])
@@ -177,16 +186,20 @@ class EnvelopeEncryptionForExistingCluster(Construct):
             _acknowledge_custom_resource_lambda(function, verifier.reserved_concurrency)
             return function
 
+        #: The provider's ``on_event`` Lambda: starts the key association.
         self.on_event_function = handler("OnEvent", "associate.on_event", Duration.minutes(5),
                                          "Checks, then associates the customer key with an existing EKS cluster")
+        #: The provider's ``is_complete`` Lambda: waits for it, then re-encrypts stored Secrets.
         self.is_complete_function = handler("IsComplete", "associate.is_complete", REENCRYPT_TIMEOUT,
                                             "Follows the key association; rewrites every Secret once it is done")
+        #: The access entry giving the association ``AmazonEKSEditPolicy`` cluster-wide (it rewrites Secrets in every namespace).
         self.access_entry = eks.AccessEntry(
             self, "AccessEntry", cluster=self.cluster, principal=self.role.role_arn,
             access_policies=[eks.AccessPolicy.from_access_policy_name(CLUSTER_ACCESS_POLICY, access_scope_type=eks.AccessScopeType.CLUSTER)],
         )
 
         provider_logs = logs.LogGroup(self, "ProviderLogs", retention=log_retention, encryption_key=logs_key, removal_policy=removal_policy)
+        #: The CDK Provider framework serving the association resource.
         self.provider = cr.Provider(
             self, "Provider",
             on_event_handler=self.on_event_function,
@@ -204,17 +217,21 @@ class EnvelopeEncryptionForExistingCluster(Construct):
         _acknowledge_provider(self.provider, verifier.reserved_concurrency,
                               [self.on_event_function, self.is_complete_function])
 
+        #: The ``Custom::EnvelopeEncryptionAssociation`` custom resource.
         self.resource = CustomResource(
             self, "Resource", service_token=self.provider.service_token, resource_type=ASSOCIATION_RESOURCE_TYPE,
             properties={"ClusterName": cluster_name, "KeyArn": key.key_arn, "ReencryptKinds": ",".join(kinds)},
         )
         # The imported cluster's subtree holds the ingress rule to the API endpoint: depend on all of it.
         self.resource.node.add_dependency(self.cluster, self.access_entry, self.policy)
+        #: The verifier that proves the result after the association.
         self.verifier = EnvelopeEncryptionVerifier(
             self, "Verifier", cluster=_ImportedClusterWithRole(self.cluster, cluster_role), key=key, options=verifier,
             wait_for=[self.resource], log_retention=log_retention, logs_key=logs_key, removal_policy=removal_policy,
         )
+        #: Token: the verifier's ``Verified`` attribute.
         self.verified = self.verifier.verified
+        #: Token of the association's ``Reencrypted`` attribute: a summary of what was re-encrypted.
         self.reencrypted = self.resource.get_att_string("Reencrypted")
 
 

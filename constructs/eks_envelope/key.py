@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from .nag import guard_suppress
+from .acknowledgements import guard_suppress
 from .validation import Problems, check_key_arn, check_principal_arns, parse_kms_arn
 
 #: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider).
@@ -130,6 +130,7 @@ class ClusterSecretsKey(Construct):
         :param pending_window: waiting period before deletion, 7-30 days. :default: 30 days
         """
         super().__init__(scope, construct_id)
+        #: The KMS key (``AWS::KMS::Key``) that encrypts Kubernetes secrets.
         self.key = kms.Key(
             self,
             "Resource",
@@ -149,7 +150,9 @@ class ClusterSecretsKey(Construct):
                 )
             )
         deployer = deploy_principal or default_deploy_principal(self)
+        #: The principal the key policy lets create the cluster (the CDK execution role by default).
         self.deploy_principal = deployer
+        #: Break-glass role ARNs after :meth:`lock`; empty while the key is not locked.
         self.locked_for: tuple[str, ...] = ()
         if deployer is not None:
             self.key.add_to_resource_policy(
@@ -166,6 +169,7 @@ class ClusterSecretsKey(Construct):
                     },
                 )
             )
+        #: The key's alias; None when no alias was asked for.
         self.alias: kms.Alias | None = None
         if alias:
             self.alias = kms.Alias(
@@ -309,3 +313,33 @@ def deny_create_grant_except_for_aws_services() -> iam.PolicyStatement:
 def acknowledge_create_grant_control(key: kms.Key) -> None:
     """Record, on an EKS secrets key, why it does not carry CT.KMS.PR.3's statement."""
     guard_suppress(key, CREATE_GRANT_CONTROL, CREATE_GRANT_CONTROL_EXEMPTION)
+
+
+def new_logs_key(scope: Construct, removal: RemovalPolicy) -> kms.Key:
+    """A key for this construct's log groups only, so reading logs never implies reading secrets."""
+    key = kms.Key(
+        scope,
+        "LogsKey",
+        description="Encrypts the EKS control-plane, VPC flow and verifier log groups and the alarm topic",
+        enable_key_rotation=True,
+        removal_policy=removal,
+        pending_window=Duration.days(7) if removal == RemovalPolicy.DESTROY else Duration.days(30),
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchLogsEncryptsThisAccountsLogGroups",
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                    )
+                }
+            },
+        )
+    )
+    # Control Tower CT.KMS.PR.3: nothing but CloudWatch Logs, a service principal, uses this key.
+    key.add_to_resource_policy(deny_create_grant_except_for_aws_services())
+    return key

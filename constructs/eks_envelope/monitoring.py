@@ -4,6 +4,9 @@ EKS's API server caches its data key: a key that is disabled, scheduled for dele
 or has its policy rewritten keeps "working" until the API server restarts. This module watches for
 exactly that: a scheduled run of the same verifier Lambda, CloudWatch alarms on its metric, and
 EventBridge rules on the CloudTrail management events that threaten the key — all to one topic.
+
+Over 400 lines: the options with their checks, the construct, and the threat table it turns into
+EventBridge rules belong together; none of them is used without the others.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from .markers import (
+from .contract import (
     CANARY_LABEL_KEY,
     CANARY_LABEL_VALUE,
     CANARY_NAMESPACE,
@@ -33,7 +36,7 @@ from .markers import (
     SCHEDULED_EVENT_MARKER,
 )
 from .key import deny_create_grant_except_for_aws_services
-from .nag import acknowledge
+from .acknowledgements import acknowledge
 from .validation import Problems, check_int_range, is_token
 
 #: CloudWatch namespace of the scheduled verification's metrics.
@@ -205,10 +208,14 @@ class EnvelopeEncryptionMonitoring(Construct):
         if verify and verifier_role is None:
             problems.add("verifier_role", None, "give the verifier Lambda's role: it needs PutMetricData and LookupEvents")
         problems.raise_if_any()
+        #: The MonitoringOptions in effect.
         self.options = options
+        #: CloudWatch namespace of the verification metrics (``options.metric_namespace``).
         self.metric_namespace = options.metric_namespace
 
+        #: The KMS key of the new alarm topic; None when ``alarm_topic`` was given.
         self.topic_key: kms.Key | None = None
+        #: The topic every alarm and key event goes to: the given ``alarm_topic`` or a new encrypted one.
         self.topic: sns.ITopic = alarm_topic or self._new_topic(ephemeral, topic_key)
         if alarm_email:
             subscription = self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
@@ -219,17 +226,21 @@ class EnvelopeEncryptionMonitoring(Construct):
                 "alarm states in CloudWatch and the events in CloudTrail stay the record of what happened.",
             )
 
+        #: EventBridge rules on tampering with the key, by construct id.
         self.key_event_rules: dict[str, events.Rule] = {}
         for threat in KEY_THREATS:
             if threat.on_alias and not key_alias:
                 continue
             self.key_event_rules[threat.construct_id] = self._threat_rule(threat, key, key_alias)
 
+        #: The rule running the scheduled verification; None when the schedule is off.
         self.schedule: events.Rule | None = None
         #: What this construct attaches to the verifier's function and role (its invoke permission, its
         #: policy): the verification resource must depend on them, so its Delete still reaches its handler.
         self.verifier_attachments: list[Construct] = []
+        #: Alarm on a failed scheduled verification; None when the schedule is off.
         self.failed_alarm: cloudwatch.Alarm | None = None
+        #: Alarm on scheduled verifications that stopped reporting; None when the schedule is off.
         self.missing_alarm: cloudwatch.Alarm | None = None
         if verifier_function is not None and verifier_role is not None and options.schedule is not None:
             payload = scheduled_payload(
@@ -245,6 +256,7 @@ class EnvelopeEncryptionMonitoring(Construct):
             )
             self._schedule_verification(cluster_name, payload, verifier_function, verifier_role, options)
 
+        #: The AWS Config managed rule ``EKS_SECRETS_ENCRYPTED`` on this cluster; None unless ``options.config_rule``.
         self.config_rule: config.ManagedRule | None = None
         if options.config_rule:
             self.config_rule = config.ManagedRule(

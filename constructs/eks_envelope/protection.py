@@ -20,7 +20,7 @@ from typing import Sequence
 from aws_cdk import CustomResource, Duration
 from constructs import Construct, IDependable
 
-from .markers import DELETION_PROTECTION_RESOURCE_TYPE
+from .contract import DELETION_PROTECTION_RESOURCE_TYPE
 
 #: The Provider framework's Lambda runs at most 15 minutes; a minute more covers its own reply.
 #: Without it, a crashed framework holds the stack for CloudFormation's default hour.
@@ -49,7 +49,9 @@ class ClusterDeletionProtection(Construct):
             after this resource: the verification resource and the cluster's other resources.
         """
         super().__init__(scope, construct_id)
+        #: Whether this resource switches deletion protection on (True) or off (False); from the prop.
         self.protect = protect
+        #: The ``Custom::ClusterDeletionProtection`` custom resource.
         self.resource = CustomResource(
             self,
             "Resource",

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -14,20 +15,48 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IDependable
 
-from .markers import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VERIFICATION_RESOURCE_TYPE
-from .nag import acknowledge, checkov_skip
+from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VERIFICATION_RESOURCE_TYPE
+from .acknowledgements import acknowledge, checkov_skip
 from .console import handler_dir as handler_asset_dir  # noqa: F401 - one lookup, jsii-free
 from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
 
-if TYPE_CHECKING:
-    from .cluster import VerifierOptions
-
 #: Leaves a minute of the provider framework's 15 minutes for its own bookkeeping.
 HANDLER_TIMEOUT = Duration.minutes(14)
+#: How long the pod check waits for the canary pod on Fargate.
 POD_TIMEOUT_SECONDS = 300
+#: How long the CloudTrail check waits for the cluster role's KMS calls to show up.
 CLOUDTRAIL_WAIT_SECONDS = 120
+#: The canary pod's image (needs ``sh``, ``sha256sum`` and ``cut``).
+DEFAULT_POD_IMAGE = "public.ecr.aws/docker/library/busybox:stable"
 #: The Kubernetes rights the verifier needs: Secrets and Pods in one namespace, nothing cluster-wide.
 NAMESPACE_ACCESS_POLICY = "AmazonEKSEditPolicy"
+
+
+@dataclass(frozen=True)
+class VerifierOptions:
+    """How the post-deploy envelope-encryption verification runs.
+
+    Every default of the verifier is here or in the constants above it (one home); the handler gets
+    them all as required resource properties.
+
+    :param pod_check: prove a pod on Fargate reads the canary secret (about a minute per deploy). :default: True
+    :param cloudtrail_check: look up KMS calls on the key by the cluster role in CloudTrail (never fails a deploy). :default: False
+    :param cloudtrail_required: strict mode: fail the deploy when CloudTrail shows no KMS call by the cluster
+        role on the key within the wait (it turns the CloudTrail stage on by itself). :default: False
+    :param rerun_on_every_deploy: re-run even when neither the cluster nor the key changed. :default: False
+    :param pod_image: image of the canary pod; it needs ``sh``, ``sha256sum`` and ``cut``. :default: :data:`DEFAULT_POD_IMAGE`
+    :param reserved_concurrency: reserved concurrency of the verifier's two Lambdas. :default: None —
+        none reserved: Lambda refuses any reservation that leaves fewer than 100 unreserved, and new
+        or sandbox accounts start with a limit of 10. The compliance findings this causes are
+        acknowledged with that reason; set e.g. 2 in accounts with room to spare.
+    """
+
+    pod_check: bool = True
+    cloudtrail_check: bool = False
+    cloudtrail_required: bool = False
+    rerun_on_every_deploy: bool = False
+    pod_image: str = DEFAULT_POD_IMAGE
+    reserved_concurrency: int | None = None
 
 
 class EnvelopeEncryptionVerifier(Construct):
@@ -52,7 +81,7 @@ class EnvelopeEncryptionVerifier(Construct):
         *,
         cluster: eks.Cluster,
         key: kms.IKey,
-        options: "VerifierOptions",
+        options: VerifierOptions,
         wait_for: Sequence[IDependable] = (),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         logs_key: kms.IKey | None = None,
@@ -73,6 +102,7 @@ class EnvelopeEncryptionVerifier(Construct):
         # Strict CloudTrail mode needs the look-up itself.
         uses_cloudtrail = options.cloudtrail_check or options.cloudtrail_required
 
+        #: Security group of the verifier Lambda in the cluster's private subnets (HTTPS out only).
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -85,6 +115,7 @@ class EnvelopeEncryptionVerifier(Construct):
         )
 
         vpc_access = iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+        #: The verifier Lambda's execution role.
         self.role = iam.Role(
             self, "HandlerRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), managed_policies=[vpc_access]
         )
@@ -101,6 +132,7 @@ class EnvelopeEncryptionVerifier(Construct):
         if uses_cloudtrail:
             statements.append(iam.PolicyStatement(actions=["cloudtrail:LookupEvents"], resources=["*"]))
         # A customer managed policy rather than an inline one (HIPAA/NIST/PCI IAMNoInlinePolicy).
+        #: The managed policy with the verifier's AWS permissions (scoped to this cluster and key).
         self.policy = iam.ManagedPolicy(self, "HandlerPolicy", statements=statements, roles=[self.role])
         if uses_cloudtrail:
             acknowledge(
@@ -110,6 +142,7 @@ class EnvelopeEncryptionVerifier(Construct):
                 "reference): it can only be granted on '*'. It is read-only and used for KMS evidence.",
             )
 
+        #: The verifier Lambda's log group.
         self.log_group = logs.LogGroup(
             self,
             "HandlerLogs",
@@ -118,6 +151,7 @@ class EnvelopeEncryptionVerifier(Construct):
             removal_policy=removal_policy,
         )
         private_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        #: The verifier Lambda (``on_event`` of the provider).
         self.function = lambda_.Function(
             self,
             "Handler",
@@ -138,6 +172,7 @@ class EnvelopeEncryptionVerifier(Construct):
         )
         _acknowledge_sync_custom_resource_lambda(self.function)
 
+        #: The access entry giving the verifier ``AmazonEKSEditPolicy`` in the canary namespace only.
         self.access_entry = eks.AccessEntry(
             self,
             "AccessEntry",
@@ -183,6 +218,7 @@ class EnvelopeEncryptionVerifier(Construct):
             "The CDK Provider framework invokes the verifier handler by ARN and by version/alias (ARN:*); "
             "the wildcard covers only versions of this one function.",
         )
+        #: The CDK Provider framework serving the custom resource.
         self.provider = cr.Provider(
             self,
             "Provider",
@@ -232,6 +268,7 @@ class EnvelopeEncryptionVerifier(Construct):
             properties["RunNonce"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
         #: What the verification is told; scheduled runs (monitoring.py) send the same, marked scheduled.
         self.properties = dict(properties)
+        #: The ``Custom::EnvelopeEncryptionVerification`` custom resource.
         self.resource = CustomResource(
             self,
             "Resource",
@@ -248,7 +285,9 @@ class EnvelopeEncryptionVerifier(Construct):
         self.resource.node.add_dependency(self.policy, provider_policy, self.role, provider_role)
 
         self._cluster_arn = cluster.cluster_arn
+        #: Token of the resource's ``Verified`` attribute: set once envelope encryption was proven.
         self.verified = self.resource.get_att_string("Verified")
+        #: Token of the resource's ``Summary`` attribute: what each stage found.
         self.summary = self.resource.get_att_string("Summary")
 
 

@@ -22,7 +22,7 @@ import jsonlog
 from aws_checks import THROTTLE_CODES, _event_matches, code_of
 from model import fit_reason
 
-#: The construct marks scheduled events with this key and value (eks_envelope.markers).
+#: The construct marks scheduled events with this key and value (eks_envelope.contract).
 SCHEDULED_EVENT_MARKER = "eks-envelope"
 SCHEDULED_EVENT_KIND = "scheduled-verification"
 ATTESTATION_KIND = "eks-envelope.attestation"

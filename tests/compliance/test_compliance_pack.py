@@ -21,7 +21,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
 from eks_envelope.compliance import RULES, EnvelopeEncryptionChecks, Finding, evaluate
-from eks_envelope.markers import VERIFICATION_RESOURCE_TYPE
+from eks_envelope.contract import VERIFICATION_RESOURCE_TYPE
 from tests.compliance.builders import compliant_stack
 from tests.helpers import new_app
 
@@ -220,12 +220,13 @@ def test_fails_verbose_pack_explains_the_rule() -> None:
 def test_pack_is_named_for_its_findings() -> None:
     pack = EnvelopeEncryptionChecks()
     assert pack.name == pack.read_pack_name == "EnvelopeEncryption"
+    assert pack.rule_ids == tuple(rule.rule_id for rule in RULES)
 
 
 def test_synth_sees_raw_overrides_and_template_metadata() -> None:
     """At synth the rules read the synthesized template: add_property_override counts there."""
-    from eks_envelope.compliance import cluster_deletion_protected
-    from eks_envelope.markers import EPHEMERAL_METADATA_KEY
+    from eks_envelope.compliance.rules.eks import cluster_deletion_protected
+    from eks_envelope.contract import EPHEMERAL_METADATA_KEY
     from tests.compliance.builders import key
 
     app = new_app()

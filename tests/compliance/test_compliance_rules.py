@@ -1,11 +1,12 @@
 """Each EnvelopeEncryption rule, called directly on small L1 resources (no synth).
 
-One app is built per module; every test applies one rule function to one node of it.
+One app is built per module; each service has one table of (rule, node, expected compliance).
 """
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Callable
 
 import aws_cdk as cdk
 import pytest
@@ -16,8 +17,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from cdk_nag import NagMessageLevel, NagRuleCompliance
 
-from eks_envelope import compliance as c
-from eks_envelope.markers import EPHEMERAL_METADATA_KEY
+from eks_envelope.compliance import RULES
+from eks_envelope.compliance.rules import eks as eks_rules
+from eks_envelope.compliance.rules import iam as iam_rules
+from eks_envelope.compliance.rules import kms as kms_rules
+from eks_envelope.compliance.rules import logs as logs_rules
+from eks_envelope.contract import EPHEMERAL_METADATA_KEY
 from tests.compliance.builders import (
     ALL_LOG_TYPES,
     CLUSTER_ROLE_ACTIONS,
@@ -36,6 +41,19 @@ from tests.compliance.builders import role as _role
 COMPLIANT = NagRuleCompliance.COMPLIANT
 NON_COMPLIANT = NagRuleCompliance.NON_COMPLIANT
 NOT_APPLICABLE = NagRuleCompliance.NOT_APPLICABLE
+
+
+_BREAK_GLASS = "arn:aws:iam::111122223333:role/BreakGlass"
+
+
+def _lock(condition: dict[str, Any] | None, actions: list[str] | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": "Lock", "Effect": "Deny", "Principal": {"AWS": "*"},
+        "Action": actions or ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"], "Resource": "*",
+    }
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +117,9 @@ def r() -> SimpleNamespace:
     n.no_root_role = _role(s, "NoRootRole", policies=[iam.CfnRole.PolicyProperty(policy_name="kms", policy_document=policy(
         {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}))])
     n.no_root = _cluster(s, "NoRoot", cluster_role=n.no_root_role, key_arn=n.no_root_key.attr_arn)
-    n.imported_role_in_policy = _cluster(s, "ImportedRoleInPolicy", key_arn=_key(s, "ImportedRoleKey", root_statement(), {
-        "Effect": "Allow", "Principal": {"AWS": IMPORTED_ROLE_ARN},
-        "Action": "kms:*", "Resource": "*"}).attr_arn)
+    n.imported_role_key = _key(s, "ImportedRoleKey", root_statement(), {
+        "Effect": "Allow", "Principal": {"AWS": IMPORTED_ROLE_ARN}, "Action": "kms:*", "Resource": "*"})
+    n.imported_role_in_policy = _cluster(s, "ImportedRoleInPolicy", key_arn=n.imported_role_key.attr_arn)
     n.imported_role_delegated = _cluster(s, "ImportedRoleDelegated", key_arn=n.root_only_key.attr_arn)
 
     # --- key policies
@@ -203,283 +221,130 @@ def r() -> SimpleNamespace:
     n.first = _cluster(two, "First")
     n.second = _cluster(two, "Second")
     verification(two, "Verification", ClusterArn=n.first.attr_arn)
+
+    # --- a cluster whose encryption config covers no "secrets" resource
+    no_secrets = cdk.Stack(app, "NoSecretsResource")
+    n.no_secrets_resource = _cluster(no_secrets, "C", key_arn=IMPORTED_KEY_ARN)
+    n.no_secrets_resource.encryption_config = [eks.CfnCluster.EncryptionConfigProperty(
+        provider=eks.CfnCluster.ProviderProperty(key_arn=IMPORTED_KEY_ARN), resources=[])]
+
+    # --- key locks (KMS4)
+    locks = cdk.Stack(app, "Locks")
+    exempt = {"ArnNotLike": {"aws:PrincipalArn": [_BREAK_GLASS]}}
+    n.unlocked = _key(locks, "Unlocked")
+    n.locked = _key(locks, "Locked", root_statement(), _lock(exempt))
+    n.no_exemption = _key(locks, "NoExemption", root_statement(), _lock(None))
+    n.empty_exemption = _key(locks, "EmptyExemption", root_statement(), _lock({"ArnNotLike": {"aws:PrincipalArn": []}}))
+    n.wildcard_exemption = _key(locks, "WildcardExemption", root_statement(),
+                                _lock({"ArnNotLike": {"aws:PrincipalArn": "*"}}))
+    n.root_dropped = _key(locks, "RootDropped", _lock(exempt))
+    n.wildcard_action = _key(locks, "WildcardAction", root_statement(), _lock(None, ["kms:*"]))
+    n.other_deny = _key(locks, "OtherDeny", root_statement(), _lock(None, ["kms:Decrypt"]))
     return n
 
 
+def _cases(check: Callable[[Any], NagRuleCompliance], compliant: str = "", non_compliant: str = "",
+           not_applicable: str = "") -> list[Any]:
+    """One case per node name (space-separated) and expected result, with ids like ``EKS1-good-COMPLIANT``."""
+    suffix = (check.__doc__ or "").split(":", 1)[0]
+    return [
+        pytest.param(check, name, expected, id=f"{suffix}-{name}-{expected.value}")
+        for names, expected in ((compliant, COMPLIANT), (non_compliant, NON_COMPLIANT), (not_applicable, NOT_APPLICABLE))
+        for name in names.split()
+    ]
+
+
+EKS_CASES = [
+    # v1_cluster: aws_eks.CfnCluster, another class for the same resource type
+    *_cases(eks_rules.cluster_secrets_encrypted_with_customer_key,
+            compliant="good imported_key partition_key import_value v1_cluster",
+            non_compliant="bare alias_arn aws_managed not_an_arn alias_join alias_ref no_secrets_resource"),
+    # alias_ref: through an alias of the same stack the rule still finds the key behind it
+    *_cases(eks_rules.cluster_secrets_key_rotation_enabled, compliant="good", non_compliant="no_rotation alias_ref",
+            not_applicable="imported_key import_value bare alias_arn alias_join param_rotation"),
+    # partial: no ListGrants; other_key: IAM grant on another key; no_root: the key policy neither
+    # names the role nor delegates to the account
+    *_cases(eks_rules.cluster_role_can_use_secrets_key, compliant="good delegated managed imported_role_in_policy",
+            non_compliant="partial other_key no_root", not_applicable="imported_key bare imported_role_delegated"),
+    *_cases(eks_rules.cluster_endpoint_not_public, compliant="good public_restricted",
+            non_compliant="bare public_default_cidrs public_open public_open_v6", not_applicable="public_param"),
+    *_cases(eks_rules.cluster_control_plane_logs_enabled, compliant="good", non_compliant="bare four_logs"),
+    *_cases(eks_rules.cluster_access_entries_enabled, compliant="good api_and_config_map_creator_admin",
+            non_compliant="bare config_map"),
+    *_cases(eks_rules.cluster_creator_not_admin, compliant="good", non_compliant="bare api_and_config_map_creator_admin"),
+    *_cases(eks_rules.cluster_deletion_protected, compliant="good", non_compliant="bare unprotected",
+            not_applicable="ephemeral"),
+    # good: no verification resource in its stack; second: the stack's verifier checks another cluster
+    *_cases(eks_rules.cluster_encryption_verified, compliant="verified verified_by_name first",
+            non_compliant="good second"),
+    *_cases(eks_rules.fargate_pod_execution_role_trust_scoped,
+            compliant="fargate_arn_like fargate_string_like fargate_l2_role",
+            non_compliant="fargate_unconditioned fargate_wrong_condition", not_applicable="fargate_imported_role"),
+]
+
+KMS_CASES = [
+    *_cases(kms_rules.key_policy_no_wildcard_principal, compliant="key wildcard_deny_key",
+            non_compliant="wildcard_aws_key wildcard_key wildcard_list_key"),
+    *_cases(kms_rules.key_retained, compliant="key l2_key", non_compliant="deleted_key replace_deleted_key",
+            not_applicable="ephemeral_key"),
+    # key: its policy names r.role, created in the same stack; imported_role_key names a role of no stack
+    *_cases(kms_rules.key_policy_names_no_role_of_the_stack,
+            compliant="root_only_key wildcard_deny_key grant_scoped_key imported_role_key", non_compliant="key"),
+    *_cases(kms_rules.key_lock_keeps_a_way_in, compliant="locked",
+            non_compliant="no_exemption empty_exemption wildcard_exemption root_dropped wildcard_action",
+            not_applicable="unlocked other_deny"),
+]
+
+IAM_CASES = _cases(
+    iam_rules.create_grant_without_grant_is_for_aws_resource,
+    compliant="key grant_scoped_key other_action_condition_key grant_plain_policy role",
+    non_compliant="grant_condition_key grant_condition_policy grant_condition_managed grant_condition_role",
+)
+
+LOGS_CASES = _cases(logs_rules.log_group_encrypted_with_retention, compliant="log_group",
+                    non_compliant="log_group_plain log_group_forever")
+
+
+ALL_CASES = EKS_CASES + KMS_CASES + IAM_CASES + LOGS_CASES
+
+
+@pytest.mark.parametrize("check, name, expected", ALL_CASES)
+def test_rule(r, check, name, expected) -> None:
+    assert check(getattr(r, name)) == expected
+
+
+def test_every_rule_has_cases() -> None:
+    tested = {case.values[0] for case in ALL_CASES}
+    assert tested == {rule.check for rule in RULES}
+
+
 def test_rules_table_ids_are_unique_and_documented() -> None:
-    ids = [rule.rule_id for rule in c.RULES]
+    ids = [rule.rule_id for rule in RULES]
     assert len(ids) == len(set(ids)) == 16
     assert all(i.startswith("EnvelopeEncryption-") for i in ids)
-    assert all(rule.info and rule.explanation and rule.resource_types for rule in c.RULES)
-    for rule in c.RULES:
-        assert rule.suffix in (c.__doc__ or ""), f"{rule.suffix} missing from the module's rule table"
-    levels = {rule.suffix: rule.level for rule in c.RULES}
+    assert all(rule.info and rule.explanation and rule.resource_types and rule.summary for rule in RULES)
+    levels = {rule.suffix: rule.level for rule in RULES}
     assert levels.pop("EKS9") == NagMessageLevel.WARN
     assert set(levels.values()) == {NagMessageLevel.ERROR}
 
 
 def test_rules_ignore_other_resource_types(r) -> None:
-    for rule in c.RULES:
+    for rule in RULES:
         assert rule.check(r.log_group if rule.suffix != "CWL1" else r.key) == NOT_APPLICABLE, rule.suffix
 
 
-# EKS1 ------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ["good", "imported_key", "partition_key", "import_value", "v1_cluster"])
-def test_secrets_encrypted_with_customer_key(r, name) -> None:
-    # v1_cluster: aws_eks.CfnCluster, another class for the same resource type
-    assert c.cluster_secrets_encrypted_with_customer_key(getattr(r, name)) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["bare", "alias_arn", "aws_managed", "not_an_arn", "alias_join", "alias_ref"])
-def test_fails_secrets_not_encrypted_with_customer_key(r, name) -> None:
-    assert c.cluster_secrets_encrypted_with_customer_key(getattr(r, name)) == NON_COMPLIANT
-
-
-def test_fails_secrets_encryption_without_secrets_resource() -> None:
-    stack = cdk.Stack(cdk.App(), "S")
-    cluster = _cluster(stack, "C", key_arn=IMPORTED_KEY_ARN)
-    cluster.encryption_config = [eks.CfnCluster.EncryptionConfigProperty(
-        provider=eks.CfnCluster.ProviderProperty(key_arn=IMPORTED_KEY_ARN), resources=[])]
-    assert c.cluster_secrets_encrypted_with_customer_key(cluster) == NON_COMPLIANT
-
-
-# EKS2 ------------------------------------------------------------------------------------------
-
-def test_secrets_key_rotation_enabled(r) -> None:
-    assert c.cluster_secrets_key_rotation_enabled(r.good) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["no_rotation", "alias_ref"])
-def test_fails_secrets_key_rotation_disabled(r, name) -> None:
-    # through an alias of the same stack the rule still finds the key behind it
-    assert c.cluster_secrets_key_rotation_enabled(getattr(r, name)) == NON_COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["imported_key", "import_value", "bare", "alias_arn", "alias_join", "param_rotation"])
-def test_secrets_key_rotation_not_applicable_without_known_key(r, name) -> None:
-    assert c.cluster_secrets_key_rotation_enabled(getattr(r, name)) == NOT_APPLICABLE
-
-
-# EKS3 ------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ["good", "delegated", "managed", "imported_role_in_policy"])
-def test_cluster_role_can_use_secrets_key(r, name) -> None:
-    assert c.cluster_role_can_use_secrets_key(getattr(r, name)) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["partial", "other_key", "no_root"])
-def test_fails_cluster_role_cannot_use_secrets_key(r, name) -> None:
-    # partial: no ListGrants; other_key: IAM grant on another key; no_root: the key policy neither
-    # names the role nor delegates to the account
-    assert c.cluster_role_can_use_secrets_key(getattr(r, name)) == NON_COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["imported_key", "bare", "imported_role_delegated"])
-def test_cluster_role_key_access_not_applicable_when_unknowable(r, name) -> None:
-    assert c.cluster_role_can_use_secrets_key(getattr(r, name)) == NOT_APPLICABLE
-
-
-# EKS4 ------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ["good", "public_restricted"])
-def test_endpoint_not_public(r, name) -> None:
-    assert c.cluster_endpoint_not_public(getattr(r, name)) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["bare", "public_default_cidrs", "public_open", "public_open_v6"])
-def test_fails_endpoint_public(r, name) -> None:
-    assert c.cluster_endpoint_not_public(getattr(r, name)) == NON_COMPLIANT
-
-
-def test_endpoint_not_applicable_when_a_token(r) -> None:
-    assert c.cluster_endpoint_not_public(r.public_param) == NOT_APPLICABLE
-
-
-# EKS5 ------------------------------------------------------------------------------------------
-
-def test_control_plane_logs_enabled(r) -> None:
-    assert c.cluster_control_plane_logs_enabled(r.good) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["bare", "four_logs"])
-def test_fails_control_plane_logs_missing(r, name) -> None:
-    assert c.cluster_control_plane_logs_enabled(getattr(r, name)) == NON_COMPLIANT
-
-
-# EKS6 / EKS7 -----------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ["good", "api_and_config_map_creator_admin"])
-def test_access_entries_enabled(r, name) -> None:
-    assert c.cluster_access_entries_enabled(getattr(r, name)) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["bare", "config_map"])
-def test_fails_access_entries_disabled(r, name) -> None:
-    assert c.cluster_access_entries_enabled(getattr(r, name)) == NON_COMPLIANT
-
-
-def test_cluster_creator_not_admin(r) -> None:
-    assert c.cluster_creator_not_admin(r.good) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["bare", "api_and_config_map_creator_admin"])
-def test_fails_cluster_creator_admin(r, name) -> None:
-    assert c.cluster_creator_not_admin(getattr(r, name)) == NON_COMPLIANT
-
-
-# EKS8 / KMS2 -----------------------------------------------------------------------------------
-
-def test_cluster_deletion_protected(r) -> None:
-    assert c.cluster_deletion_protected(r.good) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["bare", "unprotected"])
-def test_fails_cluster_not_deletion_protected(r, name) -> None:
-    assert c.cluster_deletion_protected(getattr(r, name)) == NON_COMPLIANT
-
-
-def test_ephemeral_cluster_needs_no_deletion_protection(r) -> None:
-    assert c.cluster_deletion_protected(r.ephemeral) == NOT_APPLICABLE
-
-
-@pytest.mark.parametrize("name", ["key", "l2_key"])
-def test_key_retained(r, name) -> None:
-    assert c.key_retained(getattr(r, name)) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["deleted_key", "replace_deleted_key"])
-def test_fails_key_not_retained(r, name) -> None:
-    assert c.key_retained(getattr(r, name)) == NON_COMPLIANT
-
-
-def test_ephemeral_key_need_not_be_retained(r) -> None:
-    assert c.key_retained(r.ephemeral_key) == NOT_APPLICABLE
-
-
-# EKS9 ------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ["verified", "verified_by_name", "first"])
-def test_cluster_encryption_verified(r, name) -> None:
-    assert c.cluster_encryption_verified(getattr(r, name)) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["good", "second"])
-def test_fails_cluster_encryption_not_verified(r, name) -> None:
-    # good: no verification resource in its stack; second: the stack's verifier checks another cluster
-    assert c.cluster_encryption_verified(getattr(r, name)) == NON_COMPLIANT
-
-
-# EKS10 -----------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ["fargate_arn_like", "fargate_string_like", "fargate_l2_role"])
-def test_fargate_pod_execution_role_trust_scoped(r, name) -> None:
-    assert c.fargate_pod_execution_role_trust_scoped(getattr(r, name)) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["fargate_unconditioned", "fargate_wrong_condition"])
-def test_fails_fargate_pod_execution_role_trust_unscoped(r, name) -> None:
-    assert c.fargate_pod_execution_role_trust_scoped(getattr(r, name)) == NON_COMPLIANT
-
-
-def test_fargate_role_outside_the_stack_not_applicable(r) -> None:
-    assert c.fargate_pod_execution_role_trust_scoped(r.fargate_imported_role) == NOT_APPLICABLE
-
-
-# KMS1 ------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ["key", "wildcard_deny_key"])
-def test_key_policy_no_wildcard_principal(r, name) -> None:
-    assert c.key_policy_no_wildcard_principal(getattr(r, name)) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["wildcard_aws_key", "wildcard_key", "wildcard_list_key"])
-def test_fails_key_policy_wildcard_principal(r, name) -> None:
-    assert c.key_policy_no_wildcard_principal(getattr(r, name)) == NON_COMPLIANT
-
-
-# KMS3 ------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ["root_only_key", "wildcard_deny_key", "grant_scoped_key"])
-def test_key_policy_names_no_role_of_the_stack(r, name) -> None:
-    assert c.key_policy_names_no_role_of_the_stack(getattr(r, name)) == COMPLIANT
-
-
-def test_fails_key_policy_naming_a_role_of_the_stack(r) -> None:
-    # r.key's policy names r.role, created in the same stack.
-    assert c.key_policy_names_no_role_of_the_stack(r.key) == NON_COMPLIANT
-
-
-def test_key_policy_naming_an_imported_role_is_fine(r) -> None:
-    (imported_key,) = [k for k in r.stack.node.children if k.node.id == "ImportedRoleKey"]
-    assert c.key_policy_names_no_role_of_the_stack(imported_key) == COMPLIANT
-
-
-# IAM1 ------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ["key", "grant_scoped_key", "other_action_condition_key", "grant_plain_policy", "role"])
-def test_create_grant_without_grant_is_for_aws_resource(r, name) -> None:
-    assert c.create_grant_without_grant_is_for_aws_resource(getattr(r, name)) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["grant_condition_key", "grant_condition_policy", "grant_condition_managed",
-                                  "grant_condition_role"])
-def test_fails_create_grant_with_grant_is_for_aws_resource(r, name) -> None:
-    assert c.create_grant_without_grant_is_for_aws_resource(getattr(r, name)) == NON_COMPLIANT
-
-
-# CWL1 ------------------------------------------------------------------------------------------
-
-def test_log_group_encrypted_with_retention(r) -> None:
-    assert c.log_group_encrypted_with_retention(r.log_group) == COMPLIANT
-
-
-@pytest.mark.parametrize("name", ["log_group_plain", "log_group_forever"])
-def test_fails_log_group_unencrypted_or_unexpiring(r, name) -> None:
-    assert c.log_group_encrypted_with_retention(getattr(r, name)) == NON_COMPLIANT
-
-
-# KMS4 ------------------------------------------------------------------------------------------
-
-_BREAK_GLASS = "arn:aws:iam::111122223333:role/BreakGlass"
-
-
-def _lock(condition: dict[str, Any] | None, actions: list[str] | None = None) -> dict[str, Any]:
-    statement: dict[str, Any] = {
-        "Sid": "Lock", "Effect": "Deny", "Principal": {"AWS": "*"},
-        "Action": actions or ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"], "Resource": "*",
-    }
-    if condition is not None:
-        statement["Condition"] = condition
-    return statement
-
-
-@pytest.fixture(scope="module")
-def locks() -> SimpleNamespace:
-    s = cdk.Stack(cdk.App(), "Locks")
-    exempt = {"ArnNotLike": {"aws:PrincipalArn": [_BREAK_GLASS]}}
-    return SimpleNamespace(
-        unlocked=_key(s, "Unlocked"),
-        locked=_key(s, "Locked", root_statement(), _lock(exempt)),
-        no_exemption=_key(s, "NoExemption", root_statement(), _lock(None)),
-        empty_exemption=_key(s, "EmptyExemption", root_statement(), _lock({"ArnNotLike": {"aws:PrincipalArn": []}})),
-        wildcard_exemption=_key(s, "WildcardExemption", root_statement(),
-                                _lock({"ArnNotLike": {"aws:PrincipalArn": "*"}})),
-        root_dropped=_key(s, "RootDropped", _lock(exempt)),
-        wildcard_action=_key(s, "WildcardAction", root_statement(), _lock(None, ["kms:*"])),
-        other_deny=_key(s, "OtherDeny", root_statement(), _lock(None, ["kms:Decrypt"])),
-    )
-
-
-@pytest.mark.parametrize("name, expected", [
-    ("unlocked", NOT_APPLICABLE),
-    ("other_deny", NOT_APPLICABLE),
-    ("locked", COMPLIANT),
-    ("no_exemption", NON_COMPLIANT),
-    ("empty_exemption", NON_COMPLIANT),
-    ("wildcard_exemption", NON_COMPLIANT),
-    ("root_dropped", NON_COMPLIANT),
-    ("wildcard_action", NON_COMPLIANT),
-])
-def test_key_lock_keeps_a_way_in(locks, name, expected) -> None:
-    assert c.key_lock_keeps_a_way_in(getattr(locks, name)) == expected
+def _rules_markdown() -> str:
+    rows = [
+        f"| `{rule.suffix}` | {', '.join(f'`{t}`' for t in sorted(rule.resource_types))} | "
+        f"{'warning' if rule.level == NagMessageLevel.WARN else 'error'} | {rule.summary} |"
+        for rule in RULES
+    ]
+    return "\n".join(["| Rule | Resources | Level | Compliant when |", "|---|---|---|---|", *rows])
+
+
+def test_readme_lists_exactly_the_rules() -> None:
+    """The README's rule list is rendered from RULES: ids, resource types and each check's summary line."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    listed = readme.split("<!-- rules:begin -->\n", 1)[1].split("\n<!-- rules:end -->", 1)[0]
+    expected = _rules_markdown()
+    assert listed == expected, f"paste between the rules markers in README.md:\n{expected}"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from eks_envelope.compliance_packs import PACK_SELECTION_FILE, SCAN_PACKS, record_selection, selected
-from eks_envelope.settings import COMPLIANCE_PACKS, settings_from_context
+from stacks.compliance_packs import PACK_SELECTION_FILE, SCAN_PACKS, record_selection, selected
+from stacks.settings import COMPLIANCE_PACKS, settings_from_context
 from tests.compliance.careless import build_careless_app
 from tests.helpers import (
     REPO,

@@ -14,8 +14,8 @@ from aws_cdk.assertions import Match, Template
 
 from eks_envelope import EnvelopeConfigError, EnvelopeEncryptionForExistingCluster
 from eks_envelope.compliance import evaluate
-from eks_envelope.compliance_packs import PACK_CLASSES, register_packs
-from eks_envelope.markers import VERIFICATION_RESOURCE_TYPE
+from stacks.compliance_packs import PACK_CLASSES, register_packs
+from eks_envelope.contract import VERIFICATION_RESOURCE_TYPE
 from tests.helpers import bundled_template, new_app
 
 ROLE_ARN = "arn:aws:iam::111122223333:role/eksctl/eksctl-prod-cluster-ServiceRole-ABC"

@@ -134,11 +134,11 @@ def test_cli_builds_relaxed_clients(monkeypatch):
 def test_cli_defaults_equal_the_constructs():
     # The construct owns the defaults; the CLI (no CDK at run time) keeps one copy that must not drift.
     import cli_defaults
-    from eks_envelope import markers, verifier
-    from eks_envelope.cluster import VerifierOptions
+    from eks_envelope import contract, verifier
+    from eks_envelope.verifier import VerifierOptions
 
     assert cli_defaults.POD_IMAGE == VerifierOptions().pod_image
     assert cli_defaults.POD_TIMEOUT_SECONDS == verifier.POD_TIMEOUT_SECONDS
     assert cli_defaults.CLOUDTRAIL_WAIT_SECONDS == verifier.CLOUDTRAIL_WAIT_SECONDS
     assert (cli_defaults.CANARY_NAMESPACE, cli_defaults.CANARY_LABEL_KEY, cli_defaults.CANARY_LABEL_VALUE) == (
-        markers.CANARY_NAMESPACE, markers.CANARY_LABEL_KEY, markers.CANARY_LABEL_VALUE)
+        contract.CANARY_NAMESPACE, contract.CANARY_LABEL_KEY, contract.CANARY_LABEL_VALUE)

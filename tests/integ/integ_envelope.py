@@ -33,8 +33,8 @@ for _root in (REPO / "constructs", REPO):
 
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk import integ_tests_alpha as integ  # noqa: E402
-from eks_envelope.nag import guard_suppress  # noqa: E402
-from eks_envelope.settings import CONTEXT_KEYS, AppSettings, settings_from_context  # noqa: E402
+from eks_envelope.acknowledgements import guard_suppress  # noqa: E402
+from stacks.settings import CONTEXT_KEYS, AppSettings, settings_from_context  # noqa: E402
 from stacks.envelope_stack import EnvelopeEksStack  # noqa: E402
 
 DEFAULT_ENV_NAME = "integ"

@@ -7,15 +7,31 @@ a reviewer can check.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
 from aws_cdk import Acknowledgment, CfnResource, Validations
 from constructs import IConstruct
 
 #: Shortest reason accepted for an acknowledgement: long enough to say why, specifically.
 MIN_ACKNOWLEDGEMENT_REASON = 40
 
-#: Context key: build without cdk-nag acknowledgements, so the compliance report can count the
-#: findings they cover. Never set it for a deployable synth.
-IGNORE_ACKNOWLEDGEMENTS = "eks-envelope:ignore-acknowledgements"
+_recording: ContextVar[bool] = ContextVar("eks_envelope_acknowledgements_recorded", default=True)
+
+
+@contextmanager
+def without_acknowledgements() -> Iterator[None]:
+    """Constructs built inside this block record no cdk-nag acknowledgement (reasons are still checked).
+
+    For a report that counts the findings acknowledgements cover (a cdk-nag pack's ``validate_scope``
+    honours them): build a scratch copy of the app inside the block. Never deploy what it builds.
+    """
+    token = _recording.set(False)
+    try:
+        yield
+    finally:
+        _recording.reset(token)
 
 
 def _require_reason(finding_id: str, reason: str) -> None:
@@ -30,7 +46,7 @@ def acknowledge(owner: IConstruct, finding_id: str, reason: str) -> None:
     (``AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/...]``).
     """
     _require_reason(finding_id, reason)
-    if owner.node.try_get_context(IGNORE_ACKNOWLEDGEMENTS):
+    if not _recording.get():
         return
     Validations.of(owner).acknowledge(Acknowledgment(id=finding_id, reason=reason))
 

@@ -1,4 +1,4 @@
-"""Registering compliance packs on an app through cdk-nag v3 Validations."""
+"""The bundled app's compliance pack registry, registered on the app through cdk-nag v3 Validations."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from typing import Sequence
 import cdk_nag
 from aws_cdk import App, Validations
 
-from .compliance import EnvelopeEncryptionChecks
+from eks_envelope.compliance import EnvelopeEncryptionChecks
 
 #: Pack name (as in context `compliance_packs`) -> class. Every pack copies acknowledgements into
 #: the template metadata, so scanners downstream see the audit trail.
@@ -26,6 +26,8 @@ PACK_CLASSES: dict[str, type[cdk_nag.NagPack]] = {
 #: the AWS Control Tower proactive controls as cfn-guard rules. As a synth-time plugin they would
 #: make a synth 1.86x a bare aws_eks_v2 synth (bench target 1.25x; docs/scan.md).
 SCAN_PACKS = ("ControlTower",)
+#: Every pack name context `compliance_packs` accepts, in order: the synth-time ones, then the scan-time ones.
+COMPLIANCE_PACKS: tuple[str, ...] = (*PACK_CLASSES, *SCAN_PACKS)
 #: Where the app records its selection in the cloud assembly, for `make scan` to read.
 PACK_SELECTION_FILE = "compliance-packs.json"
 

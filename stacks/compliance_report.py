@@ -7,8 +7,8 @@ JavaScript speed instead:
 
 - *rules evaluated*: cdk-nag applies every rule of a pack to every resource, so a pack's rule count
   is the number of rules it applies to one probe resource;
-- *findings before acknowledgement*: the app is built a second time with acknowledgements switched
-  off (:data:`eks_envelope.nag.IGNORE_ACKNOWLEDGEMENTS`) and each pack's ``validate_scope`` runs on it;
+- *findings before acknowledgement*: the app is built a second time without acknowledgements
+  (:func:`eks_envelope.acknowledgements.without_acknowledgements`) and each pack's ``validate_scope`` runs on it;
 - *failed*: the violations of the real synth, from ``validation-report.json``.
 
 Acknowledgements and their reasons are read back from the template metadata that
@@ -25,13 +25,16 @@ from typing import Callable, Mapping
 
 import cdk_nag
 from aws_cdk import App, CfnResource, Stack
+from eks_envelope.acknowledgements import without_acknowledgements
 
 
 def rule_count(pack_class: type[cdk_nag.NagPack]) -> int:
-    """How many rules ``pack_class`` evaluates: its declared ``rules``, or what it applies to a probe
-    resource (cdk-nag's packs apply every rule to every resource)."""
-    if hasattr(pack_class, "rules"):
-        return len(pack_class.rules)
+    """How many rules ``pack_class`` evaluates: its ``rule_ids`` (cdk-nag's ``ruleIds``, unset in
+    cdk-nag's own packs), or what it applies to a probe resource (cdk-nag's packs apply every rule
+    to every resource)."""
+    declared = pack_class().rule_ids
+    if declared is not None:
+        return len(declared)
     calls = 0
 
     class Counting(pack_class):  # type: ignore[misc, valid-type]
@@ -141,8 +144,13 @@ def write_report(
     build_without_acknowledgements: Callable[[], App],
     outdir: Path,
 ) -> tuple[str, Path]:
-    """Write ``compliance-report.md`` into the cloud assembly; return the console table and its path."""
-    unacknowledged = build_without_acknowledgements()
+    """Write ``compliance-report.md`` into the cloud assembly; return the console table and its path.
+
+    ``build_without_acknowledgements`` builds a scratch copy of the app without packs: it is called
+    inside :func:`~eks_envelope.acknowledgements.without_acknowledgements`.
+    """
+    with without_acknowledgements():
+        unacknowledged = build_without_acknowledgements()
     unacknowledged.synth()
     summaries = summarise(pack_classes, findings_before_acknowledgement(unacknowledged, pack_classes), outdir)
     rows = acknowledgements(outdir)

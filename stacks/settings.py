@@ -1,4 +1,4 @@
-"""App settings from CDK context (``cdk.json`` or ``-c key=value``), validated all at once.
+"""The bundled app's settings from CDK context (``cdk.json`` or ``-c key=value``), validated all at once.
 
 Values from ``-c`` arrive as strings and values from ``cdk.json`` as JSON; both are accepted.
 Context keys that look like ours (``snake_case``) but are unknown are refused with a suggestion,
@@ -10,12 +10,14 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from .cluster import DEFAULT_KUBERNETES_VERSION
-from .support import DEFAULT_SUPPORT_TYPE
-from .validation import Problem, Problems, check_choice
+from eks_envelope.cluster import DEFAULT_KUBERNETES_VERSION
+from eks_envelope.support import DEFAULT_SUPPORT_TYPE
+from eks_envelope.validation import Problem, Problems, check_choice
+
+from stacks.compliance_packs import COMPLIANCE_PACKS
 
 _OUR_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,22}[a-z0-9]$|^[a-z]$")
@@ -23,10 +25,6 @@ _TOPIC_ARN_RE = re.compile(r"^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9
 #: Keys the CDK CLI itself writes into the context without a prefix.
 _CDK_OWN_KEYS = {"acknowledged-issue-numbers"}
 
-#: cdk-nag packs run at synth, then `ControlTower` (AWS Control Tower proactive controls), run by `make scan`.
-COMPLIANCE_PACKS = (
-    "AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless", "EnvelopeEncryption", "ControlTower",
-)
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,6 @@ class AppSettings:
     config_rule: bool = False
     key_lock: bool = False
     key_lock_break_glass_arns: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def stack_name(self) -> str:
