@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
+from .handler import handler_dir
 
 PROG = "eks-envelope"
 #: Subcommand -> (module in the handler directory, one-line description).
@@ -24,16 +25,6 @@ SUBCOMMANDS = {
     "verify": ("cli", "verify envelope encryption of an EKS cluster end to end (the deploy-time checks)"),
     "encrypt-existing": ("encrypt_existing", "put an existing cluster's secrets under your KMS key"),
 }
-
-
-def handler_dir() -> Path:
-    """The verifier handler (the Lambda asset and this command's code): shipped in the wheel as
-    ``_verifier_handler``, or lambda/verifier in a checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_verifier_handler", here.parents[1] / "lambda" / "verifier"):
-        if (candidate / "index.py").is_file():
-            return candidate
-    raise FileNotFoundError(f"the verifier handler is missing next to {here}: reinstall eks-envelope")
 
 
 def _usage() -> str:

@@ -17,7 +17,7 @@ from constructs import Construct, IDependable
 
 from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VERIFICATION_RESOURCE_TYPE
 from .acknowledgements import acknowledge, checkov_skip
-from .console import handler_dir as handler_asset_dir  # noqa: F401 - one lookup, jsii-free
+from .handler import handler_dir as handler_asset_dir
 from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
 
 #: Leaves a minute of the provider framework's 15 minutes for its own bookkeeping.
