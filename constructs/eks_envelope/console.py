@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
