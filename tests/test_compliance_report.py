@@ -64,3 +64,9 @@ def test_fails_counted_from_the_validation_report(tmp_path: Path) -> None:
     (summary,) = summarise(selected(["AwsSolutions"]), {"AwsSolutions": {"AwsSolutions-IAM4": 2, "AwsSolutions-KMS5": 1}}, tmp_path)
     assert (summary.failed, summary.acknowledged, summary.acknowledged_findings) == (1, 1, 1)
     assert summary.passed == summary.evaluated - 2
+
+
+def test_readme_shows_the_table_make_synth_prints(report) -> None:
+    # One source per fact: the README's example of `make synth`'s table is the table itself.
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert report[0].strip() in readme, f"update README's compliance table to:\n{report[0]}"
