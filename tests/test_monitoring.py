@@ -316,6 +316,11 @@ def test_fails_on_bad_monitoring_props_all_at_once() -> None:
     assert "from 5 to 720" in text and "'AWS/'" in text and "400" in text
 
 
+def test_fails_on_a_schedule_of_no_whole_minutes_with_the_field_not_a_crash() -> None:
+    with pytest.raises(EnvelopeConfigError, match="monitoring.schedule.*whole number of minutes"):
+        _watched_stack("Odd", options=MonitoringOptions(schedule=cdk.Duration.seconds(90)))
+
+
 def test_fails_when_a_schedule_is_asked_for_without_a_verifier() -> None:
     with pytest.raises(EnvelopeConfigError, match="monitoring.schedule.*keep verify=True, or set schedule=None"):
         _watched_stack("NoVerifier", with_verifier=False, options=MonitoringOptions(schedule=cdk.Duration.hours(1)))

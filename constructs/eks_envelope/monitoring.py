@@ -107,10 +107,9 @@ def check_monitoring(
 ) -> None:
     """Every problem with the monitoring props, named by field, with the fix."""
     if options.schedule is not None:
-        minutes = options.schedule.to_minutes() if not is_token(options.schedule.to_string()) else None
-        if minutes is not None and not (5 <= minutes <= MAX_SCHEDULE_MINUTES) or (
-            minutes is not None and options.schedule.to_seconds() % 60
-        ):
+        # Milliseconds convert without error for any duration; to_minutes() raises on 90 seconds.
+        millis = options.schedule.to_milliseconds() if not is_token(options.schedule.to_string()) else None
+        if millis is not None and (millis % 60_000 or not 5 <= millis // 60_000 <= MAX_SCHEDULE_MINUTES):
             problems.add(
                 "monitoring.schedule", options.schedule.to_human_string(),
                 f"give a whole number of minutes from 5 to {MAX_SCHEDULE_MINUTES}, or None to turn the schedule off",
