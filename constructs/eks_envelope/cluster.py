@@ -549,7 +549,6 @@ class EnvelopeEncryptedCluster(Construct):
                         "would keep nothing longer; the short retention only caps the cost while it lives.",
                     )
 
-
         # Expose what composers need.
         #: The EKS cluster name (a token).
         self.cluster_name: str = self.cluster.cluster_name
@@ -563,6 +562,7 @@ class EnvelopeEncryptedCluster(Construct):
         self.kubeconfig_command: str = Fn.join(
             "", ["aws eks update-kubeconfig --name ", self.cluster.cluster_name, " --region ", Aws.REGION]
         )
+
 
 def _public_from_anywhere_reason(problems: Problems, opt_in: bool | str) -> str | None:
     """The acknowledgement reason the opt-in carries: the owner's own words, or a statement of the opt-in."""

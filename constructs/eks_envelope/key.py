@@ -340,6 +340,7 @@ def new_logs_key(scope: Construct, removal: RemovalPolicy) -> kms.Key:
             },
         )
     )
-    # Control Tower CT.KMS.PR.3: nothing but CloudWatch Logs, a service principal, uses this key.
+    # Control Tower CT.KMS.PR.3: only AWS services use this key (CloudWatch Logs; SNS for the alarm topic),
+    # and none of them creates grants on it.
     key.add_to_resource_policy(deny_create_grant_except_for_aws_services())
     return key
