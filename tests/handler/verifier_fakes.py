@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
 import pytest
 from botocore.stub import Stubber
 from cryptography import x509
@@ -495,7 +496,7 @@ def serve_tls(handler: type, pki: Pki) -> ThreadingHTTPServer:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki.cert_path, pki.key_path)
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     return server
 
 
@@ -588,8 +589,36 @@ def runtime(fake_time: FakeTime) -> checks.Runtime:
 # AWS (moto)
 
 
+class _PartitionsOnce:
+    """Stands in for boto3's Session in moto's EKS role-ARN check, which builds a new Session (reading
+    botocore's endpoints file) on every CreateCluster: most of a test's setup time. Same answer, read once."""
+
+    @staticmethod
+    @functools.lru_cache(maxsize=1)
+    def _partitions() -> tuple[str, ...]:
+        return tuple(boto3.session.Session().get_available_partitions())
+
+    def get_available_partitions(self) -> list[str]:
+        return list(self._partitions())
+
+
+@functools.lru_cache(maxsize=None)
+def _load_json_file(path: str) -> Any:
+    return _READ_JSON_FILE(botocore.loaders.JSONFileLoader(), path)
+
+
+_READ_JSON_FILE = botocore.loaders.JSONFileLoader.load_file
+
+
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import moto.eks.utils
+
+    monkeypatch.setattr(moto.eks.utils, "Session", _PartitionsOnce)
+    # Every new boto3 Session (moto swaps the default one per test; the handler makes its own per
+    # invocation) decodes botocore's model and endpoint files anew: read each file once per run instead.
+    # botocore already treats loaded models as read-only (one Session hands the same dict to every client).
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", lambda self, path: _load_json_file(path))
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY)
