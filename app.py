@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +29,10 @@ except ImportError:
     sys.exit(f"eks-envelope: aws-cdk-lib is not installed for {sys.executable}: run `make synth` first "
              "(it creates .venv from the pinned requirements; every make target does)")
 
+from eks_envelope.acknowledgements import held_acknowledgements  # noqa: E402
 from eks_envelope.validation import EnvelopeConfigError, Problems  # noqa: E402
 from stacks import REPORT_ENV  # noqa: E402
 from stacks.compliance_packs import record_selection, register_packs, selected  # noqa: E402
-from stacks.compliance_report import write_report  # noqa: E402
 from stacks.envelope_stack import EnvelopeEksStack  # noqa: E402
 from stacks.settings import as_context_problems, settings_from_context  # noqa: E402
 
@@ -111,32 +110,37 @@ def _synth(app: cdk.App) -> cdk.cx_api.CloudAssembly:
         raise
 
 
+def synth_app(app: cdk.App, *, report: bool = False) -> tuple[cdk.cx_api.CloudAssembly, tuple[str, Path] | None]:
+    """Build the app, synthesize it once, record the pack selection; with ``report``, also write
+    compliance-report.md into the assembly and return (console table, its path).
+
+    The report counts what each pack finds before acknowledgement on this same build: the
+    acknowledgements are held back while the packs count, then released before the synth.
+    """
+    from stacks.compliance_report import findings_before_acknowledgement, write_report
+
+    with held_acknowledgements():
+        build_app(app)
+        settings = settings_from_context(app.node.get_all_context())
+        packs = selected(settings.compliance_packs) if report else {}
+        findings = findings_before_acknowledgement(app, packs)
+    assembly = _synth(app)
+    record_selection(settings.compliance_packs, assembly.directory)
+    return assembly, write_report(packs, findings, Path(assembly.directory)) if report else None
+
+
 def main() -> None:
     try:
         app, standalone = _new_app()
         try:
-            build_app(app)
+            assembly, report = synth_app(app, report=os.environ.get(REPORT_ENV) == "1")
         except EnvelopeConfigError as err:
             # A configuration mistake, not a crash: the message names field, value and fix.
             raise _Refused(str(err)) from None
-        assembly = _synth(app)
     except _Refused as err:
         sys.exit(f"eks-envelope: {err}")
-    settings = settings_from_context(app.node.get_all_context())
-    record_selection(settings.compliance_packs, assembly.directory)
-    if os.environ.get(REPORT_ENV) == "1":
-        packs = selected(settings.compliance_packs)
-        # The findings-before-acknowledgement build is scratch work: removed as soon as it is counted.
-        with tempfile.TemporaryDirectory(prefix="cdk-unacked-") as scratch:
-            table, path = write_report(
-                packs,
-                lambda: build_app(
-                    cdk.App(context=app.node.get_all_context(), outdir=scratch,
-                            builtin_cloud_formation_validation=False),
-                    with_packs=False,
-                ),
-                Path(assembly.directory),
-            )
+    if report:
+        table, path = report
         print(f"{table}\nreport: {os.path.relpath(path)}", file=sys.stderr)
     if standalone:
         print(f"templates written to {os.path.relpath(assembly.directory)}/ (as `make synth` would)", file=sys.stderr)

@@ -17,21 +17,41 @@ from constructs import IConstruct
 #: Shortest reason accepted for an acknowledgement: long enough to say why, specifically.
 MIN_ACKNOWLEDGEMENT_REASON = 40
 
-_recording: ContextVar[bool] = ContextVar("eks_envelope_acknowledgements_recorded", default=True)
+
+class HeldAcknowledgements:
+    """cdk-nag acknowledgements recorded inside :func:`held_acknowledgements`, not yet given to the constructs."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[IConstruct, Acknowledgment]] = []
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def release(self) -> None:
+        """Give every held acknowledgement to its construct (``Validations.acknowledge``), in recorded order."""
+        pending, self._pending = self._pending, []
+        for owner, acknowledgment in pending:
+            Validations.of(owner).acknowledge(acknowledgment)
+
+
+_held: ContextVar[HeldAcknowledgements | None] = ContextVar("eks_envelope_held_acknowledgements", default=None)
 
 
 @contextmanager
-def without_acknowledgements() -> Iterator[None]:
-    """Constructs built inside this block record no cdk-nag acknowledgement (reasons are still checked).
+def held_acknowledgements() -> Iterator[HeldAcknowledgements]:
+    """Constructs built inside this block hold their cdk-nag acknowledgements back (reasons are still checked).
 
-    For a report that counts the findings acknowledgements cover (a cdk-nag pack's ``validate_scope``
-    honours them): build a scratch copy of the app inside the block. Never deploy what it builds.
+    For a report that counts the findings acknowledgements cover, on the one app that is synthesized: build
+    it inside the block, run each pack's ``validate_scope`` (which honours acknowledgements) to count, then
+    ``release()``. Leaving the block releases whatever is still held, so no acknowledgement is ever lost.
     """
-    token = _recording.set(False)
+    held = HeldAcknowledgements()
+    token = _held.set(held)
     try:
-        yield
+        yield held
     finally:
-        _recording.reset(token)
+        _held.reset(token)
+        held.release()
 
 
 def _require_reason(finding_id: str, reason: str) -> None:
@@ -46,9 +66,12 @@ def acknowledge(owner: IConstruct, finding_id: str, reason: str) -> None:
     (``AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/...]``).
     """
     _require_reason(finding_id, reason)
-    if not _recording.get():
+    acknowledgment = Acknowledgment(id=finding_id, reason=reason)
+    held = _held.get()
+    if held is not None:
+        held._pending.append((owner, acknowledgment))
         return
-    Validations.of(owner).acknowledge(Acknowledgment(id=finding_id, reason=reason))
+    Validations.of(owner).acknowledge(acknowledgment)
 
 
 def checkov_skip(owner: IConstruct, check_id: str, reason: str) -> None:

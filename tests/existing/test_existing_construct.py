@@ -14,7 +14,7 @@ from aws_cdk.assertions import Match, Template
 
 from eks_envelope import EnvelopeConfigError, EnvelopeEncryptionForExistingCluster
 from eks_envelope.compliance import evaluate
-from stacks.compliance_packs import PACK_CLASSES, register_packs
+from stacks.compliance_packs import PACK_CLASS_PATHS, register_packs
 from eks_envelope.contract import VERIFICATION_RESOURCE_TYPE
 from tests.helpers import bundled_template, new_app
 
@@ -35,7 +35,7 @@ def _adopt(stack: cdk.Stack, **props: Any) -> EnvelopeEncryptionForExistingClust
 def adopted() -> SimpleNamespace:
     """Synthesized once, with every compliance pack registered: synth raises on any unacknowledged finding."""
     app = new_app()
-    register_packs(app, list(PACK_CLASSES))
+    register_packs(app, list(PACK_CLASS_PATHS))
     stack = cdk.Stack(app, "Adopt")
     construct = _adopt(stack, key_alias="eks/prod-secrets")
     assembly = app.synth()
@@ -45,7 +45,7 @@ def adopted() -> SimpleNamespace:
 @pytest.fixture(scope="module")
 def with_given_key() -> Template:
     app = new_app()
-    register_packs(app, list(PACK_CLASSES))
+    register_packs(app, list(PACK_CLASS_PATHS))
     stack = cdk.Stack(app, "AdoptGivenKey")
     _adopt(stack, key=kms.Key.from_key_arn(stack, "Given", KEY_ARN), reencrypt_kinds=["secrets", "configmaps"])
     return Template.from_json(app.synth().get_stack_by_name("AdoptGivenKey").template)
