@@ -113,6 +113,28 @@ def test_a_stale_acknowledgement_fails_the_scan(tmp_path) -> None:
     assert any(d.startswith(f"STALE ACKNOWLEDGEMENT CT.KMS.PR.3 on {logs_key}") for d in outcome.details)
 
 
+def test_only_rule_files_that_can_apply_are_run(tmp_path) -> None:
+    for name, body in {"eks.guard": "let T = 'AWS::EKS::Cluster'", "s3.guard": "Resources.*[ Type == 'AWS::S3::Bucket' ]",
+                       "sub/both.guard": "# AWS::S3::Bucket or AWS::KMS::Key", "any.guard": "rule r { Resources !empty }"}.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(body)
+    kept = scan.rule_files_that_can_apply(tmp_path, {"AWS::EKS::Cluster", "AWS::KMS::Key"})
+    assert sorted(f.relative_to(tmp_path).as_posix() for f in kept) == ["any.guard", "eks.guard", "sub/both.guard"]
+
+
+def test_leaving_out_rules_that_cannot_apply_changes_no_result() -> None:
+    """The filtered run against cfn-guard over every one of the 237 rule files (small templates: cheap)."""
+    templates = _templates(consumer_example_assembly())
+    ct = scan.control_tower_rules(SCAN_BIN.parent)
+    every_rule = scan._run([str(ct.guard), "validate", "--rules", str(ct.rules), *[a for t in templates for a in ("--data", str(t))],
+                            "--output-format", "json", "--show-summary", "none", "--structured"], dict(NO_COLOR="1"))
+    raw_every = {**scan.run_control_tower(templates, SCAN_BIN), "results": json.loads(every_rule.stdout)}
+    filtered = scan.run_control_tower(templates, SCAN_BIN)
+    assert len(scan.rule_files_that_can_apply(ct.rules, scan.resource_types(templates))) < len(list(ct.rules.rglob("*.guard"))) / 3
+    assert [vars(tc) for tc in scan.control_tower_results(filtered, templates)] == \
+        [vars(tc) for tc in scan.control_tower_results(raw_every, templates)]
+
+
 def test_careless_clusters_are_flagged_by_the_eks_controls(tmp_path) -> None:
     app = new_app()
     stacks = build_careless_app(app)
