@@ -5,6 +5,7 @@ import copy
 import functools
 import importlib.util
 import json
+import os
 import re
 import sys
 import tempfile
@@ -17,10 +18,18 @@ from aws_cdk.assertions import Template
 from app import CLI_CONTEXT
 from tests.tempdirs import contain_temp_dirs
 
-__all__ = ["CLI_CONTEXT", "REPO", "bundled_template", "cdk_json_context", "new_app", "normalised", "only_resource", "synth_bundled_app"]
+__all__ = ["CLI_CONTEXT", "REPO", "bundled_template", "cdk_json_context", "new_app", "no_credentials_env", "normalised", "only_resource", "synth_bundled_app"]
 
 REPO = Path(__file__).resolve().parents[1]
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def no_credentials_env(tmp: Path) -> dict[str, str]:
+    """This environment without AWS credentials or CDK/make settings, its temporary files under ``tmp``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_", "MAKE"))}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp / "none"), AWS_CONFIG_FILE=str(tmp / "none"),
+               AWS_EC2_METADATA_DISABLED="true", TMPDIR=str(tmp))
+    return env
 
 
 def cdk_json_context() -> dict[str, Any]:
