@@ -18,7 +18,7 @@ from aws_cdk.assertions import Template
 from app import CLI_CONTEXT
 from tests.tempdirs import contain_temp_dirs
 
-__all__ = ["CLI_CONTEXT", "REPO", "bundled_template", "cdk_json_context", "new_app", "no_credentials_env", "normalised", "only_resource", "synth_bundled_app"]
+__all__ = ["CLI_CONTEXT", "REPO", "bundled_template", "construct_template", "cdk_json_context", "new_app", "no_credentials_env", "normalised", "only_resource", "synth_bundled_app"]
 
 REPO = Path(__file__).resolve().parents[1]
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
@@ -63,6 +63,21 @@ def bundled_template(**overrides: Any) -> Template:
     assembly = synth_bundled_app(**overrides)
     (stack,) = assembly.stacks
     return Template.from_json(stack.template)
+
+
+@functools.lru_cache(maxsize=None)
+def _construct_template(props_json: str) -> Template:
+    from eks_envelope import EnvelopeEncryptedCluster
+
+    stack = cdk.Stack(new_app(), "EksEnvelope")  # the app's stack name, so logical ids compare across the two
+    EnvelopeEncryptedCluster(stack, "Cluster", **json.loads(props_json))
+    return Template.from_stack(stack)
+
+
+def construct_template(**props: Any) -> Template:
+    """EnvelopeEncryptedCluster with ``props`` (JSON values) alone on a bare stack, as a composer builds it:
+    no app settings, no packs, no outputs. Cached per props."""
+    return _construct_template(json.dumps(props, sort_keys=True))
 
 
 def normalised(template: dict[str, Any]) -> dict[str, Any]:

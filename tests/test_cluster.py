@@ -1,4 +1,4 @@
-"""EnvelopeEncryptedCluster defaults and options, one behaviour per test."""
+"""EnvelopeEncryptedCluster defaults and options, one behaviour per test, on a bare stack (no app, no packs)."""
 from __future__ import annotations
 
 import json
@@ -7,20 +7,23 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from eks_envelope.cluster import DEFAULT_KUBERNETES_VERSION
-from tests.helpers import bundled_template, only_resource
+from tests.helpers import construct_template, only_resource
 
 ADMIN = "arn:aws:iam::123456789012:role/PlatformAdmin"
+#: The name the app gives its cluster (the construct's own default derives one from its path).
+NAME = "eks-envelope"
 ALL_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
 @pytest.fixture(scope="module")
 def template() -> Template:
-    return bundled_template()
+    return construct_template(cluster_name=NAME)
 
 
 @pytest.fixture(scope="module")
 def customised() -> Template:
-    return bundled_template(
+    return construct_template(
+        cluster_name=NAME,
         admin_principal_arns=[ADMIN],
         public_access_cidrs=["203.0.113.0/24"],
         fargate_namespaces=["serverless", "apps"],
@@ -103,7 +106,7 @@ def test_upgrade_policy_standard_by_default(cluster: dict) -> None:
 
 
 def test_extended_support_is_a_deliberate_choice() -> None:
-    cluster = only_resource(bundled_template(support_type="EXTENDED"), "AWS::EKS::Cluster")
+    cluster = only_resource(construct_template(cluster_name=NAME, support_type="EXTENDED"), "AWS::EKS::Cluster")
     assert cluster["Properties"]["UpgradePolicy"] == {"SupportType": "EXTENDED"}
 
 
@@ -158,13 +161,6 @@ def test_new_vpc_two_azs_one_nat_gateway_and_flow_logs(template: Template) -> No
     )
 
 
-def test_outputs_name_key_alias_and_kubeconfig(template: Template) -> None:
-    outputs = template.to_json()["Outputs"]
-    assert {"ClusterName", "SecretsKeyArn", "SecretsKeyAlias", "KubeconfigCommand"} <= set(outputs)
-    command = json.dumps(outputs["KubeconfigCommand"]["Value"])
-    assert "aws eks update-kubeconfig --name " in command and "--region " in command
-
-
 def test_public_endpoint_only_from_listed_cidrs(customised: Template) -> None:
     vpc_config = only_resource(customised, "AWS::EKS::Cluster")["Properties"]["ResourcesVpcConfig"]
     assert vpc_config["EndpointPublicAccess"] is True
@@ -180,7 +176,7 @@ def test_admin_principals_get_cluster_admin_access_entries(customised: Template)
     assert "policy/AmazonEKSClusterAdminPolicy" in json.dumps(policy["PolicyArn"])
 
 
-def test_context_overrides_reach_the_cluster(customised: Template) -> None:
+def test_props_reach_the_cluster(customised: Template) -> None:
     props = only_resource(customised, "AWS::EKS::Cluster")["Properties"]
     assert props["Version"] == "1.35"
     namespaces = [s["Namespace"] for s in only_resource(customised, "AWS::EKS::FargateProfile")["Properties"]["Selectors"]]

@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from eks_envelope import ClusterSecretsKey, EnvelopeConfigError
-from tests.helpers import bundled_template, new_app
+from tests.helpers import construct_template, new_app
 
 ADMIN = "arn:aws:iam::123456789012:role/KeyAdmin"
 CRYPTO_ACTIONS = {"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
@@ -19,7 +19,7 @@ CRYPTO_ACTIONS = {"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncr
 
 @pytest.fixture(scope="module")
 def template() -> Template:
-    return bundled_template(key_admin_arns=[ADMIN])
+    return construct_template(cluster_name="eks-envelope", key_admin_arns=[ADMIN])
 
 
 @pytest.fixture(scope="module")
