@@ -249,7 +249,7 @@ def handler_import_times(runs: int = 7) -> tuple[list[float], list[tuple[float, 
 
 def verifier_costs(env: dict[str, str]) -> dict:
     out_json = Path(tempfile.mkdtemp(prefix="bench-verifier-")) / "verifier.json"
-    proc = subprocess.run([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "bench/verifier_probe.py"], cwd=REPO,
+    proc = subprocess.run([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "bench/verifier_probe.py"], cwd=REPO,
                           env=dict(env, BENCH_VERIFIER_OUT=str(out_json)), capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit("verifier probe failed:\n" + proc.stdout[-4000:] + proc.stderr[-2000:])
@@ -258,12 +258,18 @@ def verifier_costs(env: dict[str, str]) -> dict:
     return result
 
 
-def test_suite(env: dict[str, str]) -> tuple[float, str, int]:
+def test_suite(env: dict[str, str]) -> tuple[float, str, int, float]:
+    """One `pytest -q` as `make test` runs it (pyproject's addopts: a worker per core); wall clock and CPU seconds."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run([PY, "-m", "pytest", "-q"], cwd=REPO, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = [ln for ln in proc.stdout.splitlines() if re.search(r"\d+ (passed|failed|errors?)\b", ln)]
-    return wall, lines[-1].strip("= ") if lines else "no summary line", proc.returncode
+    return wall, lines[-1].strip("= ") if lines else "no summary line", proc.returncode, cpu
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +308,10 @@ def rerender(path: Path) -> None:
     d = json.loads(path.read_text())
     runs = {k: [Run(**{**r, "outdir": Path(r["outdir"])}) for r in rs] for k, rs in d["runs"].items()}
     stats = {k: AssemblyStats(**v) for k, v in d["stats"].items()}
-    text = render(d["versions"], runs, stats, d["prof"], d["verifier"], d["imports"], d["import_top"], d["suite"], d["total"])
+    suite = d["suite"]
+    if suite and len(suite) == 3:  # raw data from before the suite's CPU time was recorded
+        suite = [*suite, float("nan")]
+    text = render(d["versions"], runs, stats, d["prof"], d["verifier"], d["imports"], d["import_top"], suite, d["total"])
     (BENCH / "results.md").write_text(text)
     print("bench: re-rendered bench/results.md", flush=True)
 
@@ -446,18 +455,19 @@ def render(versions, runs, stats, prof, verifier, imports, import_top, suite, to
     add("")
     add("| target | value | |")
     add("|---|---|---|")
-    add(f"| full synth ≤ 1.25× bare `aws_eks_v2` baseline (median per-pair wall ratio) | {med(r_full_v2):.2f}× | {met(med(r_full_v2) <= 1.25)} |")
+    add(f"| full synth ≤ 1.0× bare `aws_eks_v2` baseline (median per-pair wall ratio) | {med(r_full_v2):.2f}× | {met(med(r_full_v2) <= 1.0)} |")
     cpu_r = med(ratios(runs, "full", "v2", "cpu"))
-    add(f"| (cross-check) the same ratio in CPU time (user+sys), load-insensitive | {cpu_r:.2f}× | {met(cpu_r <= 1.25)} |")
+    add(f"| (cross-check) the same ratio in CPU time (user+sys), load-insensitive | {cpu_r:.2f}× | {met(cpu_r <= 1.0)} |")
     add(f"| ≤ 3 Lambda functions | {full.lambda_functions} | {met(full.lambda_functions <= 3)} |")
     add(f"| 0 nested stacks | {full.nested_stacks} | {met(full.nested_stacks == 0)} |")
     add(f"| 0 state machines | {full.state_machines} | {met(full.state_machines == 0)} |")
     add(f"| cdk.out ≤ 1 MB (10^6 bytes) | {full.size_bytes:,} bytes | {met(full.size_bytes <= 1_000_000)} |")
     add(f"| ≤ 8 AWS calls per verification without CloudTrail | {aws_calls} | {met(aws_calls <= 8)} |")
     if suite:
-        add(f"| test suite ≤ 60 s on {versions['nproc']} cores | {suite[0]:.1f} s ({suite[1]}) | {met(suite[0] <= 60)} |")
+        add(f"| test suite ≤ 30 s on 2 cores (here {versions['nproc']}) | {suite[0]:.1f} s, {suite[3]:.0f} s CPU ({suite[1]}) |"
+            f" {met(suite[0] <= 30)} |")
     else:
-        add("| test suite ≤ 60 s | not run (BENCH_SKIP_TESTS=1) | — |")
+        add("| test suite ≤ 30 s on 2 cores | not run (BENCH_SKIP_TESTS=1) | — |")
     add("")
 
     add("## 1. Synth time and peak memory")
@@ -547,8 +557,9 @@ def render(versions, runs, stats, prof, verifier, imports, import_top, suite, to
     add("## 5. Test suite")
     add("")
     if suite:
-        add(f"`.venv/bin/python -m pytest -q`, once, wall clock: **{suite[0]:.1f} s** on {versions['nproc']} cores"
-            f" ({suite[1]}; exit {suite[2]}). Run after the synths, with other work on the machine.")
+        add(f"`.venv/bin/python -m pytest -q` (a worker per core, `--dist loadfile`), once, wall clock: **{suite[0]:.1f} s**"
+            f" on {versions['nproc']} cores, {suite[3]:.0f} s of CPU ({suite[1]}; exit {suite[2]}). Target: 30 s on 2 cores"
+            f" ({'met' if suite[0] <= 30 else 'not met'}). Run after the synths, with other work on the machine.")
     else:
         add("Not run (BENCH_SKIP_TESTS=1).")
     add("")
