@@ -70,7 +70,10 @@ def main() -> None:
     if profiler:
         profiler.enable()
     t0 = time.perf_counter()
-    app = module.build_app(cdk.App())
+    # As the script itself would: app.py leaves aws-cdk-lib's built-in validation off unless CDK_VALIDATION=true;
+    # the baselines keep it on, as CDK ships them.
+    validate = getattr(module, "builtin_validation", lambda: True)()
+    app = module.build_app(cdk.App(builtin_cloud_formation_validation=validate))
     phases["build construct tree (incl. pack registration)"] = time.perf_counter() - t0
     requests_after_build = counts["kernel requests"]
     t0 = time.perf_counter()
