@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 
+from stacks import REPORT_ENV
 from tests.helpers import REPO
 
 CDK = REPO / "node_modules" / ".bin" / "cdk"
@@ -19,26 +20,36 @@ CDK = REPO / "node_modules" / ".bin" / "cdk"
 _CLI_ONLY = {"@aws-cdk/core:failSynthOnValidationErrors"}
 
 
-@pytest.mark.skipif(not CDK.exists(), reason="aws-cdk CLI not installed: run `make test`, which installs it")
-def test_cli_context_equals_the_tests_context(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The real app.py through the real `cdk synth`, with no compliance pack and make synth's report on."""
+    if not CDK.exists():
+        pytest.skip("aws-cdk CLI not installed: run `make test`, which installs it")
+    tmp = tmp_path_factory.mktemp("cli")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
+    env.update(PATH=f"{CDK.parent}{os.pathsep}{env['PATH']}", **{REPORT_ENV: "1"})
+    probe = f"{REPO / '.venv' / 'bin' / 'python'} {REPO / 'tests' / 'cli_probe.py'} {tmp / 'seen.json'}"
+    result = subprocess.run(
+        [str(CDK), "synth", "--quiet", "--app", probe, "--output", str(tmp / "cdk.out"), "-c", "compliance_packs=none"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((tmp / "seen.json").read_text())
+
+
+def test_cli_context_equals_the_tests_context(cli_run: dict) -> None:
     """cdk.json keeps feature flags and real overrides; the app's defaults live in AppSettings. Whatever
     cdk.json holds, the tests' apps (helpers.new_app) get exactly the context a real `cdk synth` passes."""
     from tests.helpers import cdk_json_context
 
-    dump = tmp_path / "context.json"
-    dumper = ("import json, sys, aws_cdk as cdk; app = cdk.App(); "
-              "open(sys.argv[1], 'w').write(json.dumps(app.node.get_all_context())); "
-              "cdk.CfnWaitConditionHandle(cdk.Stack(app, 'ContextProbe'), 'Probe'); app.synth()")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
-    env["PATH"] = f"{CDK.parent}{os.pathsep}{env['PATH']}"
-    result = subprocess.run(
-        [str(CDK), "synth", "--quiet", "--app", f"{REPO / '.venv' / 'bin' / 'python'} -c \"{dumper}\" {dump}",
-         "--output", str(tmp_path / "cdk.out")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    cli_context = {k: v for k, v in json.loads(dump.read_text()).items() if k not in _CLI_ONLY}
+    cli_context = {k: v for k, v in cli_run["context"].items() if k not in _CLI_ONLY}
+    assert cli_context.pop("compliance_packs") == "none"  # this run's -c
     assert cli_context == cdk_json_context()
+
+
+def test_an_app_without_compliance_packs_never_loads_cdk_nag(cli_run: dict) -> None:
+    """cdk-nag (and its jsii assembly) is loaded by the packs, only when one is selected: not even the report loads it."""
+    assert cli_run["cdk_nag"] == []
 
 
 def test_cdk_json_restates_no_app_default() -> None:

@@ -76,27 +76,3 @@ def undocumented_attributes(module: Path) -> list[str]:
 def test_every_public_construct_attribute_is_documented(name: str) -> None:
     assert undocumented_attributes(LIBRARY / name) == []
 
-
-_WITHOUT_PACKS = """
-import sys, tempfile
-import aws_cdk as cdk
-from app import synth_app
-from tests.helpers import cdk_json_context
-app = cdk.App(context={**cdk_json_context(), "compliance_packs": "none"}, outdir=tempfile.mkdtemp(),
-              builtin_cloud_formation_validation=False)
-synth_app(app, report=True)
-print(sorted(m for m in sys.modules if m.split(".")[0] == "cdk_nag"))
-"""
-
-
-def test_an_app_without_compliance_packs_never_loads_cdk_nag(tmp_path: Path) -> None:
-    """cdk-nag (and its jsii assembly) is loaded by the packs, only when one is selected."""
-    import os
-    import subprocess
-    import sys
-
-    result = subprocess.run([sys.executable, "-c", _WITHOUT_PACKS], cwd=REPO, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("constructs", "."))},
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == "[]"
