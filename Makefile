@@ -59,9 +59,10 @@ synth: deps
 # `make check`: everything CI runs (.ci/run calls `make test`, README's test command; both mean this).
 # Scanners first, so pytest's summary is the last line a CI log shows.
 # The scan's synth runs aws-cdk-lib's built-in CloudFormation validation too (off in a plain synth).
+# The suite runs with a fresh TMPDIR that must be empty afterwards: a test run leaves the temp dir as it found it.
 check: deps
 	@CDK_VALIDATION=true $(MAKE) --no-print-directory scan
-	@$(PY) -m pytest -q
+	@$(PY) -m tests.tempdirs $(PY) -m pytest -q
 
 test: check
 

@@ -31,3 +31,30 @@ def contain_temp_dirs(prefix: str = "eks-envelope-tests-") -> Path:
 def leftovers(tmp: Path) -> list[str]:
     """What a run left in ``tmp``. The aws-cdk CLI's telemetry payloads are files its detached sender deletes."""
     return sorted(p.name for p in tmp.iterdir() if not (p.is_file() and p.name.startswith("cdk-telemetry-")))
+
+
+def run_leaving_nothing(command: list[str]) -> int:
+    """Run ``command`` with TMPDIR a fresh directory; fail (exit 1) when the run leaves anything in it.
+
+    `make check` runs the test suite this way, so the real run (every worker, every subprocess) is what is
+    checked: a test run leaves the system temp directory as it found it.
+    """
+    import subprocess
+    import sys
+
+    tmp = Path(tempfile.mkdtemp(prefix="make-check-tmp-"))
+    try:
+        code = subprocess.call(command, env={**os.environ, "TMPDIR": str(tmp)})
+        left = leftovers(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if left:
+        print(f"the test run left temporary files behind in TMPDIR: {', '.join(left[:10])}", file=sys.stderr)
+        return code or 1
+    return code
+
+
+if __name__ == "__main__":  # python -m tests.tempdirs COMMAND...
+    import sys
+
+    sys.exit(run_leaving_nothing(sys.argv[1:]))
