@@ -74,3 +74,24 @@ def test_readme_shows_the_table_make_synth_prints(report) -> None:
     # One source per fact: the README's example of `make synth`'s table is the table itself.
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert report[0].strip() in readme, f"update README's compliance table to:\n{report[0]}"
+
+
+def test_held_acknowledgements_reach_their_constructs_when_the_block_ends() -> None:
+    import aws_cdk as cdk
+
+    from eks_envelope.acknowledgements import acknowledge, held_acknowledgements
+
+    key = "aws:cdk:acknowledged-rules"
+    # {qualified id: reason} entries, by unqualified id (aws-cdk-lib prefixes the id with its namespace)
+    recorded = lambda node: [{k.split("::")[-1]: v for k, v in m.data.items()} for m in node.node.metadata  # noqa: E731
+                             if m.type == key]
+    stack = cdk.Stack(new_app(), "Held")
+    first, second = cdk.CfnWaitConditionHandle(stack, "First"), cdk.CfnWaitConditionHandle(stack, "Second")
+    reason = "a reason long enough to be checked by a reviewer"
+    with pytest.raises(RuntimeError), held_acknowledgements():
+        acknowledge(first, "AwsSolutions-IAM4", reason)
+        acknowledge(second, "AwsSolutions-IAM5", reason)
+        assert recorded(first) == recorded(second) == []  # held while packs count
+        raise RuntimeError("a failed build still loses no acknowledgement")
+    assert recorded(first) == [{"AwsSolutions-IAM4": reason}]
+    assert recorded(second) == [{"AwsSolutions-IAM5": reason}]

@@ -18,40 +18,26 @@ from constructs import IConstruct
 MIN_ACKNOWLEDGEMENT_REASON = 40
 
 
-class HeldAcknowledgements:
-    """cdk-nag acknowledgements recorded inside :func:`held_acknowledgements`, not yet given to the constructs."""
-
-    def __init__(self) -> None:
-        self._pending: list[tuple[IConstruct, Acknowledgment]] = []
-
-    def __len__(self) -> int:
-        return len(self._pending)
-
-    def release(self) -> None:
-        """Give every held acknowledgement to its construct (``Validations.acknowledge``), in recorded order."""
-        pending, self._pending = self._pending, []
-        for owner, acknowledgment in pending:
-            Validations.of(owner).acknowledge(acknowledgment)
-
-
-_held: ContextVar[HeldAcknowledgements | None] = ContextVar("eks_envelope_held_acknowledgements", default=None)
+_held: ContextVar[list[tuple[IConstruct, Acknowledgment]] | None] = ContextVar(
+    "eks_envelope_held_acknowledgements", default=None)
 
 
 @contextmanager
-def held_acknowledgements() -> Iterator[HeldAcknowledgements]:
+def held_acknowledgements() -> Iterator[None]:
     """Constructs built inside this block hold their cdk-nag acknowledgements back (reasons are still checked).
 
     For a report that counts the findings acknowledgements cover, on the one app that is synthesized: build
-    it inside the block, run each pack's ``validate_scope`` (which honours acknowledgements) to count, then
-    ``release()``. Leaving the block releases whatever is still held, so no acknowledgement is ever lost.
+    it and run each pack's ``validate_scope`` (which honours acknowledgements) inside the block. Leaving the
+    block gives every held acknowledgement to its construct, in recorded order, so none is ever lost.
     """
-    held = HeldAcknowledgements()
+    held: list[tuple[IConstruct, Acknowledgment]] = []
     token = _held.set(held)
     try:
-        yield held
+        yield
     finally:
         _held.reset(token)
-        held.release()
+        for owner, acknowledgment in held:
+            Validations.of(owner).acknowledge(acknowledgment)
 
 
 def _require_reason(finding_id: str, reason: str) -> None:
@@ -69,7 +55,7 @@ def acknowledge(owner: IConstruct, finding_id: str, reason: str) -> None:
     acknowledgment = Acknowledgment(id=finding_id, reason=reason)
     held = _held.get()
     if held is not None:
-        held._pending.append((owner, acknowledgment))
+        held.append((owner, acknowledgment))
         return
     Validations.of(owner).acknowledge(acknowledgment)
 
