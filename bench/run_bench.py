@@ -402,9 +402,6 @@ def render(versions, runs, stats, prof, verifier, imports, import_top, suite, to
     add = L.append
     by = {v.key: v for v in VARIANTS}
     r_full_v2 = ratios(runs, "full", "v2", "wall")
-    r_full_v1 = ratios(runs, "full", "v1", "wall")
-    cpu_full_v2 = ratios(runs, "full", "v2", "cpu")
-    mem_full_v2 = ratios(runs, "full", "v2", "peak_tree_rss")
     full = stats["full"]
     no_ct = verifier["no_cloudtrail"]
     with_ct = verifier["cloudtrail"]
