@@ -81,9 +81,9 @@ def on_event(event: dict[str, Any], context: Any, *, clients: Any = None) -> dic
     except association.Refusal as exc:
         raise _fail(f"Refused, nothing changed: {exc}") from None
     deadline = time.monotonic() + 120.0  # the access entry may still be propagating
-    client = _kube_client(plan.endpoint, plan.ca_data, cluster_name, token_provider, deadline)
     try:
-        missing = reencrypt.missing_rights(client, kinds)
+        with _kube_client(plan.endpoint, plan.ca_data, cluster_name, token_provider, deadline) as client:
+            missing = reencrypt.missing_rights(client, kinds)
     except kube.KubeError as exc:
         raise _fail(f"Refused, nothing changed: cannot reach the Kubernetes API to check re-encryption rights ({exc.kind}: {exc}). "
                     "Allow 443 from the handler's security group to the cluster.") from None
@@ -122,18 +122,18 @@ def is_complete(event: dict[str, Any], context: Any, *, clients: Any = None) -> 
     cluster = aws.eks.describe_cluster(name=cluster_name)["cluster"]
     remaining = context.get_remaining_time_in_millis() / 1000.0 if context is not None else 840.0
     deadline = time.monotonic() + max(1.0, remaining - SAFETY_MARGIN_SECONDS)
-    client = _kube_client(cluster.get("endpoint") or "", (cluster.get("certificateAuthority") or {}).get("data") or "",
-                          cluster_name, token_provider, deadline)
     summary: dict[str, str] = {}
     failed: list[str] = []
-    for kind in kinds:
-        try:
-            outcome = reencrypt.reencrypt(client, kind, page_size=page_size)
-        except reencrypt.ReencryptAborted as exc:
-            raise _fail(f"{exc}. The key is associated; finish with `eks-envelope encrypt-existing --cluster {cluster_name} "
-                        "--key <key>` (safe to re-run) or deploy again.") from None
-        summary[kind] = outcome.summary()
-        failed += [name for name, _ in outcome.failed]
+    with _kube_client(cluster.get("endpoint") or "", (cluster.get("certificateAuthority") or {}).get("data") or "",
+                      cluster_name, token_provider, deadline) as client:
+        for kind in kinds:
+            try:
+                outcome = reencrypt.reencrypt(client, kind, page_size=page_size)
+            except reencrypt.ReencryptAborted as exc:
+                raise _fail(f"{exc}. The key is associated; finish with `eks-envelope encrypt-existing --cluster {cluster_name} "
+                            "--key <key>` (safe to re-run) or deploy again.") from None
+            summary[kind] = outcome.summary()
+            failed += [name for name, _ in outcome.failed]
     if failed:
         raise _fail(f"{len(failed)} object(s) could not be rewritten: {', '.join(failed[:5])}. The key is associated; fix them "
                     "and deploy again or run `eks-envelope encrypt-existing`.")

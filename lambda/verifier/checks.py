@@ -74,7 +74,11 @@ def run_verification(config: Config, clients: Clients, runtime: Runtime) -> Repo
                     runner.skipped("pod-read", "PodCheck is false")
                 runner.run("kms-health", lambda: verify_kms_provider_health(client, runtime))
         finally:
-            _clean_up(client, config, canary, runtime, report)
+            try:
+                _clean_up(client, config, canary, runtime, report)
+            finally:
+                if client is not None:
+                    client.close()  # the kept-alive connection; the CloudTrail stage needs none
         if config.cloudtrail_check and clients.cloudtrail is not None:
             runner.run("cloudtrail", lambda: collect_cloudtrail_evidence(
                 clients.cloudtrail, facts.key_arn, facts.role_arn, config.cloudtrail_wait_seconds, runtime,

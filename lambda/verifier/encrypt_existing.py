@@ -138,7 +138,8 @@ def _run(args: argparse.Namespace, kinds: tuple[str, ...], aws: association.AwsC
 
     try:
         # Default policy here: a fresh access entry answers 401/403 for a while before it works.
-        missing = reencrypt.missing_rights(kube_client(PREFLIGHT_SECONDS, kube.RetryPolicy()), kinds)
+        with kube_client(PREFLIGHT_SECONDS, kube.RetryPolicy()) as client:
+            missing = reencrypt.missing_rights(client, kinds)
     except kube.KubeError as exc:
         say(f"REFUSED (nothing changed): Kubernetes API: cannot check re-encryption rights ({exc.kind}: {exc}). "
             "Run where the cluster endpoint is reachable, with an access entry for your principal.")
@@ -182,24 +183,24 @@ def _run(args: argparse.Namespace, kinds: tuple[str, ...], aws: association.AwsC
 
     # 3. re-encryption
     say("step 3/4 rewrite every stored object unchanged, so it is stored again under the key")
-    client = kube_client(args.reencrypt_minutes * 60, knobs.kube_policy)
-    total_failed = 0
-    for kind in kinds:
-        try:
-            outcome = reencrypt.reencrypt(client, kind, page_size=args.page_size, dry_run=args.dry_run,
-                                          progress=lambda o: say(f"  {o.kind}: {o.listed} listed, {o.rewritten} rewritten so far"))
-        except reencrypt.ReencryptAborted as exc:
-            say(f"FAILED: {exc}. Safe to run again: every object is rewritten unchanged.")
-            return EXIT_FAILED
-        if args.dry_run:
-            say(f"  would rewrite {outcome.listed} {kind} in {outcome.pages} list pages (PUT each unchanged with its resourceVersion)")
-            continue
-        say(f"  {outcome.summary()}")
-        for name, why in outcome.skipped:
-            say(f"    skipped {name}: {why}")
-        for name, why in outcome.failed:
-            say(f"    failed  {name}: {why}")
-        total_failed += len(outcome.failed)
+    with kube_client(args.reencrypt_minutes * 60, knobs.kube_policy) as client:
+        total_failed = 0
+        for kind in kinds:
+            try:
+                outcome = reencrypt.reencrypt(client, kind, page_size=args.page_size, dry_run=args.dry_run,
+                                              progress=lambda o: say(f"  {o.kind}: {o.listed} listed, {o.rewritten} rewritten so far"))
+            except reencrypt.ReencryptAborted as exc:
+                say(f"FAILED: {exc}. Safe to run again: every object is rewritten unchanged.")
+                return EXIT_FAILED
+            if args.dry_run:
+                say(f"  would rewrite {outcome.listed} {kind} in {outcome.pages} list pages (PUT each unchanged with its resourceVersion)")
+                continue
+            say(f"  {outcome.summary()}")
+            for name, why in outcome.skipped:
+                say(f"    skipped {name}: {why}")
+            for name, why in outcome.failed:
+                say(f"    failed  {name}: {why}")
+            total_failed += len(outcome.failed)
 
     # 4. proof
     say("step 4/4 verify")

@@ -1,31 +1,32 @@
-"""EKS bearer token and a minimal Kubernetes REST client: the cluster CA only, a wall-clock deadline per request."""
+"""EKS bearer token and a minimal Kubernetes REST client: the cluster CA only, a wall-clock deadline per request.
+
+This module decides what a request means and what to retry; ``kube_transport`` makes one attempt over a
+kept-alive TLS connection and classifies what went wrong.
+"""
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import random
-import re
-import socket
 import ssl
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import jsonlog
+from kube_transport import MAX_BODY_BYTES, Attempt, IdleConnection, Response, Target, scrub, send_once
+
+__all__ = ["KINDS", "MAX_BODY_BYTES", "KubeClient", "KubeError", "Response", "RetryPolicy", "make_token",
+           "pinned_context", "scrub", "sts_endpoint"]
 
 TOKEN_PREFIX = "k8s-aws-v1."
 TOKEN_EXPIRES_SECONDS = 60
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
 # A presigned URL lives 60 s; refresh well before so a slow request never carries a stale token.
 TOKEN_REFRESH_SECONDS = 40.0
-#: A canary Secret or Pod is a few KB; a list page of 50 of them stays far below this.
-MAX_BODY_BYTES = 1024 * 1024
 #: JSON deeper than this is not a Kubernetes object (and would exhaust the parser's recursion).
 MAX_JSON_DEPTH = 64
-_READ_CHUNK = 64 * 1024
 
 
 def sts_endpoint(region: str) -> str:
@@ -99,22 +100,6 @@ class KubeError(Exception):
         self.sent = sent  # False: no attempt got past TCP/TLS, so the request cannot have taken effect
 
 
-class _Attempt(Exception):
-    """One failed attempt, classified; the retry loop decides whether to try again."""
-
-    def __init__(self, kind: str, detail: str, sent: bool = True) -> None:
-        super().__init__(detail)
-        self.kind = kind
-        self.sent = sent
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    raw: bytes
-
-
 class KubeClient:
     """Just enough of the Kubernetes API for the canary, plus a generic ``request`` (e.g. re-encryption)."""
 
@@ -134,13 +119,13 @@ class KubeClient:
         # Both checks come before any token is minted, let alone sent.
         parts = urllib.parse.urlsplit(endpoint or "")
         if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
-            raise KubeError("config", f"cluster endpoint {_scrub(endpoint, 60)!r} is not an https URL")
+            raise KubeError("config", f"cluster endpoint {scrub(endpoint, 60)!r} is not an https URL")
         self.host = parts.hostname
         try:
             self.port = parts.port or 443
         except ValueError:
-            raise KubeError("config", f"cluster endpoint {_scrub(endpoint, 60)!r} has an invalid port") from None
-        self._ssl = pinned_context(ca_data_b64, x509_strict=x509_strict)
+            raise KubeError("config", f"cluster endpoint {scrub(endpoint, 60)!r} has an invalid port") from None
+        self._target = Target(self.host, self.port, pinned_context(ca_data_b64, x509_strict=x509_strict), IdleConnection())
         self._token_provider = token_provider
         self._token: str | None = None
         self._token_at = 0.0
@@ -150,6 +135,16 @@ class KubeClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.calls = 0
+
+    def close(self) -> None:
+        """Close the idle connection, if any (the client stays usable: the next request opens a new one)."""
+        self._target.idle.close()  # shared with with_budget() clones: one connection per client
+
+    def __enter__(self) -> "KubeClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def with_budget(self, seconds: float, policy: RetryPolicy) -> "KubeClient":
         """A client sharing TLS and token settings with its own short deadline (cleanup after a failure)."""
@@ -206,6 +201,8 @@ class KubeClient:
         is bounded by a wall-clock deadline: min(stage deadline, policy.request_timeout_seconds from now).
         """
         resource = path.split("?")[0].rsplit("/api/v1/", 1)[-1]
+        data = json.dumps(body).encode() if body is not None else None
+        accept_type = "text/plain" if text else "application/json"
         first_auth_failure: float | None = None
         server_retries = 0
         connect_failures = 0
@@ -220,8 +217,8 @@ class KubeClient:
             started = self._clock()
             budget = min(self.policy.request_timeout_seconds, remaining)
             try:
-                resp = self._send(method, path, body, budget, accept="text/plain" if text else "application/json")
-            except _Attempt as exc:
+                resp = send_once(self._target, method, path, data, lambda: self._headers(accept_type, data), budget)
+            except Attempt as exc:
                 sent = sent or exc.sent
                 if exc.kind in ("connect", "lost"):
                     connect_failures += 1
@@ -235,11 +232,11 @@ class KubeClient:
             jsonlog.info("k8s.response", method=method, resource=resource, status=status, attempt=attempt,
                          ms=int((self._clock() - started) * 1000))
             if 300 <= status < 400:
-                where = _scrub(resp.headers.get("location", ""), 60)
+                where = scrub(resp.headers.get("location", ""), 60)
                 raise KubeError("redirect", f"{status} redirect to {where or '?'}, not followed", status=status, method=method, resource=resource)
             if status in accept:
                 if text:
-                    return status, _scrub(resp.raw.decode("utf-8", "replace"), 4000, keep_newlines=True)
+                    return status, scrub(resp.raw.decode("utf-8", "replace"), 4000, keep_newlines=True)
                 return status, _json_object(resp.raw, method, resource, status)
             message = _status_message(resp.raw)
             if status in (401, 403):
@@ -266,56 +263,11 @@ class KubeClient:
             self._token_at = now
         return self._token
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None, budget: float, *, accept: str) -> Response:
-        """One attempt. A watchdog shuts the socket at the deadline, so a trickling server cannot outlive it."""
-        data = json.dumps(body).encode() if body is not None else None
-        deadline = time.monotonic() + budget  # real time: the watchdog is a real timer
-        fired = threading.Event()
-        conn = _DeadlineConnection(self.host, self.port, context=self._ssl, timeout=max(0.05, budget), deadline=deadline, fired=fired)
-        phase = "connect"
-        try:
-            conn.connect()
-            phase = "request"
-            headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": accept, "User-Agent": "eks-envelope-verifier"}
-            if data is not None:
-                headers["Content-Type"] = "application/json"
-            conn.request(method, path, body=data, headers=headers)
-            phase = "response"
-            resp = conn.getresponse()
-            resp_headers = {k.lower(): v for k, v in resp.getheaders()}
-            phase = "body"
-            raw = _read_bounded(resp, deadline, fired)
-            return Response(resp.status, resp_headers, raw)
-        except _Attempt:
-            raise
-        except ssl.SSLCertVerificationError as exc:
-            detail = getattr(exc, "verify_message", "") or "verify failed"
-            raise _Attempt("tls", f"TLS verification of {self.host} failed ({_scrub(detail, 80)})", sent=False) from None
-        except ssl.SSLError as exc:
-            if fired.is_set():
-                raise _Attempt("timeout", f"no complete response within {budget:.3g}s ({phase})", sent=phase != "connect") from None
-            if phase == "connect":
-                raise _Attempt("tls", f"TLS handshake with {self.host} failed ({_scrub(exc.reason or type(exc).__name__, 60)})", sent=False) from None
-            raise _Attempt("lost", f"connection broke during {phase} ({type(exc).__name__})") from None
-        except http.client.IncompleteRead as exc:
-            if fired.is_set():
-                raise _Attempt("timeout", f"no complete response within {budget:.3g}s (body)") from None
-            raise _Attempt("truncated", f"body ended after {len(exc.partial)} bytes, {exc.expected} more announced") from None
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            if phase == "connect" and conn.stage == "tls" and not fired.is_set() and not isinstance(exc, TimeoutError):
-                raise _Attempt("lost", f"connection closed during the TLS handshake ({type(exc).__name__})", sent=False) from None
-            if fired.is_set() or isinstance(exc, TimeoutError) and (phase != "connect" or conn.stage == "tls"):
-                where = "TLS handshake" if phase == "connect" else phase
-                raise _Attempt("timeout", f"no complete response within {budget:.3g}s ({where})", sent=phase != "connect") from None
-            if phase == "connect":
-                what = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-                raise _Attempt("connect", f"{self.host}:{self.port} {what}", sent=False) from None
-            if isinstance(exc, http.client.RemoteDisconnected) or phase in ("request", "response"):
-                raise _Attempt("lost", f"connection closed during {phase} without a response ({type(exc).__name__})") from None
-            raise _Attempt("truncated", f"body unreadable ({type(exc).__name__})") from None
-        finally:
-            conn.close()
-            conn.cancel_watchdog()
+    def _headers(self, accept: str, data: bytes | None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": accept, "User-Agent": "eks-envelope-verifier"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        return headers
 
     def _backoff(self, attempt: int, retry_after: str | None) -> None:
         delay = min(self.policy.max_backoff_seconds, self.policy.base_backoff_seconds * (2 ** (attempt - 1)))
@@ -328,65 +280,6 @@ class KubeClient:
         delay = min(delay, max(0.0, self.deadline - self._clock() - 0.5))
         if delay > 0:
             self._sleep(delay)
-
-
-class _DeadlineConnection(http.client.HTTPSConnection):
-    """HTTPS with a watchdog: at the deadline the raw socket is shut down, which ends any blocked read."""
-
-    def __init__(self, host: str, port: int, *, context: ssl.SSLContext, timeout: float, deadline: float, fired: threading.Event) -> None:
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._deadline = deadline
-        self._fired = fired
-        self._watchdog: threading.Timer | None = None
-        self.stage = "tcp"
-
-    def connect(self) -> None:
-        raw = socket.create_connection((self.host, self.port), self.timeout)
-        self.stage = "tls"
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def expire() -> None:
-            self._fired.set()
-            # The OS-level shutdown of whichever object owns the fd now (wrap_socket moves it to the TLS
-            # socket); socket.socket.shutdown skips the TLS layer, so a blocked recv returns at once.
-            try:
-                socket.socket.shutdown(self.sock if self.sock is not None else raw, socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-        self._watchdog = threading.Timer(max(0.0, self._deadline - time.monotonic()), expire)
-        self._watchdog.daemon = True
-        self._watchdog.start()
-        try:
-            self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
-        except BaseException:
-            raw.close()
-            raise
-
-    def cancel_watchdog(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-
-
-def _read_bounded(resp: http.client.HTTPResponse, deadline: float, fired: threading.Event) -> bytes:
-    """Read at most MAX_BODY_BYTES, checking the deadline between chunks (the watchdog covers blocked reads)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        if fired.is_set() or time.monotonic() > deadline:
-            fired.set()
-            raise _Attempt("timeout", "no complete response within the request deadline (body)")
-        chunk = resp.read1(_READ_CHUNK)  # whatever arrived: never waits for a full buffer
-        if not chunk:
-            if fired.is_set():
-                raise _Attempt("timeout", "no complete response within the request deadline (body)")
-            if resp.length:  # announced bytes missing (read() returns short at EOF)
-                raise _Attempt("truncated", f"body ended after {size} bytes, {resp.length} more announced")
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _Attempt("oversized", f"body larger than {MAX_BODY_BYTES // 1024} KB")
-        chunks.append(chunk)
 
 
 def pinned_context(ca_data_b64: str, *, x509_strict: bool = True) -> ssl.SSLContext:
@@ -432,7 +325,7 @@ def _json_object(raw: bytes, method: str, resource: str, status: int) -> dict[st
     except RecursionError:
         raise KubeError("unparsable", f"{status} body nests deeper than Python can parse", status=status, method=method, resource=resource) from None
     except ValueError:
-        raise KubeError("unparsable", f"{status} body is not JSON: {_scrub(raw[:200].decode('utf-8', 'replace'), 60)!r}",
+        raise KubeError("unparsable", f"{status} body is not JSON: {scrub(raw[:200].decode('utf-8', 'replace'), 60)!r}",
                         status=status, method=method, resource=resource) from None
     if not isinstance(value, dict):
         raise KubeError("shape", f"{status} body is a JSON {type(value).__name__}, not an object", status=status, method=method, resource=resource)
@@ -459,24 +352,10 @@ def _status_message(raw: bytes) -> str:
     try:
         payload = json.loads(raw) if raw else {}
     except (ValueError, RecursionError):
-        return _scrub(raw[:400].decode("utf-8", "replace"), 100)
+        return scrub(raw[:400].decode("utf-8", "replace"), 100)
     if isinstance(payload, dict) and payload.get("kind", "Status") == "Status" and isinstance(payload.get("message"), str):
-        return _scrub(payload["message"], 100)
+        return scrub(payload["message"], 100)
     return ""
-
-
-def _scrub(text: Any, limit: int, *, keep_newlines: bool = False) -> str:
-    """Server text made safe for a reason or log: tags removed, printable ASCII only, whitespace collapsed, bounded."""
-    value = re.sub(r"<[^>]{0,200}>", " ", str(text or ""))
-    if keep_newlines:
-        lines = ("".join(ch if 32 <= ord(ch) < 127 else " " for ch in line) for line in value.splitlines())
-        return "\n".join(" ".join(line.split()) for line in lines)[:limit]
-    value = "".join(ch if 32 <= ord(ch) < 127 else " " for ch in value)
-    value = " ".join(value.split())
-    return value if len(value) <= limit else value[: limit - 1] + "~"
-
-
-scrub = _scrub
 
 
 def _q(part: str) -> str:

@@ -45,6 +45,9 @@ def test_calls_per_1000_secrets(account: Any, capsys: Any) -> None:
     # Re-encryption: 3 access reviews, 4 list pages of 250, one PUT per Secret; then the verifier's canary.
     assert k8s == Counter({"POST review": 3, "GET list": 4, "PUT one": 1000})
     assert 3 <= len(verifier) <= 10
+    # One kept-alive TLS connection per client: the rights check, the re-encryption, the verifier.
+    connections = account.api.server.connections
+    assert connections == 3, connections
     # AWS: preflight, the association and one DescribeUpdate per poll (4 here, ~1 per 30 s in real life),
     # then the verifier's cluster and key-health stages. Presigning the EKS token is local: no STS call.
     assert aws == Counter({
@@ -53,5 +56,6 @@ def test_calls_per_1000_secrets(account: Any, capsys: Any) -> None:
         "sts:GetCallerIdentity": 1, "iam:SimulatePrincipalPolicy": 2,
     })
     with capsys.disabled():
-        print(f"\n[calls per 1,000 Secrets] Kubernetes {sum(k8s.values())} ({dict(k8s)}) + verifier {len(verifier)}; "
+        print(f"\n[calls per 1,000 Secrets] Kubernetes {sum(k8s.values())} ({dict(k8s)}) + verifier {len(verifier)} "
+              f"over {connections} TLS connections; "
               f"AWS {sum(aws.values())} ({dict(aws)})")

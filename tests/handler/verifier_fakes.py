@@ -321,6 +321,12 @@ class _KubeHandler(BaseHTTPRequestHandler):
         code, payload, headers = self._route(method, url, parts, body)
         with sc.lock:
             sc.log.append((method, url.path, code))
+        if mode == "answer-then-close":  # a full answer, then the server drops the connection unannounced
+            self._send(code, payload, headers)
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if mode == "lose":  # the request took effect; the response never arrives
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -340,7 +346,7 @@ class _KubeHandler(BaseHTTPRequestHandler):
     def _misbehave(self, mode: str, method: str, url: urllib.parse.SplitResult) -> bool:
         """Modes answered without touching the store; True when the response is done."""
         sc = self.scenario
-        if mode in ("lose", "truncate", "tamper", "value-int"):
+        if mode in ("lose", "truncate", "tamper", "value-int", "answer-then-close"):
             return False
         with sc.lock:
             sc.log.append((method, url.path, -1))
@@ -483,15 +489,39 @@ class _KubeHandler(BaseHTTPRequestHandler):
 class KubeServer:
     scenario: Scenario
     port: int
+    http: "CountingServer"
 
     @property
     def endpoint(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
 
-def serve_tls(handler: type, pki: Pki) -> ThreadingHTTPServer:
+class CountingServer(ThreadingHTTPServer):
+    """Counts the TLS connections it accepts (a client that keeps its connection open opens one) and those
+    still open (a connection ends when the client closes it, or when the handler closes it)."""
+
+    connections = 0
+    closed = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        self.closed += 1
+
+    def open_connections(self, settle_seconds: float = 2.0) -> int:
+        """Connections not yet ended, once those being closed have had up to settle_seconds to end."""
+        until = time.monotonic() + settle_seconds
+        while self.connections - self.closed and time.monotonic() < until:
+            time.sleep(0.01)
+        return self.connections - self.closed
+
+
+def serve_tls(handler: type, pki: Pki) -> CountingServer:
     """An HTTPS server on loopback with the PKI's certificate, serving in a daemon thread."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = CountingServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki.cert_path, pki.key_path)
@@ -503,7 +533,7 @@ def serve_tls(handler: type, pki: Pki) -> ThreadingHTTPServer:
 def start_kube_server(pki: Pki) -> tuple[KubeServer, ThreadingHTTPServer]:
     scenario = Scenario()
     server = serve_tls(type("Handler", (_KubeHandler,), {"scenario": scenario}), pki)
-    return KubeServer(scenario, server.server_address[1]), server
+    return KubeServer(scenario, server.server_address[1], server), server
 
 
 @pytest.fixture

@@ -1,0 +1,79 @@
+"""The Kubernetes client keeps one TLS connection open between requests, and only while it is healthy.
+
+Re-encrypting a cluster is a request per object: a handshake each would cost round trips per Secret.
+Every attempt keeps its own deadline on a reused connection, and a connection the server dropped is
+replaced before it is used, not discovered by a failed attempt.
+"""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+import checks
+import kube
+import kube_transport
+from verifier_fakes import CLUSTER, Within
+
+
+@pytest.fixture
+def client(world, fake_time) -> kube.KubeClient:
+    ca = base64.b64encode(world.pki.ca_pem).decode()
+    with kube.KubeClient(world.server.endpoint, ca, lambda: kube.make_token(world.sts, CLUSTER),
+                         deadline=fake_time.clock() + 60.0, policy=kube.RetryPolicy(request_timeout_seconds=1.0),
+                         clock=fake_time.clock, sleep=fake_time.sleep) as kube_client:
+        yield kube_client
+
+
+def _get(client: kube.KubeClient, name: str = "absent") -> int:
+    status, _ = client.get("secrets", "default", name)
+    return status
+
+
+def test_a_verification_opens_one_connection_and_closes_it(world, runtime, monkeypatch):
+    opened: list[kube.KubeClient] = []  # held here, so only an explicit close (not garbage collection) ends it
+    open_kube = checks.open_kube
+    monkeypatch.setattr(checks, "open_kube", lambda *args: opened.append(open_kube(*args)) or opened[-1])
+    report = checks.run_verification(world.config(), world.clients(), runtime)
+    assert report.results and len(world.server.scenario.log) >= 3 and len(opened) == 1
+    assert world.server.http.connections == 1
+    assert world.server.http.open_connections() == 0
+
+
+def test_requests_share_one_connection(client, world):
+    assert [_get(client) for _ in range(20)] == [404] * 20
+    assert client.calls == 20 and world.server.http.connections == 1
+
+
+def test_a_connection_the_server_dropped_is_replaced_without_a_failed_attempt(client, world, fake_time):
+    world.server.scenario.misbehave("GET", "secrets", "answer-then-close")
+    assert _get(client) == 404
+    assert _get(client) == 404
+    assert client.calls == 2 and fake_time.sleeps == []  # no lost attempt, no backoff
+    assert world.server.http.connections == 2
+
+
+def test_a_connection_idle_too_long_is_not_reused(client, world, monkeypatch):
+    monkeypatch.setattr(kube_transport, "MAX_IDLE_SECONDS", 0.0)
+    assert _get(client) == 404 and _get(client) == 404
+    assert world.server.http.connections == 2
+
+
+def test_a_hung_answer_on_a_reused_connection_times_out_at_its_deadline(client, world):
+    assert _get(client) == 404
+    world.server.scenario.misbehave("GET", "secrets", "hang")
+    with Within(3.0), pytest.raises(kube.KubeError) as info:
+        _get(client)
+    assert info.value.kind == "timeout"
+    assert _get(client) == 404  # the hung connection is gone: a new one serves the next request
+    assert world.server.http.connections == 2
+
+
+def test_a_budget_clone_shares_the_connection_and_close_ends_it(client, world):
+    assert _get(client) == 404
+    sweeper = client.with_budget(5.0, kube.CLEANUP_POLICY)
+    assert _get(sweeper) == 404
+    assert world.server.http.connections == 1
+    client.close()
+    assert world.server.http.open_connections() == 0
+    assert _get(client) == 404 and world.server.http.connections == 2  # still usable after close
