@@ -147,7 +147,7 @@ class KubeClient:
         self.close()
 
     def with_budget(self, seconds: float, policy: RetryPolicy) -> "KubeClient":
-        """A client sharing TLS and token settings with its own short deadline (cleanup after a failure)."""
+        """A client sharing TLS, token and the kept-alive connection, with its own short deadline (cleanup after a failure)."""
         clone = object.__new__(KubeClient)
         clone.__dict__.update(self.__dict__)
         clone.deadline = self._clock() + seconds
