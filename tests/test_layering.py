@@ -76,3 +76,119 @@ def undocumented_attributes(module: Path) -> list[str]:
 def test_every_public_construct_attribute_is_documented(name: str) -> None:
     assert undocumented_attributes(LIBRARY / name) == []
 
+
+
+# --- import graph and module size ---------------------------------------------------------------
+
+#: Flat module folders (imported by bare name) beside the library package.
+HANDLER = REPO / "lambda" / "verifier"
+SCRIPTS = REPO / "scripts"
+#: A module longer than this says why in its docstring, with these words.
+MAX_LINES, SIZE_REASON = 400, "Over 400 lines"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(LIBRARY.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _load_time_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Imports that run when the module loads: top level, not under ``if TYPE_CHECKING`` (nor inside functions)."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        elif isinstance(node, ast.If) and not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+            pending += node.body + node.orelse
+        elif isinstance(node, ast.Try):
+            pending += node.body + node.orelse + node.finalbody + [s for h in node.handlers for s in h.body]
+    return found
+
+
+def library_import_graph() -> dict[str, set[str]]:
+    """Module -> the library modules it imports at load time (relative and absolute ``eks_envelope`` imports)."""
+    modules = {_module_name(m): m for m in MODULES}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges: set[str] = set()
+        for node in _load_time_imports(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                base = package
+                for _ in range(node.level - 1):
+                    base = base.rpartition(".")[0]
+                base = ".".join(filter(None, [base if node.level else "", node.module or ""]))
+                # `from . import x` imports the submodule x when there is one, else a name of the package
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            edges |= {t for t in targets if t in modules and t != name}
+        graph[name] = edges
+    return graph
+
+
+def flat_import_graph(folder: Path) -> dict[str, set[str]]:
+    """The same for a folder of modules that import each other by bare name (the handler, the scripts)."""
+    names = {m.stem for m in folder.glob("*.py")}
+    graph = {}
+    for module in folder.glob("*.py"):
+        imports = _load_time_imports(ast.parse(module.read_text(), str(module)))
+        graph[module.stem] = {a.name.split(".")[0] for n in imports if isinstance(n, ast.Import) for a in n.names} | {
+            (n.module or "").split(".")[0] for n in imports if isinstance(n, ast.ImportFrom) and not n.level}
+        graph[module.stem] &= names - {module.stem}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import circle, each once, as the path that closes it."""
+    found, state = [], dict.fromkeys(graph, 0)  # 0 unseen, 1 on the current path, 2 done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                found.append(path[path.index(nxt):] + [nxt])
+            elif state.get(nxt) == 0:
+                visit(nxt, path + [nxt])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if state[start] == 0:
+            visit(start, [start])
+    return found
+
+
+def test_the_graph_sees_the_imports() -> None:
+    library = library_import_graph()
+    assert "eks_envelope.verifier" in library["eks_envelope.cluster"]
+    assert "eks_envelope.compliance.rule" in library["eks_envelope.compliance.rules.eks"]
+    assert "eks_envelope.validation" not in library["eks_envelope"]  # only under TYPE_CHECKING
+    assert "kube_transport" in flat_import_graph(HANDLER)["kube"]
+
+
+@pytest.mark.parametrize("graph", ["library", "handler", "scripts"])
+def test_no_import_circle(graph: str) -> None:
+    built = {"library": library_import_graph, "handler": lambda: flat_import_graph(HANDLER),
+             "scripts": lambda: flat_import_graph(SCRIPTS)}[graph]()
+    assert cycles(built) == []
+
+
+def test_the_cycle_check_finds_a_circle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert cycles({"cluster": {"verifier"}, "verifier": set()}) == []
+
+
+def _sized_modules() -> list[Path]:
+    roots = [LIBRARY, HANDLER, SCRIPTS, REPO / "stacks", REPO / "bench"]
+    return sorted({*(m for root in roots for m in root.rglob("*.py")), REPO / "app.py"})
+
+
+@pytest.mark.parametrize("module", _sized_modules(), ids=lambda m: str(m.relative_to(REPO)))
+def test_a_module_over_400_lines_says_why(module: Path) -> None:
+    text = module.read_text()
+    if text.count("\n") > MAX_LINES:
+        assert SIZE_REASON in (ast.get_docstring(ast.parse(text)) or ""), (
+            f"{module.relative_to(REPO)} has {text.count(chr(10))} lines: split it, or say why in its docstring "
+            f"({SIZE_REASON} because ...)")
