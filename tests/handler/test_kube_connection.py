@@ -45,6 +45,15 @@ def test_requests_share_one_connection(client, world):
     assert client.calls == 20 and world.server.http.connections == 1
 
 
+def test_a_chunked_answer_is_read_whole_and_the_connection_reused(client, world):
+    world.server.scenario.plant("secrets", "streamed")
+    world.server.scenario.misbehave("GET", "secrets", "chunked")
+    status, body = client.get("secrets", "default", "streamed")
+    assert status == 200 and body["metadata"]["name"] == "streamed"
+    assert _get(client) == 404
+    assert world.server.http.connections == 1
+
+
 def test_a_connection_the_server_dropped_is_replaced_without_a_failed_attempt(client, world, fake_time):
     world.server.scenario.misbehave("GET", "secrets", "answer-then-close")
     assert _get(client) == 404

@@ -321,6 +321,18 @@ class _KubeHandler(BaseHTTPRequestHandler):
         code, payload, headers = self._route(method, url, parts, body)
         with sc.lock:
             sc.log.append((method, url.path, code))
+        if mode == "chunked":  # the answer in chunks of unannounced total length, as large lists stream
+            data = json.dumps(payload).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(data), 7):
+                piece = data[start:start + 7]
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            return
         if mode == "answer-then-close":  # a full answer, then the server drops the connection unannounced
             self._send(code, payload, headers)
             self.wfile.flush()
@@ -346,7 +358,7 @@ class _KubeHandler(BaseHTTPRequestHandler):
     def _misbehave(self, mode: str, method: str, url: urllib.parse.SplitResult) -> bool:
         """Modes answered without touching the store; True when the response is done."""
         sc = self.scenario
-        if mode in ("lose", "truncate", "tamper", "value-int", "answer-then-close"):
+        if mode in ("lose", "truncate", "tamper", "value-int", "answer-then-close", "chunked"):
             return False
         with sc.lock:
             sc.log.append((method, url.path, -1))
