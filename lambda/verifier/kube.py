@@ -199,6 +199,9 @@ class KubeClient:
 
         Returns (status, JSON object) — or (status, str) with ``text=True`` (health endpoints). Every attempt
         is bounded by a wall-clock deadline: min(stage deadline, policy.request_timeout_seconds from now).
+        Sending a request again is safe for every caller: GET and DELETE are idempotent, a canary POST
+        uses a name recorded before it and accepts 409 as its own object, a re-encryption PUT carries its
+        resourceVersion (a repeat answers 409 and is re-read).
         """
         resource = path.split("?")[0].rsplit("/api/v1/", 1)[-1]
         data = json.dumps(body).encode() if body is not None else None

@@ -31,10 +31,13 @@ MAX_IDLE_SECONDS = 30.0
 class Attempt(Exception):
     """One failed attempt, classified; the retry loop decides whether to try again."""
 
-    def __init__(self, kind: str, detail: str, sent: bool = True) -> None:
+    def __init__(self, kind: str, detail: str, sent: bool = True, *, stale: bool = False) -> None:
         super().__init__(detail)
         self.kind = kind
         self.sent = sent
+        #: A kept-alive connection ended before any byte of the answer: the server had closed it while idle
+        #: (the usual case) or dropped this request. Either way, once more on a new connection decides.
+        self.stale = stale
 
 
 @dataclass
@@ -60,21 +63,38 @@ def send_once(target: Target, method: str, path: str, data: bytes | None, header
 
     A watchdog shuts the socket at the deadline, so a trickling server cannot outlive it. ``headers`` is
     called once connected (the bearer token is minted only for a connection that passed TLS). The connection
-    is kept for the next request only after a complete response that did not ask to close it.
+    is kept for the next request only after a complete response that did not ask to close it. A kept
+    connection is checked before use, but a server may still close it as the request goes out: when it ends
+    before any byte of the answer, the request goes once more on a new connection, within the same deadline
+    (as HTTP clients do: the verifier's requests are safe to repeat, see ``kube.KubeClient.request``).
     """
     deadline = time.monotonic() + budget  # real time: the watchdog is a real timer
+    kept = target.idle.take()
+    if kept is not None:
+        try:
+            return _exchange(target, kept, method, path, data, headers, deadline, budget)
+        except Attempt as exc:
+            if not exc.stale:
+                raise
+    return _exchange(target, None, method, path, data, headers, deadline, budget)
+
+
+def _exchange(target: Target, conn: "DeadlineConnection | None", method: str, path: str, data: bytes | None,
+              headers: Callable[[], dict[str, str]], deadline: float, budget: float) -> Response:
+    """One request and its answer on ``conn`` (kept alive) or, when None, on a new connection."""
+    reused = conn is not None
     fired = threading.Event()
-    conn = target.idle.take()
     phase = "connect"
     keep = False
     try:
         if conn is None:
-            conn = DeadlineConnection(target.host, target.port, context=target.context, timeout=max(0.05, budget))
+            conn = DeadlineConnection(target.host, target.port, context=target.context,
+                                      timeout=max(0.05, deadline - time.monotonic()))
             conn.arm(deadline, fired)
             conn.connect()
         else:
             conn.arm(deadline, fired)
-            conn.sock.settimeout(max(0.05, budget))
+            conn.sock.settimeout(max(0.05, deadline - time.monotonic()))
         phase = "request"
         conn.request(method, path, body=data, headers=headers())
         phase = "response"
@@ -95,7 +115,8 @@ def send_once(target: Target, method: str, path: str, data: bytes | None, header
             raise Attempt("timeout", f"no complete response within {budget:.3g}s ({phase})", sent=phase != "connect") from None
         if phase == "connect":
             raise Attempt("tls", f"TLS handshake with {target.host} failed ({scrub(exc.reason or type(exc).__name__, 60)})", sent=False) from None
-        raise Attempt("lost", f"connection broke during {phase} ({type(exc).__name__})") from None
+        raise Attempt("lost", f"connection broke during {phase} ({type(exc).__name__})",
+                      stale=reused and phase in ("request", "response")) from None
     except http.client.IncompleteRead as exc:
         if fired.is_set():
             raise Attempt("timeout", f"no complete response within {budget:.3g}s (body)") from None
@@ -110,7 +131,8 @@ def send_once(target: Target, method: str, path: str, data: bytes | None, header
             what = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
             raise Attempt("connect", f"{target.host}:{target.port} {what}", sent=False) from None
         if isinstance(exc, http.client.RemoteDisconnected) or phase in ("request", "response"):
-            raise Attempt("lost", f"connection closed during {phase} without a response ({type(exc).__name__})") from None
+            raise Attempt("lost", f"connection closed during {phase} without a response ({type(exc).__name__})",
+                          stale=reused and phase in ("request", "response")) from None
         raise Attempt("truncated", f"body unreadable ({type(exc).__name__})") from None
     finally:
         if conn is not None:

@@ -62,6 +62,21 @@ def test_a_connection_the_server_dropped_is_replaced_without_a_failed_attempt(cl
     assert world.server.http.connections == 2
 
 
+def test_a_kept_connection_closed_as_the_request_goes_out_is_replaced_within_the_attempt(client, world, fake_time):
+    """The race the check before reuse cannot close: the server drops the connection on the next request."""
+    assert _get(client) == 404
+    world.server.scenario.misbehave("GET", "secrets", "lose-before")
+    assert _get(client) == 404
+    assert client.calls == 2 and fake_time.sleeps == []  # the same attempt, on a new connection
+    assert world.server.http.connections == 2
+
+
+def test_a_new_connection_lost_is_a_failed_attempt_not_a_silent_repeat(client, world, fake_time):
+    world.server.scenario.misbehave("GET", "secrets", "lose-before")
+    assert _get(client) == 404
+    assert client.calls == 2 and len(fake_time.sleeps) == 1  # counted, backed off, retried by the policy
+
+
 def test_a_connection_idle_too_long_is_not_reused(client, world, monkeypatch):
     monkeypatch.setattr(kube_transport, "MAX_IDLE_SECONDS", 0.0)
     assert _get(client) == 404 and _get(client) == 404
