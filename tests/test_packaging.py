@@ -43,6 +43,9 @@ def test_wheel_carries_library_and_handler_asset(wheel: Path) -> None:
     assert "eks_envelope/cluster.py" in names
     assert "eks_envelope/compliance/rules/eks.py" in names
     assert "eks_envelope/_verifier_handler/index.py" in names
+    # every handler module ships (a new one missing from the asset would fail only in Lambda, at import)
+    handler = {f"eks_envelope/_verifier_handler/{m.name}" for m in (REPO / "lambda" / "verifier").glob("*.py")}
+    assert handler - set(names) == set()
     assert not any(name.startswith("constructs/") for name in names)
     assert not any("tests/" in name for name in names)
 
@@ -118,6 +121,7 @@ def test_readme_example_runs_as_documented_outside_the_repo(installed: Path, tmp
     assert {"AWS::EKS::Cluster", "Custom::EnvelopeEncryptionVerification", "AWS::Lambda::Function"} <= types
     handler_assets = [p for p in (project / "cdk.out").glob("asset.*") if (p / "index.py").is_file()]
     assert handler_assets and (handler_assets[0] / "checks.py").is_file()
+    assert {m.name for m in (REPO / "lambda" / "verifier").glob("*.py")} <= {m.name for m in handler_assets[0].glob("*.py")}
     site = next(installed.glob("lib/python*/site-packages"))
     assert not (REPO / "constructs").as_posix() in (project / "cdk.out" / "manifest.json").read_text()
     assert site.is_dir()
