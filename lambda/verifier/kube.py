@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import jsonlog
-from kube_transport import MAX_BODY_BYTES, Attempt, IdleConnection, Response, Target, scrub, send_once
+from kube_transport import MAX_BODY_BYTES, Attempt, IdleConnection, Target, scrub, send_once
 
-__all__ = ["KINDS", "MAX_BODY_BYTES", "KubeClient", "KubeError", "Response", "RetryPolicy", "make_token",
+__all__ = ["KINDS", "MAX_BODY_BYTES", "KubeClient", "KubeError", "RetryPolicy", "make_token",
            "pinned_context", "scrub", "sts_endpoint"]
 
 TOKEN_PREFIX = "k8s-aws-v1."
