@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON  ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
-# Node >= 22 from package.json: jsii (behind aws-cdk-lib) prints an end-of-life banner on Node 20.
+# Node 24 LTS from package.json (end of life 2028-04-30): jsii prints an end-of-life banner on an old Node.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

@@ -19,7 +19,7 @@ if _VENV_PYTHON.exists() and Path(sys.prefix).resolve() != _VENV_PYTHON.parent.p
     os.execv(str(_VENV_PYTHON), [str(_VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
 # constructs/ is a source root (never a package: it would shadow PyPI `constructs`).
 sys.path.insert(0, str(HERE / "constructs"))
-# Node >= 22 from package.json before jsii starts: on Node 20 jsii prints an end-of-life banner.
+# Node 24 from package.json before jsii starts: on an end-of-life Node jsii prints a banner.
 if (HERE / "node_modules" / ".bin").is_dir():
     os.environ["PATH"] = f"{HERE / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 

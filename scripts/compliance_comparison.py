@@ -19,7 +19,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "constructs"), str(REPO)]
-# Node 22 from package.json before jsii starts (Node 20 makes it print an end-of-life banner).
+# Node 24 from package.json before jsii starts (an end-of-life Node makes it print a banner).
 os.environ["PATH"] = f"{REPO / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 from tests.tempdirs import contain_temp_dirs  # noqa: E402
 

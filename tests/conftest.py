@@ -1,7 +1,7 @@
 """Test-wide setup, done before jsii starts.
 
-Node >= 22 from node_modules goes first on PATH, so tests run on the Node version `make` uses and
-never print jsii's Node 20 end-of-life banner. Every temporary directory of the run (pytest's,
+Node 24 from node_modules goes first on PATH, so tests run on the Node version `make` uses and
+never print jsii's Node end-of-life banner. Every temporary directory of the run (pytest's,
 CDK's, jsii's, subprocesses') goes into one private directory removed at exit, so a test run leaves
 the system temp directory as it found it.
 """
