@@ -3,13 +3,15 @@
 Node 24 from node_modules goes first on PATH, so tests run on the Node version `make` uses and
 never print jsii's Node end-of-life banner. Every temporary directory of the run (pytest's,
 CDK's, jsii's, subprocesses') goes into one private directory removed at exit, so a test run leaves
-the system temp directory as it found it.
+the system temp directory as it found it. Synth judges the EKS calendar as on the day the facts
+were last checked (EKS_ENVELOPE_TODAY), so the suite passes on any later day.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from eks_envelope.facts import TODAY_ENV, last_checked
 from tests.tempdirs import contain_temp_dirs
 
 _NODE_BIN = Path(__file__).resolve().parents[1] / "node_modules" / ".bin"
@@ -17,3 +19,8 @@ if _NODE_BIN.is_dir() and str(_NODE_BIN) not in os.environ.get("PATH", "").split
     os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 contain_temp_dirs()
+
+# The suite runs as on the day its facts were last checked, in this process and every subprocess
+# (synths, the README walk): what a synth warns about the EKS calendar then never changes with the
+# day the suite runs. Date logic is tested with explicit dates (tests/test_support.py).
+os.environ.setdefault(TODAY_ENV, last_checked().isoformat())

@@ -72,8 +72,10 @@ def test_readme_offline_command_succeeds_in_a_fresh_clone(command: str, fresh_cl
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"{command}\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}"
     assert "end-of-life" not in result.stderr, "jsii's Node end-of-life banner must not reach users"
-    assert "templates written to cdk.out/" in result.stdout + result.stderr
     assert leftovers(tmp_path) == [], f"{command} left temporary files behind"
+    if not command.startswith(("make synth", "python3 app.py")):
+        return
+    assert "templates written to cdk.out/" in result.stdout + result.stderr
     written = {path.name: json.loads(path.read_text()) for path in (fresh_clone / "cdk.out").glob("*.template.json")}
     if "CONTEXT=" not in command:
         (stack,) = synth_bundled_app().stacks

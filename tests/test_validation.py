@@ -25,8 +25,10 @@ def build(**props: Any) -> None:
 @pytest.mark.parametrize(
     ("props", "expected"),
     [
-        pytest.param({"kubernetes_version": "1.99"}, r"kubernetes_version='1.99': use one of .*1\.36", id="unknown-version"),
-        pytest.param({"kubernetes_version": "1.27"}, r"kubernetes_version='1.27'", id="version-before-envelope-default"),
+        pytest.param({"kubernetes_version": "v1.36"}, r"kubernetes_version='v1.36': write it as '1.36'", id="version-slip"),
+        pytest.param({"kubernetes_version": "1.36.2"}, r"kubernetes_version='1.36.2': write it as '1.36'", id="version-with-patch"),
+        pytest.param({"kubernetes_version": "latest"}, r"kubernetes_version='latest': a Kubernetes minor version like '1\.\d+'", id="version-word"),
+        pytest.param({"kubernetes_version": "1.27"}, r"kubernetes_version='1.27': use 1.28 or newer", id="version-before-envelope-default"),
         pytest.param({"fargate_namespaces": ["Serverless_Apps"]}, r"fargate_namespaces='Serverless_Apps': a namespace is 1-63 lowercase", id="invalid-namespace"),
         pytest.param({"fargate_namespaces": ["a", "b", "c", "d"]}, r"give at most 3 namespaces", id="too-many-namespaces"),
         pytest.param({"fargate_namespaces": ["apps", "apps"]}, r"fargate_namespaces=\['apps'\]: list each namespace once", id="duplicate-namespaces"),

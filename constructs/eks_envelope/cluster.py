@@ -29,7 +29,7 @@ from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, EP
 from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions, check_monitoring
 from .acknowledgements import MIN_ACKNOWLEDGEMENT_REASON, acknowledge, guard_suppress
 from .protection import ClusterDeletionProtection
-from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, in_standard_support, standard_support_versions
+from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, cdk_names, support_warning, version_problem
 from .verifier import EnvelopeEncryptionVerifier, VerifierOptions
 from .vpc import new_vpc
 from .validation import (
@@ -46,16 +46,8 @@ from .validation import (
     check_principal_arns,
 )
 
-#: Every Kubernetes version this aws-cdk-lib knows, from 1.28 on (all API data envelope-encrypted).
-KNOWN_KUBERNETES_VERSIONS = tuple(
-    sorted(
-        (name[1:].replace("_", ".") for name in dir(eks.KubernetesVersion) if name.startswith("V1_")),
-        key=lambda v: tuple(int(p) for p in v.split(".")),
-    )
-)
-SUPPORTED_KUBERNETES_VERSIONS = tuple(v for v in KNOWN_KUBERNETES_VERSIONS if int(v.split(".")[1]) >= 28)
-#: Newest version this aws-cdk-lib knows and EKS offers in standard support (checked 2026-11-28;
-#: support.py holds the dated calendar).
+#: The newest version aws-cdk-lib names and EKS offers in standard support (facts.py holds the
+#: dated calendar; any 1.N from 1.28 up is accepted, see support.version_problem).
 DEFAULT_KUBERNETES_VERSION = "1.36"
 
 #: Retentions under the year Control Tower's CT.CLOUDWATCH.PR.2 asks of a log group.
@@ -189,7 +181,9 @@ class EnvelopeEncryptedCluster(Construct):
 
         # Validate everything before building anything.
         problems = Problems()
-        check_choice(problems, "kubernetes_version", kubernetes_version, SUPPORTED_KUBERNETES_VERSIONS)
+        version_fix = version_problem(kubernetes_version)
+        if version_fix:
+            problems.add("kubernetes_version", kubernetes_version, version_fix)
         check_choice(problems, "support_type", support_type, SUPPORT_TYPES)
         check_cluster_name(problems, "cluster_name", cluster_name)
         canary_selectors = 1 if verify and verifier_options.pod_check else 0
@@ -249,16 +243,15 @@ class EnvelopeEncryptedCluster(Construct):
             problems.add("key_lock_break_glass_arns", list(key_lock_break_glass_arns), "set key_lock=True too, or drop them")
         problems.raise_if_any()
 
-        if not in_standard_support(kubernetes_version):
-            newest = (standard_support_versions() or (DEFAULT_KUBERNETES_VERSION,))[-1]
-            consequence = (
-                "the cluster is upgraded automatically (support_type STANDARD)" if support_type == "STANDARD"
-                else "the control plane costs six times more in extended support"
-            )
+        support_note = support_warning(kubernetes_version, support_type)
+        if support_note:
+            Annotations.of(self).add_warning_v2("eks-envelope:extended-support", support_note)
+        if not cdk_names(kubernetes_version):
             Annotations.of(self).add_warning_v2(
-                "eks-envelope:extended-support",
-                f"Kubernetes {kubernetes_version} is not in EKS standard support: {consequence}. "
-                f"Plan an upgrade to {newest}.",
+                "eks-envelope:version-unknown-to-cdk",
+                f"aws-cdk-lib does not name Kubernetes {kubernetes_version} yet: the cluster asks EKS for it "
+                f"through KubernetesVersion.of('{kubernetes_version}'), and the deploy fails if EKS does not "
+                f"offer it in this region (`aws eks describe-cluster-versions`).",
             )
         if not admin_principal_arns:
             Annotations.of(self).add_warning_v2(
