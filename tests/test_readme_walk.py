@@ -141,4 +141,4 @@ def test_fails_on_bad_context_in_python_app_py_with_one_message_and_no_traceback
         (fresh_clone / "cdk.context.json").unlink()
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "-c verify=nope: use true or false" in result.stderr
-    assert "1.27 is older than the oldest accepted, 1.28" in result.stderr and "did you mean" not in result.stderr
+    assert "kubernetes_version=1.27: use 1.28 or newer" in result.stderr and "did you mean" not in result.stderr
