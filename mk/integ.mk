@@ -17,4 +17,5 @@ integ: deps
 	@$(PY) -m pytest -q tests/integ
 
 integ-deploy: deps
+	@$(CREDENTIALS_CHECK)
 	@PY="$(PY)" CDK="$(CDK)" tests/integ/deploy_and_destroy.sh "$(INTEG_ENV)"

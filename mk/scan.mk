@@ -17,7 +17,7 @@ KNOWN_VARIABLES += SCAN_ARGS
 help: help-scan
 help-scan:
 	@echo "make scan      checkov, cfn-lint, Control Tower controls on the templates (docs/scan.md) [SCAN_ARGS=--verbose]"
-	@echo "make comparison regenerate README's scanner comparison on careless clusters"
+	@echo "make comparison regenerate docs/compliance.md's scanner comparison on careless clusters"
 
 # Rebuilt from scratch when requirements-scan.txt changes, so no stale scanner version survives.
 # pip's output goes to a log that is shown only when the install fails.
@@ -34,7 +34,7 @@ scan: synth scan-deps
 	@$(SCAN_PY) scripts/scan.py cdk.out $(SCAN_ARGS)
 	@$(PY) scripts/compliance_comparison.py --check
 
-# README's side-by-side of AwsSolutions, checkov and our pack on careless clusters (generated).
+# docs/compliance.md's side-by-side of AwsSolutions, checkov and our pack on careless clusters (generated).
 comparison: deps scan-deps
 	@$(PY) scripts/compliance_comparison.py --write
 

@@ -1,12 +1,12 @@
-"""The README's scanner comparison, generated from real templates (tests/compliance/careless.py).
+"""docs/compliance.md's scanner comparison, generated from real templates (tests/compliance/careless.py).
 
 For each careless configuration it synthesizes the template and records what cdk-nag's
 AwsSolutions pack, checkov and the AWS Control Tower proactive controls (both when `.venv-scan`
 exists, as `make scan` creates it) and our EnvelopeEncryption pack report, then renders a Markdown
 table per configuration.
 
-    .venv/bin/python scripts/compliance_comparison.py --write   # update README.md between the markers
-    .venv/bin/python scripts/compliance_comparison.py --check   # exit 1 when README.md is stale
+    .venv/bin/python scripts/compliance_comparison.py --write   # update docs/compliance.md between the markers
+    .venv/bin/python scripts/compliance_comparison.py --check   # exit 1 when docs/compliance.md is stale
 """
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ from tests.compliance.careless import CARELESS_STACKS, build_careless_app  # noq
 from tests.helpers import new_app  # noqa: E402
 
 BEGIN, END = "<!-- comparison:begin -->", "<!-- comparison:end -->"
+#: Where the comparison is shown, between the markers (the compliance doc; README links to it).
+DOC = "docs/compliance.md"
 TOOLS = ("AwsSolutions", "checkov", "ControlTower", "EnvelopeEncryption")
 #: Other tools' findings that speak to one of our rules' concerns (by our rule suffix).
 SAME_CONCERN = {
@@ -142,28 +144,28 @@ def render(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def readme_section(readme: str) -> str:
-    return readme.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n") + "\n"
+def shown_section(doc: str) -> str:
+    return doc.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n") + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--write", action="store_true", help="update README.md between the comparison markers")
-    parser.add_argument("--check", action="store_true", help="exit 1 when README.md differs from a fresh run")
+    parser.add_argument("--write", action="store_true", help="update docs/compliance.md between the comparison markers")
+    parser.add_argument("--check", action="store_true", help="exit 1 when docs/compliance.md differs from a fresh run")
     args = parser.parse_args(argv)
     table = render(collect())
-    readme_path = REPO / "README.md"
-    readme = readme_path.read_text()
+    doc_path = REPO / DOC
+    doc = doc_path.read_text()
     if args.write:
-        before, rest = readme.split(BEGIN, 1)
+        before, rest = doc.split(BEGIN, 1)
         after = rest.split(END, 1)[1]
-        readme_path.write_text(f"{before}{BEGIN}\n{table}{END}{after}")
-        print(f"scanner comparison written to README.md ({len(table.splitlines())} lines between the comparison markers)")
+        doc_path.write_text(f"{before}{BEGIN}\n{table}{END}{after}")
+        print(f"scanner comparison written to {DOC} ({len(table.splitlines())} lines between the comparison markers)")
     elif args.check:
-        if readme_section(readme) != table:
-            print("README.md's scanner comparison is stale: run `make comparison`", file=sys.stderr)
+        if shown_section(doc) != table:
+            print(f"{DOC}'s scanner comparison is stale: run `make comparison`", file=sys.stderr)
             return 1
-        print("scanner comparison in README.md is current")
+        print(f"scanner comparison in {DOC} is current")
     else:
         print(table)
     return 0

@@ -108,7 +108,7 @@ def scan_script() -> Any:
 
 @functools.lru_cache(maxsize=None)
 def consumer_example_assembly() -> cdk.cx_api.CloudAssembly:
-    """examples/consumer/consumer_app.py (as README shows it), synthesized once per test session."""
+    """examples/consumer/consumer_app.py (as docs/library.md shows it), synthesized once per test session."""
     app = new_app()
     load_module("consumer_app", REPO / "examples" / "consumer" / "consumer_app.py").build(app)
     return app.synth()

@@ -102,8 +102,8 @@ def test_installed_package_is_seen_as_typed(installed: Path) -> None:
     assert (site / "eks_envelope" / "_verifier_handler" / "cli.py").is_file()
 
 
-def test_readme_example_runs_as_documented_outside_the_repo(installed: Path, tmp_path: Path) -> None:
-    """cdk.json and app.py as the README says, `cdk synth` with the installed wheel: no warning, no banner."""
+def test_library_example_runs_as_documented_outside_the_repo(installed: Path, tmp_path: Path) -> None:
+    """cdk.json and app.py as docs/library.md says, `cdk synth` with the installed wheel: no warning, no banner."""
     project = tmp_path / "consumer"
     project.mkdir()
     shutil.copy(REPO / "examples" / "consumer" / "consumer_app.py", project / "app.py")
@@ -132,14 +132,14 @@ def test_consumer_cdk_json_carries_the_feature_flags_the_package_is_tested_with(
     consumer = json.loads((REPO / "examples" / "consumer" / "cdk.json").read_text())
     assert consumer["app"] == "python3 app.py"
     assert consumer["context"] == {k: v for k, v in ours.items() if k.startswith("@")}
-    readme = (REPO / "README.md").read_text()
-    assert '"app": "python3 app.py"' in readme and "examples/consumer/cdk.json" in readme
+    guide = (REPO / "docs" / "library.md").read_text()
+    assert '"app": "python3 app.py"' in guide and "examples/consumer/cdk.json" in guide
 
 
-def test_readme_shows_the_tested_example_verbatim() -> None:
-    readme = (REPO / "README.md").read_text()
+def test_library_guide_shows_the_tested_example_verbatim() -> None:
+    guide = (REPO / "docs" / "library.md").read_text()
     example = (REPO / "examples" / "consumer" / "consumer_app.py").read_text()
     marker = "<!-- example:consumer_app.py -->\n```python\n"
-    assert marker in readme
-    shown = readme.split(marker, 1)[1].split("```", 1)[0]
+    assert marker in guide
+    shown = guide.split(marker, 1)[1].split("```", 1)[0]
     assert shown == example

@@ -1,4 +1,5 @@
-"""The README's commands as written, in a fresh clone: offline ones succeed, account ones stop in one line.
+"""The commands of README.md and docs/*.md as written, in a fresh clone: offline ones succeed, account ones
+stop in one line.
 
 Apart from tests/test_first_hour.py so that the test run can give this file (a few CLI synths) its own worker.
 """
@@ -16,24 +17,29 @@ from aws_cdk.assertions import Template
 from tests.helpers import REPO, no_credentials_env, synth_bundled_app
 from tests.tempdirs import leftovers
 
-README = (REPO / "README.md").read_text()
+#: The README and every page under docs/: a command shown anywhere is walked.
+DOCUMENTS = ("README.md", *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "docs").glob("*.md")))
 #: `<!-- sh: KIND -->` right before each fenced sh block: offline (run, must succeed), account (run
-#: without credentials, must stop with one line), cluster (needs a deployed cluster and kubectl: not run).
+#: without credentials, must stop with one line), cluster (needs AWS resources: a deployed cluster,
+#: kubectl, or a tool that deploys one; not run).
 SH_BLOCK = re.compile(r"(?:<!-- sh: (\w+) -->\n)?```sh\n(.*?)```", re.S)
-#: The README's `make test` is this suite; .ci/run runs it, so the walk does not run it again.
-THIS_SUITE = "make test"
+#: Offline commands that `make test` runs itself (.ci/run runs `make test`), so the walk does not run them
+#: again: the suite (this test among it), the scan its `make check` starts, and tests/integ in its pytest run.
+RUN_BY_MAKE_TEST = ("make test", "make scan", "make integ")
 
 
-def readme_sh_blocks() -> list[tuple[str | None, list[str]]]:
+def sh_blocks() -> list[tuple[str, str | None, list[str]]]:
+    """(document, kind, commands) of every fenced sh block, in document order."""
     blocks = []
-    for kind, body in SH_BLOCK.findall(README):
-        commands = [re.sub(r"\s+#.*$", "", line).strip() for line in body.splitlines()]
-        blocks.append((kind or None, [c for c in commands if c]))
+    for document in DOCUMENTS:
+        for kind, body in SH_BLOCK.findall((REPO / document).read_text()):
+            commands = [re.sub(r"\s+#.*$", "", line).strip() for line in body.splitlines()]
+            blocks.append((document, kind or None, [c for c in commands if c]))
     return blocks
 
 
 def _commands(kind: str) -> list[str]:
-    return [c for k, cmds in readme_sh_blocks() if k == kind for c in cmds]
+    return [c for _, k, cmds in sh_blocks() if k == kind for c in cmds]
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +58,20 @@ def fresh_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return clone
 
 
-def test_every_readme_sh_block_is_marked() -> None:
-    blocks = readme_sh_blocks()
-    assert blocks and all(kind in ("offline", "account", "cluster") for kind, _ in blocks), blocks
-    assert THIS_SUITE in _commands("offline")
+def test_every_sh_block_of_the_readme_and_docs_is_marked() -> None:
+    blocks = sh_blocks()
+    unmarked = [(document, commands) for document, kind, commands in blocks if kind not in ("offline", "account", "cluster")]
+    assert blocks and not unmarked, unmarked
+    assert {document for document, _, _ in blocks} > {"README.md"}, "the walk reads docs/ too"
     assert "make test" in (REPO / ".ci" / "run").read_text(), "the README's `make test` is what CI runs"
+
+
+def test_commands_left_to_make_test_are_documented_and_run_by_it() -> None:
+    offline = _commands("offline")
+    assert all(command in offline for command in RUN_BY_MAKE_TEST), offline
+    check = (REPO / "Makefile").read_text().split("\ncheck:", 1)[1].split("\n\n", 1)[0]
+    assert "$(MAKE) --no-print-directory scan" in check and "-m pytest -q" in check, check
+    assert (REPO / "mk" / "integ.mk").read_text().count("-m pytest -q tests/integ") == 1
 
 
 def test_readme_walk_covers_the_context_examples() -> None:
@@ -64,7 +79,7 @@ def test_readme_walk_covers_the_context_examples() -> None:
     assert any("nat_gateways=2" in c for c in commands) and any("allow_public_endpoint_from_anywhere" in c for c in commands)
 
 
-@pytest.mark.parametrize("command", [c for c in _commands("offline") if c != THIS_SUITE])
+@pytest.mark.parametrize("command", [c for c in dict.fromkeys(_commands("offline")) if c not in RUN_BY_MAKE_TEST])
 def test_readme_offline_command_succeeds_in_a_fresh_clone(command: str, fresh_clone: Path, tmp_path: Path) -> None:
     """Each command as written, with no AWS credentials; the default synth, whether through make and the
     real aws-cdk CLI or `python3 app.py`, writes exactly the template the tests' apps build."""
@@ -92,7 +107,7 @@ def test_fails_on_a_make_variable_the_makefile_does_not_read(fresh_clone: Path, 
     assert "CONTEXT='-c nat_gateways=<value>'" in result.stderr
 
 
-@pytest.mark.parametrize("command", _commands("account"))
+@pytest.mark.parametrize("command", list(dict.fromkeys(_commands("account"))))
 def test_fails_on_readme_account_commands_without_credentials_in_one_line(
     command: str, fresh_clone: Path, tmp_path: Path
 ) -> None:
@@ -126,4 +141,4 @@ def test_fails_on_bad_context_in_python_app_py_with_one_message_and_no_traceback
         (fresh_clone / "cdk.context.json").unlink()
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "-c verify=nope: use true or false" in result.stderr
-    assert "1.27 is older than the oldest accepted, 1.28" in result.stderr and "did you mean" not in result.stderr
+    assert "kubernetes_version=1.27: use 1.28 or newer" in result.stderr and "did you mean" not in result.stderr

@@ -1,6 +1,6 @@
 """Test fixture: clusters as a hurried user would write them with plain aws_eks_v2.
 
-Used by the README's scanner comparison (scripts/compliance_comparison.py) and its test, so the
+Used by docs/compliance.md's scanner comparison (scripts/compliance_comparison.py) and its test, so the
 table shows what each tool reports on real templates rather than what anyone remembers.
 """
 from __future__ import annotations
