@@ -49,6 +49,32 @@ def test_fails_no_encryption_config(world, runtime):
     assert "associate-encryption-config" in str(err)
 
 
+@pytest.mark.parametrize("entry", [
+    pytest.param({}, id="resources-absent"),
+    pytest.param({"resources": []}, id="resources-empty"),
+    pytest.param({"resources": ["secrets"]}, id="resources-secrets"),
+])
+def test_encryption_config_naming_the_key_passes_whatever_its_deprecated_resources_say(world, runtime, entry):
+    # EncryptionConfig.resources is deprecated (botocore since 2025-03; EKS user guide FAQ): it may be omitted
+    # and no longer decides what is encrypted. A config that names the key is the cluster's envelope key.
+    cluster = described(world)
+    cluster["encryptionConfig"] = [{**entry, "provider": {"keyArn": world.key_arn}}]
+    eks, stubber = stubbed_eks(cluster)
+    clients = checks.Clients(eks=eks, kms=world.kms, cloudtrail=None, token_provider=world.clients().token_provider)
+    report = checks.run_verification(world.config(pod_check=False), clients, runtime)
+    assert report.key_arn == world.key_arn and report.results[0].status == "passed"
+
+
+def test_fails_encryption_config_for_another_resource_only(world, runtime):
+    # The only value EKS ever accepted is "secrets"; a config that names something else is not ours to read.
+    cluster = described(world)
+    cluster["encryptionConfig"] = [{"resources": ["configmaps"], "provider": {"keyArn": world.key_arn}}]
+    eks, _ = stubbed_eks(cluster)
+    clients = checks.Clients(eks=eks, kms=world.kms, cloudtrail=None, token_provider=world.clients().token_provider)
+    with pytest.raises(checks.VerificationError, match="has no encryptionConfig for secrets"):
+        checks.run_verification(world.config(pod_check=False), clients, runtime)
+
+
 def test_fails_wrong_key(world, runtime):
     other_arn, _ = make_key(world.kms)
     with Within(2):
