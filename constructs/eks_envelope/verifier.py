@@ -254,8 +254,8 @@ class EnvelopeEncryptionVerifier(Construct):
             "CanaryLabelValue": CANARY_LABEL_VALUE,
             "PodCheck": str(options.pod_check).lower(),
             "PodImage": options.pod_image,
-            # The handler skips re-verification when an update rollback returns to the state it
-            # verified last (PhysicalResourceId carries its fingerprint): a rollback never re-fails.
+            # The handler answers an Update sent while the stack is UPDATE_ROLLBACK_IN_PROGRESS without
+            # re-verifying (DescribeStacks on its own stack): a rollback never re-fails.
             "RollbackSafe": "true",
             "PodTimeoutSeconds": str(POD_TIMEOUT_SECONDS),
             "CloudTrailCheck": str(uses_cloudtrail).lower(),

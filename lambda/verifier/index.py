@@ -6,7 +6,6 @@ CloudFormation unformatted, whatever the event or the servers send.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from typing import Any
@@ -23,8 +22,6 @@ SAFETY_MARGIN_SECONDS = 30.0
 DELETE_BUDGET_SECONDS = 60.0
 #: CloudFormation's limit is 4,096 bytes for the whole response; the framework adds about 400 (ids, reason).
 MAX_DATA_BYTES = 3500
-#: Properties that do not change what is verified: a new ServiceToken or timeout is not a new state.
-_NOT_VERIFIED = {"ServiceToken", "ServiceTimeout"}
 ROLLBACK_SUMMARY = "rollback to a state verified earlier; not re-verified"
 
 
@@ -140,14 +137,9 @@ def parse_properties(props: dict[str, Any], *, owner: str = "", run_id: str = ""
     )
 
 
-def fingerprint(props: dict[str, Any]) -> str:
-    """A short hash of the verification-relevant properties (all but ServiceToken/ServiceTimeout)."""
-    relevant = {k: v for k, v in props.items() if k not in _NOT_VERIFIED}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def physical_id(cluster_name: str, fp: str) -> str:
-    return f"{cluster_name}/envelope-verification/{fp}"
+def physical_id(cluster_name: str) -> str:
+    """The verification's id from its Create on. An Update keeps whatever id the resource has (see on_create_or_update)."""
+    return f"{cluster_name}/envelope-verification"
 
 
 def _owner(event: dict[str, Any]) -> str:
@@ -178,13 +170,17 @@ def build_clients(region: str, *, budget_seconds: float, with_cloudtrail: bool =
 def on_create_or_update(event: dict[str, Any], context: Any) -> dict[str, Any]:
     props = _props(event)
     config = parse_properties(props, owner=_owner(event), run_id=kube.scrub(event.get("RequestId"), 100))
-    fp = fingerprint(props)
-    if event.get("RequestType") == "Update" and _returns_to_a_verified_state(event, fp):
-        # Re-verifying a state CloudFormation rolls back to would let a cause outside the template (a key
-        # disabled by hand) fail the rollback too, and wedge the stack in UPDATE_ROLLBACK_FAILED.
-        jsonlog.info("verification.rollback_not_reverified", physical_id=event.get("PhysicalResourceId"))
-        return {"PhysicalResourceId": event["PhysicalResourceId"],
-                "Data": _data(config.expected_key or "", ROLLBACK_SUMMARY, [], [], [])}
+    physical = physical_id(config.cluster_name)
+    if event.get("RequestType") == "Update":
+        # The id never changes on Update: a new one would make CloudFormation treat every property change as a
+        # replacement and delete the old id afterwards. Stacks created by earlier versions keep their
+        # "<cluster>/envelope-verification/<fingerprint>" id; its suffix no longer means anything.
+        physical = str(event.get("PhysicalResourceId") or "") or physical
+        if _update_rollback_in_progress(event):
+            # Re-verifying a state CloudFormation rolls back to would let a cause outside the template (a key
+            # disabled by hand) fail the rollback too, and wedge the stack in UPDATE_ROLLBACK_FAILED.
+            jsonlog.info("verification.rollback_not_reverified", physical_id=kube.scrub(physical, 200))
+            return {"PhysicalResourceId": physical, "Data": _data(config.expected_key or "", ROLLBACK_SUMMARY, [], [], [])}
     runtime = build_runtime(context)
     report = checks.run_verification(config, build_clients(_region(), budget_seconds=runtime.remaining(),
                                                            with_cloudtrail=config.cloudtrail_check), runtime)
@@ -195,22 +191,20 @@ def on_create_or_update(event: dict[str, Any], context: Any) -> dict[str, Any]:
         data["Leftovers"] = _bounded_names(report.leftovers, 10)
     if len(json.dumps(data)) > MAX_DATA_BYTES:
         data["Summary"] = data["Summary"][:1000]
-    return {"PhysicalResourceId": physical_id(config.cluster_name, fp), "Data": data}
+    return {"PhysicalResourceId": physical, "Data": data}
 
 
 def _bounded_names(names: list[str], limit: int) -> str:
     return ",".join(names[:limit]) + (f",+{len(names) - limit} more (see the logs)" if len(names) > limit else "")
 
 
-def _returns_to_a_verified_state(event: dict[str, Any], fp: str) -> bool:
-    """An Update that CloudFormation sends while rolling back, to a state verified earlier.
+def _update_rollback_in_progress(event: dict[str, Any]) -> bool:
+    """An Update that CloudFormation sends while rolling back an update: the stack is UPDATE_ROLLBACK_IN_PROGRESS.
 
-    Either the verification's own update failed (the PhysicalResourceId still carries the fingerprint
-    of the state rolled back to), or it succeeded and a later resource failed: the stack is then
-    UPDATE_ROLLBACK_IN_PROGRESS, and the properties are those of the state verified before.
+    That holds whether the verification's own update failed or it passed and a later resource failed, and it
+    never holds for a forward update, so the same change deployed again after a rollback is verified again.
+    Without an answer from DescribeStacks the Update is verified: no assurance by guesswork.
     """
-    if str(event.get("PhysicalResourceId") or "").endswith(f"/{fp}"):
-        return True
     import protection
 
     return protection.stack_rolling_back(stack_client(), event.get("StackId"), {"UPDATE_ROLLBACK_IN_PROGRESS"})

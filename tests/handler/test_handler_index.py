@@ -42,7 +42,7 @@ def event(world, request_type="Create", **props):
 def test_create_returns_data_with_summary_and_stable_physical_id(wired):
     with Within(3):
         result = index.on_event(event(wired), FakeContext())
-    assert result["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification/{index.fingerprint(wired.props())}"
+    assert result["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification"
     data = result["Data"]
     assert set(data) == {"Verified", "KeyArn", "Summary", "Evidence", "Warnings", "Leftovers"}
     assert data["Evidence"] == "config-names-key,key-usable,api-roundtrip,pod-read,kms-provider-healthy"
