@@ -187,7 +187,7 @@ def verify_cluster(eks: Any, kms_client: Any, config: Config) -> Outcome:
             raise VerificationError("cluster", f"ClusterRoleArn {config.cluster_role_arn} is not the cluster's role {role}", "Pass the cluster's IAM role.")
         role = config.cluster_role_arn
     facts = ClusterFacts(config.cluster_name, cluster.get("endpoint") or "", (cluster.get("certificateAuthority") or {}).get("data") or "",
-                         role, meta["Arn"], meta, notes)
+                         role, meta["Arn"], meta, notes, version=str(cluster.get("version") or ""))
     detail = "; ".join(["ACTIVE, secrets encrypted with the expected key, no KMS health issue"] + notes)
     return Outcome(detail=detail, evidence=("config-names-key",), value=facts)
 

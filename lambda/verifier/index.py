@@ -23,6 +23,8 @@ DELETE_BUDGET_SECONDS = 60.0
 #: CloudFormation's limit is 4,096 bytes for the whole response; the framework adds about 400 (ids, reason).
 MAX_DATA_BYTES = 3500
 ROLLBACK_SUMMARY = "rollback to a state verified earlier; not re-verified"
+#: Optional property (EnvelopeEncryptionMonitoring sets it with alarms): where a verified deploy puts its datapoint.
+METRIC_NAMESPACE_PROPERTY = "MetricNamespace"
 
 
 class PropertyError(ValueError):
@@ -170,6 +172,7 @@ def build_clients(region: str, *, budget_seconds: float, with_cloudtrail: bool =
 def on_create_or_update(event: dict[str, Any], context: Any) -> dict[str, Any]:
     props = _props(event)
     config = parse_properties(props, owner=_owner(event), run_id=kube.scrub(event.get("RequestId"), 100))
+    namespace = _metric_namespace(props)
     physical = physical_id(config.cluster_name)
     if event.get("RequestType") == "Update":
         # The id never changes on Update: a new one would make CloudFormation treat every property change as a
@@ -180,11 +183,15 @@ def on_create_or_update(event: dict[str, Any], context: Any) -> dict[str, Any]:
             # Re-verifying a state CloudFormation rolls back to would let a cause outside the template (a key
             # disabled by hand) fail the rollback too, and wedge the stack in UPDATE_ROLLBACK_FAILED.
             jsonlog.info("verification.rollback_not_reverified", physical_id=kube.scrub(physical, 200))
-            return {"PhysicalResourceId": physical, "Data": _data(config.expected_key or "", ROLLBACK_SUMMARY, [], [], [])}
+            return {"PhysicalResourceId": physical, "Data": _data(config.expected_key or "", ROLLBACK_SUMMARY, [], [], [], None)}
     runtime = build_runtime(context)
     report = checks.run_verification(config, build_clients(_region(), budget_seconds=runtime.remaining(),
                                                            with_cloudtrail=config.cloudtrail_check), runtime)
-    data = _data(report.key_arn or "", report.summary_json(), report.evidence, report.warnings, report.leftovers)
+    data = _data(report.key_arn or "", report.summary_json(), report.evidence, report.warnings, report.leftovers, report.support)
+    if namespace:
+        problem = publish_first_datapoint(namespace, config.cluster_name, report, runtime)
+        if problem:
+            data["Warnings"] = " | ".join(w for w in (data["Warnings"], problem) if w)
     if len(json.dumps(data)) > MAX_DATA_BYTES:  # the whole response must stay under CloudFormation's 4 KB
         data["Summary"] = json.dumps({"stages": [[r.name, r.status, r.ms, r.aws, r.k8s] for r in report.results]}, separators=(",", ":"))
         data["Warnings"] = data["Warnings"][:500]
@@ -192,6 +199,41 @@ def on_create_or_update(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if len(json.dumps(data)) > MAX_DATA_BYTES:
         data["Summary"] = data["Summary"][:1000]
     return {"PhysicalResourceId": physical, "Data": data}
+
+
+def _metric_namespace(props: dict[str, Any]) -> str | None:
+    """MetricNamespace, set by EnvelopeEncryptionMonitoring when it alarms on the Verified metric; None without it."""
+    raw = props.get(METRIC_NAMESPACE_PROPERTY)
+    if raw is None or raw == "":
+        return None
+    import scheduled
+
+    problem = scheduled.namespace_problem(str(raw).strip())
+    if problem:
+        raise PropertyError(f"Property {problem}")
+    return str(raw).strip()
+
+
+def publish_first_datapoint(namespace: str, cluster: str, report: checks.Report, runtime: Runtime) -> str | None:
+    """Put the Verified metric (and the support days) the scheduled runs put, so a fresh deploy's missing-data
+    alarm starts with data. Never fails the verification: returns a warning when CloudWatch refuses it."""
+    import scheduled
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    metrics = scheduled.metric_data(cluster, report.passed, [], None, report.support)
+    try:
+        cloudwatch_client(runtime.remaining()).put_metric_data(Namespace=namespace, MetricData=metrics)
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
+        jsonlog.warning("verification.metric_not_published", namespace=namespace, error=kube.scrub(code, 60))
+        return (f"PutMetricData in {namespace} failed ({kube.scrub(code, 60)}): the VerificationMissing alarm may "
+                "report missing data until the first scheduled run")
+    jsonlog.info("verification.metric_published", namespace=namespace, metrics=[d["MetricName"] for d in metrics])
+    return None
+
+
+def cloudwatch_client(budget_seconds: float) -> Any:
+    return clients_mod.cloudwatch_client(_region(), budget_seconds=budget_seconds)
 
 
 def _bounded_names(names: list[str], limit: int) -> str:
@@ -217,10 +259,17 @@ def stack_client() -> Any:
     return protection.aws_clients()[1]
 
 
-def _data(key_arn: str, summary: str, evidence: list[str], warnings: list[str], leftovers: list[str]) -> dict[str, str]:
-    """The same keys on every success, so GetAtt never breaks: Verified, KeyArn, Summary, Evidence, Warnings, Leftovers."""
+def _data(key_arn: str, summary: str, evidence: list[str], warnings: list[str], leftovers: list[str],
+          support: Any) -> dict[str, str]:
+    """The same keys on every success, so GetAtt never breaks: Verified, KeyArn, Summary, Evidence, Warnings,
+    Leftovers, and EKS's word on the cluster's version: KubernetesVersion, VersionStatus, EndOfStandardSupport
+    ("unknown" when the version-support stage did not run or EKS did not answer)."""
+    end = getattr(support, "end_of_standard_support", None)
     return {"Verified": "true", "KeyArn": key_arn, "Summary": summary, "Evidence": ",".join(evidence),
-            "Warnings": " | ".join(warnings), "Leftovers": ",".join(leftovers)}
+            "Warnings": " | ".join(warnings), "Leftovers": ",".join(leftovers),
+            "KubernetesVersion": str(getattr(support, "version", "") or "unknown")[:20],
+            "VersionStatus": str(getattr(support, "status", "") or "unknown")[:20],
+            "EndOfStandardSupport": end.isoformat() if end is not None else "unknown"}
 
 
 def on_delete(event: dict[str, Any], context: Any) -> dict[str, Any]:
