@@ -25,6 +25,8 @@ MAX_DATA_BYTES = 3500
 ROLLBACK_SUMMARY = "rollback to a state verified earlier; not re-verified"
 #: Optional property (EnvelopeEncryptionMonitoring sets it with alarms): where a verified deploy puts its datapoint.
 METRIC_NAMESPACE_PROPERTY = "MetricNamespace"
+#: A verified deploy publishes its datapoint only with this much of its budget left (the Lambda keeps 30 s more).
+MIN_PUBLISH_SECONDS = 5.0
 
 
 class PropertyError(ValueError):
@@ -178,7 +180,8 @@ def on_create_or_update(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # The id never changes on Update: a new one would make CloudFormation treat every property change as a
         # replacement and delete the old id afterwards. Stacks created by earlier versions keep their
         # "<cluster>/envelope-verification/<fingerprint>" id; its suffix no longer means anything.
-        physical = str(event.get("PhysicalResourceId") or "") or physical
+        sent = event.get("PhysicalResourceId")
+        physical = sent if isinstance(sent, str) and sent else physical
         if _update_rollback_in_progress(event):
             # Re-verifying a state CloudFormation rolls back to would let a cause outside the template (a key
             # disabled by hand) fail the rollback too, and wedge the stack in UPDATE_ROLLBACK_FAILED.
@@ -221,6 +224,10 @@ def publish_first_datapoint(namespace: str, cluster: str, report: checks.Report,
     from botocore.exceptions import BotoCoreError, ClientError
 
     metrics = scheduled.metric_data(cluster, report.passed, [], None, report.support)
+    if runtime.remaining() < MIN_PUBLISH_SECONDS:  # a call the Lambda timeout could cut would turn a pass into a failure
+        jsonlog.warning("verification.metric_not_published", namespace=namespace, error="out of time")
+        return (f"no time left to put Verified in {namespace}: the VerificationMissing alarm may report missing data "
+                "until the first scheduled run")
     try:
         cloudwatch_client(runtime.remaining()).put_metric_data(Namespace=namespace, MetricData=metrics)
     except (ClientError, BotoCoreError) as exc:

@@ -303,3 +303,17 @@ def test_fails_deploy_with_a_bad_metric_namespace_before_verifying(deploying) ->
     with pytest.raises(index.PropertyError, match="MetricNamespace is 'AWS/EKS'.*Fix MonitoringOptions.metric_namespace"):
         index.on_event(deploy_event(deploying, MetricNamespace="AWS/EKS"), FakeContext())
     assert deploying.server.scenario.log == []
+
+
+def test_no_time_left_to_publish_is_a_warning(deploying, runtime, monkeypatch, cloudwatch) -> None:
+    real = checks.run_verification
+
+    def slow(config, clients, rt):
+        report = real(config, clients, rt)
+        rt.deadline = rt.clock() + index.MIN_PUBLISH_SECONDS / 2  # the verification used nearly all the budget
+        return report
+
+    monkeypatch.setattr(checks, "run_verification", slow)
+    result = index.on_event(deploy_event(deploying, MetricNamespace=NAMESPACE), FakeContext())
+    assert result["Data"]["Verified"] == "true" and result["Data"]["Warnings"].startswith("no time left to put Verified")
+    assert published(cloudwatch, "Verified") == []
