@@ -36,7 +36,7 @@ def default() -> Template:
 def test_default_template_holds_schedule_alarms_key_rules_and_topic(default: Template) -> None:
     (schedule,) = _schedules(default).values()
     assert schedule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
-    default.resource_count_is("AWS::CloudWatch::Alarm", 2)
+    default.resource_count_is("AWS::CloudWatch::Alarm", 3)  # verification failed, missing, standard support ending
     default.resource_count_is("AWS::Events::Rule", 1 + len(KEY_THREATS))
     default.resource_count_is("AWS::SNS::Topic", 1)
     default.resource_count_is("AWS::Config::ConfigRule", 0)

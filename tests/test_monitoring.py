@@ -102,8 +102,8 @@ def test_verifier_may_put_metrics_in_its_namespace_only_and_look_up_events(templ
 
 # --- metrics and alarms -----------------------------------------------------------------------------------
 
-def _alarm(template: Template, statistic: str) -> dict[str, Any]:
-    return _one(template, "AWS::CloudWatch::Alarm", {"Statistic": statistic})["Properties"]
+def _alarm(template: Template, statistic: str, metric: str = "Verified") -> dict[str, Any]:
+    return _one(template, "AWS::CloudWatch::Alarm", {"Statistic": statistic, "MetricName": metric})["Properties"]
 
 
 @pytest.mark.parametrize("statistic", ["Minimum", "SampleCount"])
@@ -124,6 +124,64 @@ def test_failed_run_alarms_at_once_and_leaves_missing_runs_to_the_other_alarm(te
 def test_missing_runs_are_breaching_two_periods_in_a_row(template: Template) -> None:
     alarm = _alarm(template, "SampleCount")
     assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["TreatMissingData"]) == (2, 2, "breaching")
+
+
+def test_support_alarm_fires_at_60_days_left_in_standard_support(template: Template) -> None:
+    alarm = _alarm(template, "Minimum", "DaysToEndOfStandardSupport")
+    assert (alarm["Namespace"], alarm["Period"], alarm["Dimensions"]) == ("EksEnvelope", 3600, [{"Name": "ClusterName", "Value": CLUSTER}])
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanOrEqualToThreshold", 60)
+    # An unknown answer publishes nothing; stopped runs are the missing-data alarm's job.
+    assert (alarm["EvaluationPeriods"], alarm["TreatMissingData"]) == (1, "notBreaching")
+    assert "EKS's DescribeClusterVersions date" in alarm["AlarmDescription"]
+
+
+def test_support_warning_is_configurable_and_can_be_turned_off() -> None:
+    t = Template.from_stack(_watched_stack("Warn90", options=MonitoringOptions(support_warning=cdk.Duration.days(90))))
+    assert _alarm(t, "Minimum", "DaysToEndOfStandardSupport")["Threshold"] == 90
+    t = Template.from_stack(_watched_stack("NoWarn", options=MonitoringOptions(support_warning=None)))
+    assert not t.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"MetricName": "DaysToEndOfStandardSupport"}})
+    t.resource_count_is("AWS::CloudWatch::Alarm", 2)
+
+
+@pytest.mark.parametrize("value, shown", [
+    (cdk.Duration.hours(36), "1 day 12 hours"), (cdk.Duration.days(400), "400 days"), (cdk.Duration.days(0), "0 days"),
+    ("60", "60"),
+])
+def test_fails_on_a_support_warning_of_no_whole_days_in_range(value: Any, shown: str) -> None:
+    with pytest.raises(EnvelopeConfigError) as err:
+        _watched_stack("BadWarning", options=MonitoringOptions(support_warning=value))
+    text = str(err.value)
+    assert "monitoring.support_warning" in text and shown in text
+    assert "or None to turn the alarm off" in text
+
+
+def _verified_stack(construct_id: str, **kwargs: Any) -> tuple[Template, str]:
+    """A monitored stack with a verification resource, as EnvelopeEncryptedCluster wires it."""
+    stack = cdk.Stack(new_app(), construct_id)
+    key = kms.Key.from_key_arn(stack, "Key", KEY_ARN)
+    role = iam.Role(stack, "VerifierRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    function = lambda_.Function(stack, "Verifier", runtime=lambda_.Runtime.PYTHON_3_13, handler="index.on_event",
+                                code=lambda_.Code.from_inline("def on_event(event, context):\n    return {}\n"), role=role)
+    verification = cdk.CustomResource(stack, "Verification", service_token=function.function_arn,
+                                      resource_type="Custom::EnvelopeEncryptionVerification", properties={"ClusterName": CLUSTER})
+    EnvelopeEncryptionMonitoring(stack, "Monitoring", cluster_name=CLUSTER, cluster_role_arn=ROLE_ARN, key=key,
+                                 verifier_function=function, verifier_role=role, verification=verification, **kwargs)
+    return Template.from_stack(stack), stack.get_logical_id(verification.node.default_child)
+
+
+def test_a_fresh_deploy_starts_with_the_verifications_datapoint() -> None:
+    # Without it, "verification missing" (missing data breaching) alarms after every fresh deploy until the first
+    # scheduled run: the verification publishes Verified itself, and every alarm is created after it.
+    t, verification_id = _verified_stack("Seeded")
+    props = t.find_resources("Custom::EnvelopeEncryptionVerification")[verification_id]["Properties"]
+    assert props["MetricNamespace"] == "EksEnvelope"
+    alarms = t.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 3 and all(verification_id in a.get("DependsOn", []) for a in alarms.values())
+
+
+def test_no_schedule_no_first_datapoint() -> None:
+    t, verification_id = _verified_stack("Unseeded", options=MonitoringOptions(schedule=None))
+    assert "MetricNamespace" not in t.find_resources("Custom::EnvelopeEncryptionVerification")[verification_id]["Properties"]
 
 
 # --- the topic ----------------------------------------------------------------------------------------------
@@ -352,3 +410,13 @@ def test_verifier_metric_name_matches_the_handler() -> None:
     from eks_envelope.monitoring import VERIFIED_METRIC
 
     assert scheduled.VERIFIED_METRIC == VERIFIED_METRIC
+
+
+def test_support_metric_and_namespace_property_match_the_handler() -> None:
+    import index
+    import scheduled
+
+    from eks_envelope.monitoring import METRIC_NAMESPACE_PROPERTY, SUPPORT_DAYS_METRIC
+
+    assert scheduled.SUPPORT_DAYS_METRIC == SUPPORT_DAYS_METRIC
+    assert index.METRIC_NAMESPACE_PROPERTY == METRIC_NAMESPACE_PROPERTY

@@ -489,6 +489,7 @@ class EnvelopeEncryptedCluster(Construct):
                 verifier_function=self.verifier.function if self.verifier else None,
                 verifier_role=self.verifier.role if self.verifier else None,
                 verifier_properties=self.verifier.properties if self.verifier else None,
+                verification=self.verifier.resource if self.verifier else None,
                 options=monitoring,
                 alarm_email=alarm_email,
                 alarm_topic=alarm_topic,

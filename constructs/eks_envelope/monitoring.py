@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, CfnResource, CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_config as config
@@ -43,6 +43,12 @@ from .validation import Problems, check_int_range, is_token
 DEFAULT_METRIC_NAMESPACE = "EksEnvelope"
 #: Metric the alarms watch: 1 when a scheduled run verified the cluster, 0 when it did not.
 VERIFIED_METRIC = "Verified"
+#: Days to the end of EKS standard support of the cluster's version, as EKS's DescribeClusterVersions says.
+SUPPORT_DAYS_METRIC = "DaysToEndOfStandardSupport"
+#: The verification resource's property naming the namespace its first datapoint goes to (the handler reads it).
+METRIC_NAMESPACE_PROPERTY = "MetricNamespace"
+#: The support alarm's threshold may be at most this: standard support lasts 14 months from release.
+MAX_SUPPORT_WARNING_DAYS = 365
 #: A scheduled run may be at most this far apart: two missed periods must fit in one day of alarm history.
 MAX_SCHEDULE_MINUTES = 720
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -88,6 +94,9 @@ class MonitoringOptions:
     :param metric_namespace: CloudWatch namespace of the metrics. :default: "EksEnvelope"
     :param config_rule: add the AWS Config managed rule ``EKS_SECRETS_ENCRYPTED`` scoped to this cluster
         and key (needs a configuration recorder in the account). :default: False
+    :param support_warning: alarm when the cluster's Kubernetes version has this many days or fewer left in
+        EKS standard support (EKS's own date, read by each scheduled run); ``None`` turns the alarm off.
+        EKS announces an end of standard support at least 60 days ahead. :default: 60 days
     """
 
     schedule: Duration | None = Duration.hours(1)
@@ -95,6 +104,7 @@ class MonitoringOptions:
     secret_roundtrip: bool = False
     metric_namespace: str = DEFAULT_METRIC_NAMESPACE
     config_rule: bool = False
+    support_warning: Duration | None = Duration.days(60)
 
 
 def check_monitoring(
@@ -121,6 +131,18 @@ def check_monitoring(
             )
     lookback_hours = options.lookback.to_hours() if options.lookback.to_seconds() % 3600 == 0 else options.lookback.to_human_string()
     check_int_range(problems, "monitoring.lookback (hours)", lookback_hours, low=1, high=168)
+    warning = options.support_warning
+    if warning is not None:
+        if not isinstance(warning, Duration):
+            problems.add("monitoring.support_warning", warning,
+                         f"give a Duration of whole days, e.g. Duration.days(60), up to {MAX_SUPPORT_WARNING_DAYS}, "
+                         "or None to turn the alarm off")
+        elif not is_token(warning.to_string()):
+            millis = warning.to_milliseconds()  # to_seconds()/to_days() raise on a fraction
+            if millis % 86_400_000 or not 1 <= millis // 86_400_000 <= MAX_SUPPORT_WARNING_DAYS:
+                problems.add("monitoring.support_warning", warning.to_human_string(),
+                             f"give whole days from 1 to {MAX_SUPPORT_WARNING_DAYS} (e.g. Duration.days(60)), "
+                             "or None to turn the alarm off")
     if not _METRIC_NAMESPACE_RE.match(options.metric_namespace or "") or options.metric_namespace.startswith("AWS/"):
         problems.add(
             "monitoring.metric_namespace", options.metric_namespace,
@@ -174,6 +196,7 @@ class EnvelopeEncryptionMonitoring(Construct):
         verifier_function: lambda_.IFunction | None = None,
         verifier_role: iam.IRole | None = None,
         verifier_properties: Mapping[str, str] | None = None,
+        verification: CustomResource | None = None,
         options: MonitoringOptions | None = None,
         alarm_email: str | None = None,
         alarm_topic: sns.ITopic | None = None,
@@ -192,6 +215,11 @@ class EnvelopeEncryptionMonitoring(Construct):
         :param verifier_properties: the verification custom resource's properties
             (``EnvelopeEncryptionVerifier.properties``); scheduled runs are told the same.
             :default: - cluster, key, role and canary names only
+        :param verification: the verification custom resource (``EnvelopeEncryptionVerifier.resource``). With a
+            schedule, it is told the metric namespace so a verified deploy publishes the first ``Verified``
+            datapoint, and the alarms are created after it: a fresh deploy starts with data instead of a
+            "verification missing" alarm until the first scheduled run. :default: - none: the missing-data alarm
+            may fire after a fresh deploy until the first scheduled run reports
         :param options: schedule, look-back, namespace, Config rule. :default: - hourly, 24 h look-back
         :param alarm_email: subscribe this address to the topic (confirm the e-mail AWS sends). :default: - none
         :param alarm_topic: send everything to this topic instead of a new one. :default: - a new encrypted topic
@@ -241,6 +269,9 @@ class EnvelopeEncryptionMonitoring(Construct):
         self.failed_alarm: cloudwatch.Alarm | None = None
         #: Alarm on scheduled verifications that stopped reporting; None when the schedule is off.
         self.missing_alarm: cloudwatch.Alarm | None = None
+        #: Alarm on the cluster's version nearing its end of EKS standard support; None when the schedule or
+        #: ``options.support_warning`` is off.
+        self.support_alarm: cloudwatch.Alarm | None = None
         if verifier_function is not None and verifier_role is not None and options.schedule is not None:
             payload = scheduled_payload(
                 verifier_properties or {
@@ -254,6 +285,8 @@ class EnvelopeEncryptionMonitoring(Construct):
                 options,
             )
             self._schedule_verification(cluster_name, payload, verifier_function, verifier_role, options)
+            if verification is not None:
+                self._start_with_the_deploys_datapoint(verification)
 
         #: The AWS Config managed rule ``EKS_SECRETS_ENCRYPTED`` on this cluster; None unless ``options.config_rule``.
         self.config_rule: config.ManagedRule | None = None
@@ -429,18 +462,46 @@ class EnvelopeEncryptionMonitoring(Construct):
             periods=2,
             missing=cloudwatch.TreatMissingData.BREACHING,
         )
+        if options.support_warning is not None:
+            days = int(options.support_warning.to_days())
+            # Missing data is not breaching: an unknown answer (DescribeClusterVersions denied or throttled)
+            # publishes no datapoint, and stopped runs are VerificationMissingAlarm's job.
+            self.support_alarm = self._alarm(
+                "StandardSupportEndingAlarm",
+                f"the cluster's Kubernetes version has {days} days or fewer left in EKS standard support (EKS's "
+                "DescribeClusterVersions date); after it EKS bills extended support or upgrades the cluster. "
+                "Plan the upgrade",
+                cloudwatch.Metric(namespace=self.metric_namespace, metric_name=SUPPORT_DAYS_METRIC,
+                                  dimensions_map={"ClusterName": cluster_name}, period=period,
+                                  statistic=cloudwatch.Stats.MINIMUM),
+                periods=1,
+                missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+                threshold=days,
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+            )
+
+    def _start_with_the_deploys_datapoint(self, verification: CustomResource) -> None:
+        """The verification publishes the first datapoint of a deploy, and the alarms exist only after it."""
+        resource = verification.node.default_child
+        assert isinstance(resource, CfnResource)
+        resource.add_property_override(METRIC_NAMESPACE_PROPERTY, self.metric_namespace)
+        for alarm in (self.failed_alarm, self.missing_alarm, self.support_alarm):
+            if alarm is not None:
+                alarm.node.add_dependency(verification)
 
     def _alarm(
-        self, construct_id: str, meaning: str, metric: cloudwatch.Metric, *, periods: int, missing: cloudwatch.TreatMissingData
+        self, construct_id: str, meaning: str, metric: cloudwatch.Metric, *, periods: int, missing: cloudwatch.TreatMissingData,
+        threshold: float = 1, comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
     ) -> cloudwatch.Alarm:
-        """An alarm on ``Verified`` < 1 for ``periods`` periods in a row, notifying the topic both ways."""
+        """An alarm on ``metric`` against ``threshold`` (default: ``Verified`` < 1) for ``periods`` periods in a
+        row, notifying the topic both ways."""
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
             alarm_description=f"eks-envelope: {meaning}. Runbook: {RUNBOOK}.",
             metric=metric,
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            threshold=threshold,
+            comparison_operator=comparison,
             evaluation_periods=periods,
             datapoints_to_alarm=periods,
             treat_missing_data=missing,

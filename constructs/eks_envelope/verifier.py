@@ -129,18 +129,21 @@ class EnvelopeEncryptionVerifier(Construct):
                 actions=["kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:ListGrants"], resources=[key.key_arn]
             ),
         ]
+        # EKS's own support calendar for the cluster's version (read-only; the API takes no cluster).
+        unscoped = ["eks:DescribeClusterVersions"]
         if uses_cloudtrail:
-            statements.append(iam.PolicyStatement(actions=["cloudtrail:LookupEvents"], resources=["*"]))
+            unscoped.append("cloudtrail:LookupEvents")
+        statements.append(iam.PolicyStatement(actions=unscoped, resources=["*"]))
         # A customer managed policy rather than an inline one (HIPAA/NIST/PCI IAMNoInlinePolicy).
         #: The managed policy with the verifier's AWS permissions (scoped to this cluster and key).
         self.policy = iam.ManagedPolicy(self, "HandlerPolicy", statements=statements, roles=[self.role])
-        if uses_cloudtrail:
-            acknowledge(
-                self.policy,
-                "AwsSolutions-IAM5[Resource::*]",
-                "cloudtrail:LookupEvents supports no resource-level permissions (AWS service authorization "
-                "reference): it can only be granted on '*'. It is read-only and used for KMS evidence.",
-            )
+        acknowledge(
+            self.policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            f"{' and '.join(unscoped)}: no resource-level permissions (AWS service authorization reference: "
+            "no resource type), so only '*' can be granted. Read-only: EKS's support dates for the "
+            "cluster's version" + (", and CloudTrail evidence of KMS use." if uses_cloudtrail else "."),
+        )
 
         #: The verifier Lambda's log group.
         self.log_group = logs.LogGroup(
@@ -254,8 +257,8 @@ class EnvelopeEncryptionVerifier(Construct):
             "CanaryLabelValue": CANARY_LABEL_VALUE,
             "PodCheck": str(options.pod_check).lower(),
             "PodImage": options.pod_image,
-            # The handler skips re-verification when an update rollback returns to the state it
-            # verified last (PhysicalResourceId carries its fingerprint): a rollback never re-fails.
+            # The handler answers an Update sent while the stack is UPDATE_ROLLBACK_IN_PROGRESS without
+            # re-verifying (DescribeStacks on its own stack): a rollback never re-fails.
             "RollbackSafe": "true",
             "PodTimeoutSeconds": str(POD_TIMEOUT_SECONDS),
             "CloudTrailCheck": str(uses_cloudtrail).lower(),

@@ -138,6 +138,25 @@ def resolve_keys(kms_client: Any, cluster_key: str, expected: str | None, notes:
     return meta
 
 
+def envelope_key_of(cluster: dict[str, Any]) -> str | None:
+    """The key an ``encryptionConfig`` entry names for the cluster's API data, or None.
+
+    ``resources`` is deprecated (botocore since 2025-03; EKS user guide FAQ): it may be omitted or empty, it
+    defaults to ``["secrets"]`` and no longer decides what is encrypted. An entry that names a key counts
+    unless it names resources without "secrets" (a value EKS never accepted).
+    """
+    for entry in cluster.get("encryptionConfig") or []:
+        if not isinstance(entry, dict):
+            continue
+        resources = entry.get("resources") or []
+        if resources and "secrets" not in resources:
+            continue
+        key = (entry.get("provider") or {}).get("keyArn")
+        if isinstance(key, str) and key:
+            return key
+    return None
+
+
 def verify_cluster(eks: Any, kms_client: Any, config: Config) -> Outcome:
     """Cluster ACTIVE, secrets encrypted with the expected key (compared by ARN parts, aliases resolved), no KMS health issue."""
     try:
@@ -155,8 +174,7 @@ def verify_cluster(eks: Any, kms_client: Any, config: Config) -> Outcome:
     if kms_issues:
         code = kms_issues[0]
         raise VerificationError("cluster", f"cluster health reports {code}", KMS_ISSUE_FIXES[code])
-    secret_configs = [c for c in cluster.get("encryptionConfig") or [] if "secrets" in (c.get("resources") or [])]
-    provider_key = ((secret_configs[0].get("provider") or {}).get("keyArn")) if secret_configs else None
+    provider_key = envelope_key_of(cluster)
     if not provider_key:
         raise VerificationError(
             "cluster", f"cluster {config.cluster_name} has no encryptionConfig for secrets",
@@ -169,7 +187,7 @@ def verify_cluster(eks: Any, kms_client: Any, config: Config) -> Outcome:
             raise VerificationError("cluster", f"ClusterRoleArn {config.cluster_role_arn} is not the cluster's role {role}", "Pass the cluster's IAM role.")
         role = config.cluster_role_arn
     facts = ClusterFacts(config.cluster_name, cluster.get("endpoint") or "", (cluster.get("certificateAuthority") or {}).get("data") or "",
-                         role, meta["Arn"], meta, notes)
+                         role, meta["Arn"], meta, notes, version=str(cluster.get("version") or ""))
     detail = "; ".join(["ACTIVE, secrets encrypted with the expected key, no KMS health issue"] + notes)
     return Outcome(detail=detail, evidence=("config-names-key",), value=facts)
 

@@ -30,6 +30,7 @@ from model import (
     fit_reason,
 )
 from stages import StageRunner, count_kube
+from version_support import verify_version_support
 
 __all__ = [
     "EVIDENCE", "Canary", "ClusterFacts", "Clients", "Config", "Outcome", "Report", "Runtime", "StageResult",
@@ -53,6 +54,9 @@ def run_verification(config: Config, clients: Clients, runtime: Runtime) -> Repo
             facts: ClusterFacts = runner.run("cluster", lambda: verify_cluster(clients.eks, clients.kms, config)).value
             report.key_arn = facts.key_arn
             grant_visible = runner.run("key-health", lambda: verify_key_health(clients.kms, facts)).value
+            # Never fails: EKS's own calendar for the cluster's version, or "unknown".
+            report.support = runner.run("version-support", lambda: verify_version_support(
+                clients.eks, facts.version, runtime.now_utc())).value
 
             def roundtrip() -> Outcome:
                 nonlocal client

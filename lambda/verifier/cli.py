@@ -59,6 +59,8 @@ def render(report: checks.Report, failure: str | None) -> str:
     lines.append("EVIDENCE:")
     for level, meaning in EVIDENCE.items():
         lines.append(f"  [{'x' if level in report.evidence else ' '}] {level:<22}{meaning}")
+    if report.support is not None:
+        lines.append(f"SUPPORT: Kubernetes {report.support.summary()} (EKS DescribeClusterVersions)")
     lines.extend(f"WARNING: {w}" for w in report.warnings)
     if report.leftovers:
         lines.append(f"LEFTOVERS: {', '.join(report.leftovers)} (delete them in the canary namespace)")
@@ -107,6 +109,7 @@ def main(
     if args.json:
         print(json.dumps({"cluster": args.cluster, "verified": failure is None, "keyArn": report.key_arn, "failure": failure,
                           "evidence": report.evidence, "warnings": report.warnings, "leftovers": report.leftovers,
+                          "support": report.support.as_record() if report.support is not None else None,
                           "stages": [r.as_summary() for r in report.results]}, indent=2), file=out)
     else:
         print(render(report, failure), file=out)

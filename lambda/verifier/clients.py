@@ -107,6 +107,13 @@ def build_clients(region: str, *, budget_seconds: float, with_cloudtrail: bool =
     )
 
 
+def cloudwatch_client(region: str, *, budget_seconds: float) -> Any:
+    """CloudWatch, for the Verified metric (scheduled runs, and the deploy's first datapoint)."""
+    import boto3
+
+    return boto3.session.Session(region_name=region).client("cloudwatch", config=boto_config(budget_seconds))
+
+
 def open_kube(facts: ClusterFacts, config: Config, clients: Clients, runtime: Runtime) -> kube.KubeClient:
     """The Kubernetes client: endpoint and CA from DescribeCluster, checked before any token is minted."""
     return kube.KubeClient(

@@ -6,7 +6,6 @@ CloudFormation unformatted, whatever the event or the servers send.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from typing import Any
@@ -23,9 +22,11 @@ SAFETY_MARGIN_SECONDS = 30.0
 DELETE_BUDGET_SECONDS = 60.0
 #: CloudFormation's limit is 4,096 bytes for the whole response; the framework adds about 400 (ids, reason).
 MAX_DATA_BYTES = 3500
-#: Properties that do not change what is verified: a new ServiceToken or timeout is not a new state.
-_NOT_VERIFIED = {"ServiceToken", "ServiceTimeout"}
 ROLLBACK_SUMMARY = "rollback to a state verified earlier; not re-verified"
+#: Optional property (EnvelopeEncryptionMonitoring sets it with alarms): where a verified deploy puts its datapoint.
+METRIC_NAMESPACE_PROPERTY = "MetricNamespace"
+#: A verified deploy publishes its datapoint only with this much of its budget left (the Lambda keeps 30 s more).
+MIN_PUBLISH_SECONDS = 5.0
 
 
 class PropertyError(ValueError):
@@ -140,14 +141,9 @@ def parse_properties(props: dict[str, Any], *, owner: str = "", run_id: str = ""
     )
 
 
-def fingerprint(props: dict[str, Any]) -> str:
-    """A short hash of the verification-relevant properties (all but ServiceToken/ServiceTimeout)."""
-    relevant = {k: v for k, v in props.items() if k not in _NOT_VERIFIED}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def physical_id(cluster_name: str, fp: str) -> str:
-    return f"{cluster_name}/envelope-verification/{fp}"
+def physical_id(cluster_name: str) -> str:
+    """The verification's id from its Create on. An Update keeps whatever id the resource has (see on_create_or_update)."""
+    return f"{cluster_name}/envelope-verification"
 
 
 def _owner(event: dict[str, Any]) -> str:
@@ -178,39 +174,86 @@ def build_clients(region: str, *, budget_seconds: float, with_cloudtrail: bool =
 def on_create_or_update(event: dict[str, Any], context: Any) -> dict[str, Any]:
     props = _props(event)
     config = parse_properties(props, owner=_owner(event), run_id=kube.scrub(event.get("RequestId"), 100))
-    fp = fingerprint(props)
-    if event.get("RequestType") == "Update" and _returns_to_a_verified_state(event, fp):
-        # Re-verifying a state CloudFormation rolls back to would let a cause outside the template (a key
-        # disabled by hand) fail the rollback too, and wedge the stack in UPDATE_ROLLBACK_FAILED.
-        jsonlog.info("verification.rollback_not_reverified", physical_id=event.get("PhysicalResourceId"))
-        return {"PhysicalResourceId": event["PhysicalResourceId"],
-                "Data": _data(config.expected_key or "", ROLLBACK_SUMMARY, [], [], [])}
+    namespace = _metric_namespace(props)
+    physical = physical_id(config.cluster_name)
+    if event.get("RequestType") == "Update":
+        # The id never changes on Update: a new one would make CloudFormation treat every property change as a
+        # replacement and delete the old id afterwards. Stacks created by earlier versions keep their
+        # "<cluster>/envelope-verification/<fingerprint>" id; its suffix no longer means anything.
+        sent = event.get("PhysicalResourceId")
+        physical = sent if isinstance(sent, str) and sent else physical
+        if _update_rollback_in_progress(event):
+            # Re-verifying a state CloudFormation rolls back to would let a cause outside the template (a key
+            # disabled by hand) fail the rollback too, and wedge the stack in UPDATE_ROLLBACK_FAILED.
+            jsonlog.info("verification.rollback_not_reverified", physical_id=kube.scrub(physical, 200))
+            return {"PhysicalResourceId": physical, "Data": _data(config.expected_key or "", ROLLBACK_SUMMARY, [], [], [], None)}
     runtime = build_runtime(context)
     report = checks.run_verification(config, build_clients(_region(), budget_seconds=runtime.remaining(),
                                                            with_cloudtrail=config.cloudtrail_check), runtime)
-    data = _data(report.key_arn or "", report.summary_json(), report.evidence, report.warnings, report.leftovers)
+    data = _data(report.key_arn or "", report.summary_json(), report.evidence, report.warnings, report.leftovers, report.support)
+    if namespace:
+        problem = publish_first_datapoint(namespace, config.cluster_name, report, runtime)
+        if problem:
+            data["Warnings"] = " | ".join(w for w in (data["Warnings"], problem) if w)
     if len(json.dumps(data)) > MAX_DATA_BYTES:  # the whole response must stay under CloudFormation's 4 KB
         data["Summary"] = json.dumps({"stages": [[r.name, r.status, r.ms, r.aws, r.k8s] for r in report.results]}, separators=(",", ":"))
         data["Warnings"] = data["Warnings"][:500]
         data["Leftovers"] = _bounded_names(report.leftovers, 10)
     if len(json.dumps(data)) > MAX_DATA_BYTES:
         data["Summary"] = data["Summary"][:1000]
-    return {"PhysicalResourceId": physical_id(config.cluster_name, fp), "Data": data}
+    return {"PhysicalResourceId": physical, "Data": data}
+
+
+def _metric_namespace(props: dict[str, Any]) -> str | None:
+    """MetricNamespace, set by EnvelopeEncryptionMonitoring when it alarms on the Verified metric; None without it."""
+    raw = props.get(METRIC_NAMESPACE_PROPERTY)
+    if raw is None or raw == "":
+        return None
+    import scheduled
+
+    problem = scheduled.namespace_problem(str(raw).strip())
+    if problem:
+        raise PropertyError(f"Property {problem}")
+    return str(raw).strip()
+
+
+def publish_first_datapoint(namespace: str, cluster: str, report: checks.Report, runtime: Runtime) -> str | None:
+    """Put the Verified metric (and the support days) the scheduled runs put, so a fresh deploy's missing-data
+    alarm starts with data. Never fails the verification: returns a warning when CloudWatch refuses it."""
+    import scheduled
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    metrics = scheduled.metric_data(cluster, report.passed, [], None, report.support)
+    if runtime.remaining() < MIN_PUBLISH_SECONDS:  # a call the Lambda timeout could cut would turn a pass into a failure
+        jsonlog.warning("verification.metric_not_published", namespace=namespace, error="out of time")
+        return (f"no time left to put Verified in {namespace}: the VerificationMissing alarm may report missing data "
+                "until the first scheduled run")
+    try:
+        cloudwatch_client(runtime.remaining()).put_metric_data(Namespace=namespace, MetricData=metrics)
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
+        jsonlog.warning("verification.metric_not_published", namespace=namespace, error=kube.scrub(code, 60))
+        return (f"PutMetricData in {namespace} failed ({kube.scrub(code, 60)}): the VerificationMissing alarm may "
+                "report missing data until the first scheduled run")
+    jsonlog.info("verification.metric_published", namespace=namespace, metrics=[d["MetricName"] for d in metrics])
+    return None
+
+
+def cloudwatch_client(budget_seconds: float) -> Any:
+    return clients_mod.cloudwatch_client(_region(), budget_seconds=budget_seconds)
 
 
 def _bounded_names(names: list[str], limit: int) -> str:
     return ",".join(names[:limit]) + (f",+{len(names) - limit} more (see the logs)" if len(names) > limit else "")
 
 
-def _returns_to_a_verified_state(event: dict[str, Any], fp: str) -> bool:
-    """An Update that CloudFormation sends while rolling back, to a state verified earlier.
+def _update_rollback_in_progress(event: dict[str, Any]) -> bool:
+    """An Update that CloudFormation sends while rolling back an update: the stack is UPDATE_ROLLBACK_IN_PROGRESS.
 
-    Either the verification's own update failed (the PhysicalResourceId still carries the fingerprint
-    of the state rolled back to), or it succeeded and a later resource failed: the stack is then
-    UPDATE_ROLLBACK_IN_PROGRESS, and the properties are those of the state verified before.
+    That holds whether the verification's own update failed or it passed and a later resource failed, and it
+    never holds for a forward update, so the same change deployed again after a rollback is verified again.
+    Without an answer from DescribeStacks the Update is verified: no assurance by guesswork.
     """
-    if str(event.get("PhysicalResourceId") or "").endswith(f"/{fp}"):
-        return True
     import protection
 
     return protection.stack_rolling_back(stack_client(), event.get("StackId"), {"UPDATE_ROLLBACK_IN_PROGRESS"})
@@ -223,10 +266,17 @@ def stack_client() -> Any:
     return protection.aws_clients()[1]
 
 
-def _data(key_arn: str, summary: str, evidence: list[str], warnings: list[str], leftovers: list[str]) -> dict[str, str]:
-    """The same keys on every success, so GetAtt never breaks: Verified, KeyArn, Summary, Evidence, Warnings, Leftovers."""
+def _data(key_arn: str, summary: str, evidence: list[str], warnings: list[str], leftovers: list[str],
+          support: Any) -> dict[str, str]:
+    """The same keys on every success, so GetAtt never breaks: Verified, KeyArn, Summary, Evidence, Warnings,
+    Leftovers, and EKS's word on the cluster's version: KubernetesVersion, VersionStatus, EndOfStandardSupport
+    ("unknown" when the version-support stage did not run or EKS did not answer)."""
+    end = getattr(support, "end_of_standard_support", None)
     return {"Verified": "true", "KeyArn": key_arn, "Summary": summary, "Evidence": ",".join(evidence),
-            "Warnings": " | ".join(warnings), "Leftovers": ",".join(leftovers)}
+            "Warnings": " | ".join(warnings), "Leftovers": ",".join(leftovers),
+            "KubernetesVersion": str(getattr(support, "version", "") or "unknown")[:20],
+            "VersionStatus": str(getattr(support, "status", "") or "unknown")[:20],
+            "EndOfStandardSupport": end.isoformat() if end is not None else "unknown"}
 
 
 def on_delete(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ MAX_REASON = 256
 
 #: Evidence levels, weakest first; Data["Evidence"] and `make verify` list the ones gathered.
 EVIDENCE = {
-    "config-names-key": "DescribeCluster: encryptionConfig for secrets names your key",
+    "config-names-key": "DescribeCluster: encryptionConfig names your key",
     "key-usable": "your key is Enabled, symmetric, rotating, with a grant to the cluster role",
     "api-roundtrip": "a Secret written through the API server reads back equal (storage works)",
     "pod-read": "a Fargate pod mounted the Secret and read the same value",
@@ -181,6 +181,7 @@ class ClusterFacts:
     key_arn: str
     key_metadata: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    version: str = ""  # Kubernetes version from DescribeCluster ("1.34")
 
 
 @dataclass
@@ -206,6 +207,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     unreachable: bool = False  # a stage failed because the endpoint could not be used at all
+    support: Any = None  # version_support.VersionSupport once the version-support stage ran
 
     @property
     def passed(self) -> bool:

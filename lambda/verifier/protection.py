@@ -143,7 +143,7 @@ def stack_rolling_back(cloudformation: Any, stack_id: Any, states: frozenset[str
         jsonlog.warning("protection.stack_status_unknown", error=type(exc).__name__)
         return False
     status = stacks[0].get("StackStatus") if stacks and isinstance(stacks[0], dict) else None
-    return status in ROLLBACK_STATES
+    return status in states
 
 
 def ensure(eks: Any, name: str, protect: bool, deadline: float, clock: Callable[[], float], sleep: Callable[[float], None],

@@ -32,6 +32,8 @@ VERIFIED_METRIC = "Verified"
 STAGE_METRIC = "StagePassed"
 EVIDENCE_METRIC = "EvidenceFound"
 EVIDENCE_EVENTS_METRIC = "EvidenceEvents"
+#: Must match the construct's SUPPORT_DAYS_METRIC: days to the end of EKS standard support (EKS's own date).
+SUPPORT_DAYS_METRIC = "DaysToEndOfStandardSupport"
 DEFAULT_LOOKBACK_HOURS = 24
 MAX_LOOKBACK_HOURS = 168
 #: The attestation names at most this many CloudTrail event ids; the count covers them all.
@@ -126,12 +128,18 @@ def parse_event(event: Any, run_id: str = "scheduled") -> ScheduledRequest:
             "Fix MonitoringOptions.lookback."
         )
     namespace = str(props.get("MetricNamespace") or "EksEnvelope").strip()
-    if not _NAMESPACE_RE.match(namespace) or namespace.startswith("AWS/"):
-        raise ScheduledEventError(
-            f"MetricNamespace is {namespace[:60]!r}; expected 1-255 letters, digits or ./_#:- not starting with "
-            "'AWS/'. Fix MonitoringOptions.metric_namespace."
-        )
+    problem = namespace_problem(namespace)
+    if problem:
+        raise ScheduledEventError(problem)
     return ScheduledRequest(config, int(raw_hours), namespace)
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Why ``namespace`` cannot be a CloudWatch namespace of ours, with the fix; None when it can."""
+    if _NAMESPACE_RE.match(namespace) and not namespace.startswith("AWS/"):
+        return None
+    return (f"MetricNamespace is {namespace[:60]!r}; expected 1-255 letters, digits or ./_#:- not starting with "
+            "'AWS/'. Fix MonitoringOptions.metric_namespace.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,8 +220,10 @@ def _count(evidence: Evidence, event: dict[str, Any], role_arn: str) -> None:
 # metrics and the attestation
 
 
-def metric_data(cluster: str, verified: bool, results: list[checks.StageResult], evidence: Evidence | None) -> list[dict[str, Any]]:
-    """Verified 0/1, one StagePassed 0/1 per stage that ran, and the evidence found (0/1 and count)."""
+def metric_data(cluster: str, verified: bool, results: list[checks.StageResult], evidence: Evidence | None,
+                support: Any = None) -> list[dict[str, Any]]:
+    """Verified 0/1, one StagePassed 0/1 per stage that ran, the evidence found (0/1 and count), and the days to
+    the end of standard support when EKS answered (none when unknown: the alarm on it treats missing data as OK)."""
     dims = [{"Name": "ClusterName", "Value": cluster}]
     data = [{"MetricName": VERIFIED_METRIC, "Dimensions": dims, "Value": 1.0 if verified else 0.0, "Unit": "Count"}]
     for result in results:
@@ -229,6 +239,9 @@ def metric_data(cluster: str, verified: bool, results: list[checks.StageResult],
     if evidence is not None and (evidence.complete or evidence.found):
         data.append({"MetricName": EVIDENCE_METRIC, "Dimensions": dims, "Value": 1.0 if evidence.found else 0.0, "Unit": "Count"})
         data.append({"MetricName": EVIDENCE_EVENTS_METRIC, "Dimensions": dims, "Value": float(evidence.events), "Unit": "Count"})
+    days = getattr(support, "days_to_end_of_standard_support", None)
+    if isinstance(days, int) and getattr(support, "known", False):
+        data.append({"MetricName": SUPPORT_DAYS_METRIC, "Dimensions": dims, "Value": float(days), "Unit": "None"})
     return data
 
 
@@ -242,6 +255,7 @@ def attestation(
     evidence: Evidence | None,
     reason: str | None,
     levels: list[str],
+    support: Any = None,
 ) -> dict[str, Any]:
     return {
         "kind": ATTESTATION_KIND,
@@ -256,6 +270,8 @@ def attestation(
         "stages": [{"name": r.name, "status": r.status, "detail": r.detail[:160]} for r in results],
         "evidence_levels": levels,
         "evidence": evidence.as_record() if evidence is not None else None,
+        # EKS's DescribeClusterVersions answer for the cluster's version; None when the stage did not run.
+        "support": support.as_record() if support is not None else None,
     }
 
 
@@ -270,11 +286,13 @@ def run_scheduled(request: ScheduledRequest, clients: checks.Clients, cloudwatch
     report: checks.Report | None = None
     results: list[checks.StageResult] = []
     reason: str | None = None
+    support = None
     try:
         report = checks.run_verification(config, clients, runtime)
-        results = report.results
+        results, support = report.results, report.support
     except checks.VerificationError as err:
         results, reason = err.results, str(err)
+        support = err.report.support if err.report is not None else None
     except Exception as exc:  # noqa: BLE001 - a scheduled run reports every failure as Verified = 0
         reason = fit_reason("schedule", f"unexpected {exc.__class__.__name__}: {str(exc)[:120]}",
                             "Read the verifier's log group for this run.")
@@ -286,24 +304,22 @@ def run_scheduled(request: ScheduledRequest, clients: checks.Clients, cloudwatch
     if clients.cloudtrail is not None and role_arn:
         evidence = look_back(clients.cloudtrail, key_arn or config.expected_key or "", role_arn, request.lookback_hours, runtime)
 
-    cloudwatch.put_metric_data(Namespace=request.namespace, MetricData=metric_data(config.cluster_name, verified, results, evidence))
+    cloudwatch.put_metric_data(Namespace=request.namespace,
+                               MetricData=metric_data(config.cluster_name, verified, results, evidence, support))
     levels = list(report.evidence) if report is not None else []
     if evidence is not None and evidence.found:
         levels.append("cloudtrail-key-use")
     record = attestation(request, at=started, verified=verified, key_arn=key_arn, results=results, evidence=evidence,
-                         reason=reason, levels=levels)
+                         reason=reason, levels=levels, support=support)
     (jsonlog.info if verified else jsonlog.error)("attestation", attestation=record)
     return record
 
 
 def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge entry point (through index.on_event): one scheduled verification."""
-    import boto3
-
     request = parse_event(event, run_id=str(getattr(context, "aws_request_id", "") or "scheduled"))
     region = index._region()
     runtime = index.build_runtime(context)
     clients = index.build_clients(region, budget_seconds=runtime.remaining(), with_cloudtrail=True)
-    cloudwatch = boto3.session.Session(region_name=region).client(
-        "cloudwatch", config=clients_mod.boto_config(runtime.remaining()))
+    cloudwatch = clients_mod.cloudwatch_client(region, budget_seconds=runtime.remaining())
     return run_scheduled(request, clients, cloudwatch, runtime)

@@ -222,11 +222,18 @@ def r() -> SimpleNamespace:
     n.second = _cluster(two, "Second")
     verification(two, "Verification", ClusterArn=n.first.attr_arn)
 
-    # --- a cluster whose encryption config covers no "secrets" resource
+    # --- a cluster whose encryption config names another resource only, and two that leave the deprecated
+    # Resources out or empty (it defaults to ["secrets"] and no longer decides what is encrypted)
     no_secrets = cdk.Stack(app, "NoSecretsResource")
     n.no_secrets_resource = _cluster(no_secrets, "C", key_arn=IMPORTED_KEY_ARN)
     n.no_secrets_resource.encryption_config = [eks.CfnCluster.EncryptionConfigProperty(
+        provider=eks.CfnCluster.ProviderProperty(key_arn=IMPORTED_KEY_ARN), resources=["configmaps"])]
+    n.resources_empty = _cluster(no_secrets, "Empty", key_arn=IMPORTED_KEY_ARN)
+    n.resources_empty.encryption_config = [eks.CfnCluster.EncryptionConfigProperty(
         provider=eks.CfnCluster.ProviderProperty(key_arn=IMPORTED_KEY_ARN), resources=[])]
+    n.resources_absent = _cluster(no_secrets, "Absent", key_arn=IMPORTED_KEY_ARN)
+    n.resources_absent.encryption_config = [eks.CfnCluster.EncryptionConfigProperty(
+        provider=eks.CfnCluster.ProviderProperty(key_arn=IMPORTED_KEY_ARN))]
 
     # --- key locks (KMS4)
     locks = cdk.Stack(app, "Locks")
@@ -257,7 +264,7 @@ def _cases(check: Callable[[Any], NagRuleCompliance], compliant: str = "", non_c
 EKS_CASES = [
     # v1_cluster: aws_eks.CfnCluster, another class for the same resource type
     *_cases(eks_rules.cluster_secrets_encrypted_with_customer_key,
-            compliant="good imported_key partition_key import_value v1_cluster",
+            compliant="good imported_key partition_key import_value v1_cluster resources_empty resources_absent",
             non_compliant="bare alias_arn aws_managed not_an_arn alias_join alias_ref no_secrets_resource"),
     # alias_ref: through an alias of the same stack the rule still finds the key behind it
     *_cases(eks_rules.cluster_secrets_key_rotation_enabled, compliant="good", non_compliant="no_rotation alias_ref",

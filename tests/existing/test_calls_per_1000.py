@@ -49,9 +49,10 @@ def test_calls_per_1000_secrets(account: Any, capsys: Any) -> None:
     connections = account.api.server.connections
     assert connections == 3, connections
     # AWS: preflight, the association and one DescribeUpdate per poll (4 here, ~1 per 30 s in real life),
-    # then the verifier's cluster and key-health stages. Presigning the EKS token is local: no STS call.
+    # then the verifier's cluster, key-health and version-support stages. Presigning the EKS token is local:
+    # no STS call.
     assert aws == Counter({
-        "eks:DescribeCluster": 2, "eks:AssociateEncryptionConfig": 1, "eks:DescribeUpdate": 4,
+        "eks:DescribeCluster": 2, "eks:AssociateEncryptionConfig": 1, "eks:DescribeUpdate": 4, "eks:DescribeClusterVersions": 1,
         "kms:DescribeKey": 2, "kms:GetKeyRotationStatus": 2, "kms:GetKeyPolicy": 1, "kms:ListGrants": 1,
         "sts:GetCallerIdentity": 1, "iam:SimulatePrincipalPolicy": 2,
     })

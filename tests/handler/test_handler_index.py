@@ -42,16 +42,17 @@ def event(world, request_type="Create", **props):
 def test_create_returns_data_with_summary_and_stable_physical_id(wired):
     with Within(3):
         result = index.on_event(event(wired), FakeContext())
-    assert result["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification/{index.fingerprint(wired.props())}"
+    assert result["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification"
     data = result["Data"]
-    assert set(data) == {"Verified", "KeyArn", "Summary", "Evidence", "Warnings", "Leftovers"}
+    assert set(data) == {"Verified", "KeyArn", "Summary", "Evidence", "Warnings", "Leftovers", "KubernetesVersion",
+                         "VersionStatus", "EndOfStandardSupport"}
     assert data["Evidence"] == "config-names-key,key-usable,api-roundtrip,pod-read,kms-provider-healthy"
     assert data["Verified"] == "true" and data["KeyArn"] == wired.key_arn
     summary = json.loads(data["Summary"])
     stages = {s["name"]: s for s in summary["stages"]}
-    assert [s["status"] for s in summary["stages"]] == ["passed", "passed", "passed", "passed", "passed", "skipped"]
-    assert stages["cluster"]["aws"] == 2 and stages["key-health"]["aws"] == 2
-    assert summary["aws"] == 4
+    assert [s["status"] for s in summary["stages"]] == ["passed", "passed", "passed", "passed", "passed", "passed", "skipped"]
+    assert stages["cluster"]["aws"] == 2 and stages["key-health"]["aws"] == 2 and stages["version-support"]["aws"] == 1
+    assert summary["aws"] == 5
     assert stages["secret-roundtrip"]["k8s"] == 2  # POST + GET
     assert stages["pod-read"]["k8s"] == 3  # POST, GET (Pending), GET (terminated)
     # GET /readyz, then cleanup: DELETE pod, DELETE secret, sweep: list pods, list secrets
@@ -80,8 +81,8 @@ def test_canary_value_and_token_never_in_logs_or_data(wired, capsys):
 def test_default_stages_calls(wired):
     result = index.on_event(event(wired, PodCheck="false"), FakeContext())
     summary = json.loads(result["Data"]["Summary"])
-    assert [s["status"] for s in summary["stages"]] == ["passed", "passed", "passed", "skipped", "passed", "skipped"]
-    assert summary["aws"] == 4  # DescribeCluster, DescribeKey, GetKeyRotationStatus, ListGrants
+    assert [s["status"] for s in summary["stages"]] == ["passed", "passed", "passed", "passed", "skipped", "passed", "skipped"]
+    assert summary["aws"] == 5  # DescribeCluster, DescribeKey, GetKeyRotationStatus, ListGrants, DescribeClusterVersions
     assert summary["k8s"] == 6  # POST, GET secret; GET /readyz; DELETE secret; list pods, list secrets
     assert all(n.startswith("eks-envelope-canary-") for n in wired.server.scenario.created["secrets"])
 

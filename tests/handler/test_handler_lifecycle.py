@@ -14,7 +14,7 @@ import aws_checks
 import checks
 import index
 import protection
-from verifier_fakes import CLUSTER, REGION, STACK_ID, FakeContext, stubbed_cloudtrail
+from verifier_fakes import CLUSTER, OWNER, REGION, STACK_ID, FakeContext, stubbed_cloudtrail
 
 
 @pytest.fixture
@@ -44,7 +44,8 @@ def test_update_rollback_to_a_verified_state_is_not_reverified(wired):
     with pytest.raises(checks.VerificationError, match="is Disabled"):
         index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
     posts = wired.server.scenario.calls("POST")
-    # CloudFormation's update rollback: the old properties, the old physical id.
+    # CloudFormation's update rollback: the old properties, the same physical id, the stack rolling back.
+    wired.stack_status = "UPDATE_ROLLBACK_IN_PROGRESS"
     rolled_back = index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="1"), FakeContext())
     assert rolled_back["PhysicalResourceId"] == created["PhysicalResourceId"]
     assert set(rolled_back["Data"]) == set(created["Data"])
@@ -74,18 +75,93 @@ def test_forward_update_is_verified_even_with_the_key_broken(wired):
         index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
 
 
-def test_update_with_new_properties_verifies_and_returns_a_new_id(wired):
+def test_update_with_new_properties_verifies_under_the_same_id(wired):
     created = index.on_event(event(wired, "Create"), FakeContext())
     updated = index.on_event(event(wired, "Update", created["PhysicalResourceId"], PodCheck="false"), FakeContext())
-    assert updated["PhysicalResourceId"] != created["PhysicalResourceId"]
-    assert updated["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification/{index.fingerprint(wired.props(PodCheck='false'))}"
+    assert updated["PhysicalResourceId"] == created["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification"
     assert wired.server.scenario.calls("POST", "secrets") == 2
 
 
-def test_fingerprint_ignores_service_token_only():
-    base = {"ClusterName": "c", "KeyArn": "k", "ServiceToken": "a"}
-    assert index.fingerprint(base) == index.fingerprint({**base, "ServiceToken": "b", "ServiceTimeout": "300"})
-    assert index.fingerprint(base) != index.fingerprint({**base, "RunNonce": "2"})
+def test_redeploying_a_change_rolled_back_after_its_verification_passed_is_verified_again(wired):
+    # The verification's update passes, a later resource fails, the rollback is not re-verified: then the
+    # same change deployed again must be verified, never answered "not re-verified" with Verified=true.
+    created = index.on_event(event(wired, "Create"), FakeContext())
+    updated = index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
+    wired.stack_status = "UPDATE_ROLLBACK_IN_PROGRESS"
+    rolled_back = index.on_event(event(wired, "Update", updated["PhysicalResourceId"], RunNonce="1"), FakeContext())
+    assert rolled_back["Data"]["Summary"] == index.ROLLBACK_SUMMARY
+    posts = wired.server.scenario.calls("POST", "secrets")
+    wired.stack_status = "UPDATE_IN_PROGRESS"
+    again = index.on_event(event(wired, "Update", rolled_back["PhysicalResourceId"], RunNonce="2"), FakeContext())
+    assert again["Data"]["Summary"] != index.ROLLBACK_SUMMARY
+    assert wired.server.scenario.calls("POST", "secrets") == posts + 1
+
+
+def test_redeploy_with_a_broken_key_after_such_a_rollback_fails(wired):
+    created = index.on_event(event(wired, "Create"), FakeContext())
+    updated = index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
+    wired.stack_status = "UPDATE_ROLLBACK_IN_PROGRESS"
+    rolled_back = index.on_event(event(wired, "Update", updated["PhysicalResourceId"], RunNonce="1"), FakeContext())
+    wired.kms.disable_key(KeyId=wired.key_id)
+    wired.stack_status = "UPDATE_IN_PROGRESS"
+    with pytest.raises(checks.VerificationError, match="is Disabled"):
+        index.on_event(event(wired, "Update", rolled_back["PhysicalResourceId"], RunNonce="2"), FakeContext())
+
+
+@pytest.mark.parametrize("legacy_props", [{"RunNonce": "1"}, {"RunNonce": "2"}], ids=["same-props", "new-props"])
+def test_update_of_a_stack_created_with_a_fingerprinted_id_keeps_it_and_verifies(wired, legacy_props):
+    # Stacks created by earlier versions carry <cluster>/envelope-verification/<fingerprint>. Returning another id
+    # would make CloudFormation delete the old one after the update; keeping it sends no Delete at all. Even an id
+    # whose fingerprint matches the properties is verified: only the stack's status says "rollback".
+    legacy = f"{CLUSTER}/envelope-verification/{_legacy_fingerprint(wired.props(**legacy_props))}"
+    result = index.on_event(event(wired, "Update", legacy, **legacy_props), FakeContext())
+    assert result["PhysicalResourceId"] == legacy
+    assert result["Data"]["Summary"] != index.ROLLBACK_SUMMARY
+    assert wired.server.scenario.calls("POST", "secrets") == 1
+
+
+def _legacy_fingerprint(props: dict) -> str:
+    """How versions before this one named the verification (sha256 of the properties but ServiceToken/ServiceTimeout)."""
+    import hashlib
+
+    relevant = {k: v for k, v in props.items() if k not in ("ServiceToken", "ServiceTimeout")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def test_delete_of_a_legacy_id_sweeps_only_canaries_provably_ours_and_done(wired):
+    # Should CloudFormation ever delete a legacy id (an old stack removed), Delete only sweeps: canaries of this
+    # owner older than a run can last, and abandoned ones; never one a run may still be using.
+    scenario = wired.server.scenario
+    scenario.plant("secrets", "eks-envelope-canary-ours-done", owner=OWNER, age_seconds=20 * 60)
+    scenario.plant("secrets", "eks-envelope-canary-ours-in-flight", owner=OWNER, age_seconds=30)
+    scenario.plant("secrets", "eks-envelope-canary-schedule", owner=f"schedule/{CLUSTER}", age_seconds=20 * 60)
+    legacy = f"{CLUSTER}/envelope-verification/0123456789ab"
+    result = index.on_event(event(wired, "Delete", legacy), FakeContext())
+    assert result == {"PhysicalResourceId": legacy}
+    assert sorted(n for _, n in scenario.secrets) == ["eks-envelope-canary-ours-in-flight", "eks-envelope-canary-schedule"]
+    assert wired.server.scenario.calls("DELETE", "secrets") == 1
+
+
+def test_update_is_verified_when_the_stack_status_cannot_be_read(wired, monkeypatch):
+    # Without DescribeStacks the handler cannot tell a rollback: it verifies (no assurance by guesswork).
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    stub = Stubber(cfn)
+    stub.add_client_error("describe_stacks", service_error_code="AccessDenied", http_status_code=403)
+    stub.activate()
+    monkeypatch.setattr(index, "stack_client", lambda: cfn)
+    result = index.on_event(event(wired, "Update", f"{CLUSTER}/envelope-verification", RunNonce="2"), FakeContext())
+    assert result["Data"]["Summary"] != index.ROLLBACK_SUMMARY
+    stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("status, rolling_back", [
+    ("UPDATE_ROLLBACK_IN_PROGRESS", True), ("ROLLBACK_IN_PROGRESS", False), ("UPDATE_IN_PROGRESS", False),
+    ("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", False),
+])
+def test_stack_rolling_back_answers_for_the_states_asked(status, rolling_back):
+    cfn = types.SimpleNamespace(describe_stacks=lambda StackName: {"Stacks": [{"StackName": "s", "StackStatus": status}]})
+    assert protection.stack_rolling_back(cfn, STACK_ID, {"UPDATE_ROLLBACK_IN_PROGRESS"}) is rolling_back
+    assert protection.stack_rolling_back(cfn, STACK_ID) is (status in protection.ROLLBACK_STATES)
 
 
 # --- dispatch ----------------------------------------------------------------------------------

@@ -133,8 +133,8 @@ def test_scheduled_run_publishes_metrics_and_one_attestation(world, runtime, clo
     assert (record["cluster"], record["key"], record["cluster_role"]) == (CLUSTER, world.key_arn, CLUSTER_ROLE_ARN)
     assert record["verified"] is True and record["reason"] is None
     assert [(s["name"], s["status"]) for s in record["stages"]] == [
-        ("cluster", "passed"), ("key-health", "passed"), ("secret-roundtrip", "skipped"), ("pod-read", "skipped"),
-        ("kms-health", "skipped"), ("cloudtrail", "skipped")]
+        ("cluster", "passed"), ("key-health", "passed"), ("version-support", "passed"), ("secret-roundtrip", "skipped"),
+        ("pod-read", "skipped"), ("kms-health", "skipped"), ("cloudtrail", "skipped")]
     assert record["evidence_levels"] == ["config-names-key", "key-usable", "cloudtrail-key-use"]
     evidence = record["evidence"]
     assert evidence["window"] == {"start": "2026-11-26T10:30:00+00:00", "end": "2026-11-27T10:30:00+00:00"}
@@ -180,7 +180,8 @@ def test_on_schedule_end_to_end_without_a_cloudformation_event(world, runtime, m
     import boto3
 
     metrics = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace=NAMESPACE)["Metrics"]
-    assert {m["MetricName"] for m in metrics} == {"Verified", "StagePassed", "EvidenceFound", "EvidenceEvents"}
+    assert {m["MetricName"] for m in metrics} == {"Verified", "StagePassed", "EvidenceFound", "EvidenceEvents",
+                                                  "DaysToEndOfStandardSupport"}
     assert len(attestation_lines(capsys)) == 1
 
 
@@ -242,3 +243,77 @@ def test_metric_data_shape() -> None:
     data = scheduled.metric_data("c1", False, results, None)
     assert [(d["MetricName"], d["Value"], [x["Value"] for x in d["Dimensions"]]) for d in data] == [
         ("Verified", 0.0, ["c1"]), ("StagePassed", 1.0, ["c1", "cluster"]), ("StagePassed", 0.0, ["c1", "key-health"])]
+
+
+# --- the deploy's own datapoint (the missing-data alarm starts with data) ----------------------------------------
+
+
+def deploy_event(world, request_type="Create", **props: str) -> dict:
+    return {"RequestType": request_type, "ResourceProperties": world.props(PodCheck="false", **props),
+            "LogicalResourceId": "Verify", "RequestId": "r1", "StackId": "arn:aws:cloudformation:us-west-2:123456789012:stack/s/1"}
+
+
+@pytest.fixture
+def deploying(world, runtime, monkeypatch):
+    monkeypatch.setattr(index, "build_clients", lambda region, **_: world.clients())
+    monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
+    return world
+
+
+def test_a_verified_deploy_publishes_the_first_verified_datapoint(deploying, cloudwatch) -> None:
+    result = index.on_event(deploy_event(deploying, MetricNamespace=NAMESPACE), FakeContext())
+    assert result["Data"]["Warnings"] == ""
+    assert published(cloudwatch, "Verified") == [(1.0, 1.0)]  # what a scheduled run puts: the alarm starts with data
+    assert published(cloudwatch, "StagePassed", Stage="cluster") == []  # per-stage outcomes stay the schedule's
+
+
+def test_a_deploy_without_monitoring_publishes_nothing(deploying, cloudwatch) -> None:
+    index.on_event(deploy_event(deploying), FakeContext())
+    assert published(cloudwatch, "Verified") == []
+
+
+def test_a_rollback_answer_publishes_nothing(deploying, cloudwatch, monkeypatch) -> None:
+    import types
+
+    monkeypatch.setattr(index, "stack_client", lambda: types.SimpleNamespace(
+        describe_stacks=lambda StackName: {"Stacks": [{"StackName": "s", "StackStatus": "UPDATE_ROLLBACK_IN_PROGRESS"}]}))
+    event = deploy_event(deploying, "Update", MetricNamespace=NAMESPACE)
+    event["PhysicalResourceId"] = f"{CLUSTER}/envelope-verification"
+    assert index.on_event(event, FakeContext())["Data"]["Summary"] == index.ROLLBACK_SUMMARY
+    assert published(cloudwatch, "Verified") == []  # nothing was verified
+
+
+def test_a_refused_datapoint_is_a_warning_never_a_failed_deploy(deploying, monkeypatch) -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("cloudwatch", region_name=REGION)
+    stub = Stubber(client)
+    stub.add_client_error("put_metric_data", service_error_code="AccessDenied", http_status_code=403)
+    stub.activate()
+    monkeypatch.setattr(index, "cloudwatch_client", lambda budget_seconds: client)
+    result = index.on_event(deploy_event(deploying, MetricNamespace=NAMESPACE), FakeContext())
+    assert result["Data"]["Verified"] == "true"
+    assert result["Data"]["Warnings"] == ("PutMetricData in EksEnvelope failed (AccessDenied): the VerificationMissing "
+                                          "alarm may report missing data until the first scheduled run")
+    stub.assert_no_pending_responses()
+
+
+def test_fails_deploy_with_a_bad_metric_namespace_before_verifying(deploying) -> None:
+    with pytest.raises(index.PropertyError, match="MetricNamespace is 'AWS/EKS'.*Fix MonitoringOptions.metric_namespace"):
+        index.on_event(deploy_event(deploying, MetricNamespace="AWS/EKS"), FakeContext())
+    assert deploying.server.scenario.log == []
+
+
+def test_no_time_left_to_publish_is_a_warning(deploying, runtime, monkeypatch, cloudwatch) -> None:
+    real = checks.run_verification
+
+    def slow(config, clients, rt):
+        report = real(config, clients, rt)
+        rt.deadline = rt.clock() + index.MIN_PUBLISH_SECONDS / 2  # the verification used nearly all the budget
+        return report
+
+    monkeypatch.setattr(checks, "run_verification", slow)
+    result = index.on_event(deploy_event(deploying, MetricNamespace=NAMESPACE), FakeContext())
+    assert result["Data"]["Verified"] == "true" and result["Data"]["Warnings"].startswith("no time left to put Verified")
+    assert published(cloudwatch, "Verified") == []

@@ -79,7 +79,8 @@ def test_cli_json_output(world, runtime):
     code, text = _run_cli(world, runtime, ["--cluster", CLUSTER, "--key", world.key_arn, "--json"])
     report = json.loads(text)
     assert code == 0 and report["verified"] is True and report["keyArn"] == world.key_arn
-    assert [s["name"] for s in report["stages"]] == ["cluster", "key-health", "secret-roundtrip", "pod-read", "kms-health", "cloudtrail"]
+    assert [s["name"] for s in report["stages"]] == ["cluster", "key-health", "version-support", "secret-roundtrip", "pod-read", "kms-health",
+                                                 "cloudtrail"]
 
 
 def test_fails_cli_usage_error_exits_two():

@@ -6,6 +6,7 @@ test folders' conftest modules.
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import functools
 import hashlib
@@ -45,6 +46,20 @@ TEST_ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 TEST_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 FIXTURE_NAME = "cloudtrail-lookup-events-eks-kms.json"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/s/1"
+CLUSTER_VERSION = "1.34"
+#: DescribeClusterVersions entries as EKS answers them (API reference shape; dates fixed, never today's).
+CLUSTER_VERSIONS: dict[str, dict[str, Any]] = {
+    "1.34": {"clusterVersion": "1.34", "clusterType": "eks", "defaultPlatformVersion": "eks.9", "defaultVersion": False,
+             "releaseDate": dt.datetime(2025, 10, 2, tzinfo=dt.timezone.utc),
+             "endOfStandardSupportDate": dt.datetime(2026, 12, 2, tzinfo=dt.timezone.utc),
+             "endOfExtendedSupportDate": dt.datetime(2027, 12, 2, tzinfo=dt.timezone.utc),
+             "status": "standard-support", "versionStatus": "STANDARD_SUPPORT", "kubernetesPatchVersion": "1.34.2"},
+    "1.31": {"clusterVersion": "1.31", "clusterType": "eks", "defaultPlatformVersion": "eks.40", "defaultVersion": False,
+             "releaseDate": dt.datetime(2024, 9, 26, tzinfo=dt.timezone.utc),
+             "endOfStandardSupportDate": dt.datetime(2025, 11, 26, tzinfo=dt.timezone.utc),
+             "endOfExtendedSupportDate": dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc),
+             "status": "extended-support", "versionStatus": "EXTENDED_SUPPORT", "kubernetesPatchVersion": "1.31.13"},
+}
 OWNER = f"{STACK_ID}/Verify"  # the owner of canaries made by events with this StackId and LogicalResourceId
 
 
@@ -753,7 +768,8 @@ def world(kube_server: KubeServer, pki: Pki, monkeypatch: pytest.MonkeyPatch) ->
         eks, kms, sts = _shared_clients()
         key_arn, key_id = make_key(kms)
         kms.create_alias(AliasName="alias/eks-envelope-test", TargetKeyId=key_id)
-        eks.create_cluster(name=CLUSTER, roleArn=CLUSTER_ROLE_ARN,
+        answer_cluster_versions(eks, CLUSTER_VERSIONS)  # moto does not implement DescribeClusterVersions
+        eks.create_cluster(name=CLUSTER, roleArn=CLUSTER_ROLE_ARN, version=CLUSTER_VERSION,
                            resourcesVpcConfig={"subnetIds": ["subnet-1"], "endpointPrivateAccess": True},
                            encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": key_arn}}])
         w = World(eks, kms, sts, key_arn, key_id, "alias/eks-envelope-test", kube_server, pki)
@@ -777,13 +793,42 @@ class Within:
             assert self.elapsed < self.seconds, f"took {self.elapsed:.2f}s, budget {self.seconds}s"
 
 
-def stubbed_eks(cluster: dict[str, Any]) -> tuple[Any, Stubber]:
-    """An EKS client answering DescribeCluster with a shape moto does not model (health.issues)."""
+def stubbed_eks(cluster: dict[str, Any], *, versions: dict[str, Any] | None = None) -> tuple[Any, Stubber]:
+    """An EKS client answering DescribeCluster with a shape moto does not model (health.issues); with
+    ``versions``, DescribeClusterVersions for the cluster's version next (else that call is unstubbed)."""
     client = boto3.client("eks", region_name=REGION)
     stubber = Stubber(client)
     stubber.add_response("describe_cluster", {"cluster": cluster}, {"name": cluster["name"]})
+    if versions is not None:
+        stubber.add_response("describe_cluster_versions", versions,
+                             {"clusterVersions": [cluster["version"]], "includeAll": True})
     stubber.activate()
     return client, stubber
+
+
+_VERSIONS_HOOK = "eks-envelope-fake-cluster-versions"
+
+
+def answer_cluster_versions(client: Any, entries: dict[str, dict[str, Any]]) -> None:
+    """Make ``client`` answer DescribeClusterVersions from ``entries`` (moto has no such operation).
+
+    A ``before-call`` hook short-circuits the request the way botocore's Stubber does, and the answer is
+    validated against the operation's output shape, so it is a response EKS could send.
+    """
+    from botocore.awsrequest import AWSResponse
+    from botocore.validate import validate_parameters
+
+    output_shape = client.meta.service_model.operation_model("DescribeClusterVersions").output_shape
+
+    def answer(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+        wanted = params.get("clusterVersions") or list(entries)
+        parsed = {"clusterVersions": [copy.deepcopy(entries[v]) for v in wanted if v in entries]}
+        validate_parameters(parsed, output_shape)
+        parsed["ResponseMetadata"] = {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}
+        return AWSResponse("https://eks.invalid", 200, {}, None), parsed
+
+    client.meta.events.unregister("before-call.eks.DescribeClusterVersions", unique_id=_VERSIONS_HOOK)
+    client.meta.events.register("before-call.eks.DescribeClusterVersions", answer, unique_id=_VERSIONS_HOOK)
 
 
 def stubbed_cloudtrail(*responses: tuple[str, Any], fake_time: Any = None, calls_at: list | None = None) -> tuple[Any, Stubber]:

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -269,7 +267,7 @@ class Thing:
     #: The stack operation that created it (RetainExceptOnCreate keys on this).
     created_by: int = 0
     in_stack: bool = True
-    #: Service-side state: cluster "status"/"protected", key "pending_deletion", custom "fingerprint".
+    #: Service-side state: cluster "status"/"protected", key "pending_deletion".
     state: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -556,8 +554,6 @@ class World:
             cluster = self._target_cluster(thing)
             if cluster is not None:
                 cluster.state["protected"] = _is_true(thing.properties.get("Protect"))
-        elif thing.type == VERIFICATION_TYPE:
-            thing.state["fingerprint"] = _fingerprint(thing.properties) if _rollback_safe(thing.properties) else None
 
     def _apply_update(self, thing: Thing, properties: dict[str, Any]) -> None:
         thing.properties = properties
@@ -572,8 +568,8 @@ class World:
         # The handler code running during an update rollback is the newest deployed one: the
         # verifier function rolls back after the resources that depend on it.
         code_is_rollback_safe = _rollback_safe(old if rollback else new)
-        if code_is_rollback_safe and thing.state.get("fingerprint") == _fingerprint(new):
-            return None  # an update rollback to the state already verified: nothing to re-verify
+        if code_is_rollback_safe and rollback:
+            return None  # the stack is UPDATE_ROLLBACK_IN_PROGRESS: the handler answers without re-verifying
         if "verification" in self.faults:
             return "verification failed: key is Disabled (an external cause still in force)"
         return None
@@ -699,11 +695,6 @@ def _is_true(value: Any) -> bool:
 
 def _rollback_safe(properties: dict[str, Any]) -> bool:
     return _is_true(properties.get(ROLLBACK_SAFE_PROPERTY))
-
-
-def _fingerprint(properties: dict[str, Any]) -> str:
-    body = {k: v for k, v in properties.items() if k != "ServiceToken"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- service rules

@@ -39,7 +39,12 @@ class KeyReference:
 def secrets_key(cluster: CfnResource, resources: Mapping[str, CfnResource] | None = None) -> KeyReference:
     key_arn = None
     for entry in as_list(properties(cluster).get("EncryptionConfig")):
-        if isinstance(entry, dict) and "secrets" in as_list(entry.get("Resources")):
+        if not isinstance(entry, dict):
+            continue
+        # Resources is deprecated (EKS user guide FAQ; botocore since 2025-03): omitted or empty, it
+        # defaults to ["secrets"] and no longer decides what is encrypted (all API data is).
+        named = as_list(entry.get("Resources"))
+        if not named or "secrets" in named:
             provider = entry.get("Provider")
             key_arn = provider.get("KeyArn") if isinstance(provider, dict) else None
             if key_arn is not None:
