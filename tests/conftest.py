@@ -17,3 +17,12 @@ if _NODE_BIN.is_dir() and str(_NODE_BIN) not in os.environ.get("PATH", "").split
     os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 contain_temp_dirs()
+
+
+def pytest_sessionstart(session) -> None:
+    """`pytest -q` (make test) off a terminal: pytest-xdist 3.8 replaces its "N workers [M items]" line by
+    "bringing up nodes..." when quiet, and prints it twice (when the workers start and when they have
+    collected). Quiet means quiet: drop both; the summary line still says how many tests ran."""
+    reporter = session.config.pluginmanager.getplugin("terminaldistreporter")
+    if reporter is not None and session.config.option.verbose < 0 and not getattr(reporter, "_isatty", True):
+        reporter.ensure_show_status = lambda: None
