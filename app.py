@@ -2,7 +2,8 @@
 """CDK app: settings from context -> one stack -> compliance packs through Validations.
 
 Run by the aws-cdk CLI (`make synth`, `make deploy`), or directly as `python app.py`: then it reads
-cdk.json's context (feature flags included) and cdk.context.json as the CLI would, and writes cdk.out/.
+cdk.json's context (feature flags included) and cdk.context.json as the CLI would, writes cdk.out/ and
+prints what `make synth` prints (README, Two commands, says how the two outputs differ).
 """
 from __future__ import annotations
 
@@ -133,7 +134,8 @@ def main() -> None:
     try:
         app, standalone = _new_app()
         try:
-            assembly, report = synth_app(app, report=os.environ.get(REPORT_ENV) == "1")
+            # Standalone, it is `make synth` without make: the compliance report too.
+            assembly, report = synth_app(app, report=standalone or os.environ.get(REPORT_ENV) == "1")
         except EnvelopeConfigError as err:
             # A configuration mistake, not a crash: the message names field, value and fix.
             raise _Refused(str(err)) from None
@@ -143,7 +145,7 @@ def main() -> None:
         table, path = report
         print(f"{table}\nreport: {os.path.relpath(path)}", file=sys.stderr)
     if standalone:
-        print(f"templates written to {os.path.relpath(assembly.directory)}/ (as `make synth` would)", file=sys.stderr)
+        print(f"templates written to {os.path.relpath(assembly.directory)}/", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""`make bench`: synth cost, template leanness, critical path, verifier cost and test-suite time -> bench/results.md.
+"""`make bench`: synth cost, template leanness, critical path, verifier cost and test-suite time -> build/bench/results.md.
 
 Every synth is a fresh `.venv/bin/python <script>` process, started the way the aws-cdk CLI starts
 the app: CDK_OUTDIR = a new temp dir, CDK_CONTEXT_JSON = cdk.json's context plus the keys the CLI
 adds, Node 22 from node_modules first on PATH. Variants run alternating (A,B,C,..., A,B,C,..., ...).
 Environment knobs: BENCH_RUNS (alternating rounds, default 5), BENCH_PROFILE_RUNS (profiling rounds,
 default 3), BENCH_PACK_RUNS (one-pack-at-a-time rounds, default 2), BENCH_SKIP_TESTS=1 (skip the
-pytest run), BENCH_FROM_RAW=<json> (re-render results.md from a previous run's raw data).
+pytest run), BENCH_FROM_RAW=<json> (re-render results.md from a previous run's raw data), BENCH_OUT (where
+results.md and raw.json go; default build/bench, outside version control), BENCH_UPDATE=1 (also replace the
+committed bench/results.md: a deliberate act, reviewed in its own commit).
 """
 from __future__ import annotations
 
@@ -241,6 +243,29 @@ def tool_versions() -> dict[str, str]:
     }
 
 
+def out_dir() -> Path:
+    return Path(os.environ.get("BENCH_OUT") or REPO / "build" / "bench")
+
+
+def publish(text: str, out: Path, update_committed: bool, committed: Path = BENCH / "results.md") -> list[Path]:
+    """Write results.md into ``out``; the committed copy only when asked. Returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "results.md"]
+    written[0].write_text(text)
+    if update_committed:
+        committed.write_text(text)
+        written.append(committed)
+    return written
+
+
+def _update_requested() -> bool:
+    return os.environ.get("BENCH_UPDATE", "") in ("1", "true", "yes")
+
+
+def _shown(paths: list[Path]) -> str:
+    return " and ".join(os.path.relpath(p, REPO) for p in paths)
+
+
 def rerender(path: Path) -> None:
     d = json.loads(path.read_text())
     runs = {k: [Run(**{**r, "outdir": Path(r["outdir"])}) for r in rs] for k, rs in d["runs"].items()}
@@ -249,8 +274,8 @@ def rerender(path: Path) -> None:
     if suite and len(suite) == 3:  # raw data from before the suite's CPU time was recorded
         suite = [*suite, float("nan")]
     text = render(d["versions"], runs, stats, d["prof"], d["verifier"], d["imports"], d["import_top"], suite, d["total"])
-    (BENCH / "results.md").write_text(text)
-    print("bench: re-rendered bench/results.md", flush=True)
+    written = publish(text, out_dir(), _update_requested())
+    print(f"bench: re-rendered {_shown(written)}", flush=True)
 
 
 def main() -> None:
@@ -315,15 +340,17 @@ def main() -> None:
         suite = test_suite(env)
 
     total = time.perf_counter() - t_start
-    raw = Path(tempfile.gettempdir()) / "eks-envelope-bench-raw.json"
+    out_dir().mkdir(parents=True, exist_ok=True)
+    raw = out_dir() / "raw.json"
     raw.write_text(json.dumps({
         "versions": versions, "runs": {k: [{**r.__dict__, "outdir": str(r.outdir)} for r in rs] for k, rs in runs.items()},
         "stats": {k: v.__dict__ for k, v in stats.items()}, "prof": prof, "verifier": verifier, "imports": imports,
         "import_top": import_top, "suite": suite, "total": total, "date": dt.date.today().isoformat()}))
     print(f"bench: raw data in {raw} (BENCH_FROM_RAW={raw} re-renders without measuring)", flush=True)
     text = render(versions, runs, stats, prof, verifier, imports, import_top, suite, total)
-    (BENCH / "results.md").write_text(text)
-    print(f"bench: wrote bench/results.md in {total:.0f} s", flush=True)
+    written = publish(text, out_dir(), _update_requested())
+    print(f"bench: wrote {_shown(written)} in {total:.0f} s"
+          + ("" if _update_requested() else " (BENCH_UPDATE=1 also replaces the committed bench/results.md)"), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 # `make bench`: synth cost vs two baselines, template leanness, critical path, verifier cost and
-# test-suite time, written to bench/results.md. Not part of `make test`. BENCH_RUNS=n (default 5)
+# test-suite time, written to build/bench/results.md (and its raw data beside it); BENCH_UPDATE=1 also
+# replaces the committed bench/results.md. Not part of `make test`. BENCH_RUNS=n (default 5)
 # sets the alternating rounds; BENCH_SKIP_TESTS=1 skips the one pytest run; bench/run_bench.py
 # documents the other knobs (BENCH_PROFILE_RUNS, BENCH_PACK_RUNS, BENCH_FROM_RAW).
 .PHONY: bench help-bench
@@ -8,7 +9,7 @@ KNOWN_VARIABLES += BENCH_%
 
 help: help-bench
 help-bench:
-	@echo "make bench     benchmarks into bench/results.md (not part of make test) [BENCH_RUNS=n BENCH_SKIP_TESTS=1]"
+	@echo "make bench     benchmarks into build/bench/results.md (not part of make test) [BENCH_RUNS=n BENCH_SKIP_TESTS=1 BENCH_UPDATE=1]"
 
 BENCH_RUNS ?= 5
 
@@ -19,4 +20,4 @@ $(VENV)/.bench-installed: $(VENV)/.installed bench/requirements.txt
 	@touch $@
 
 bench: deps $(VENV)/.bench-installed
-	@BENCH_RUNS=$(BENCH_RUNS) BENCH_SKIP_TESTS=$(BENCH_SKIP_TESTS) $(PY) bench/run_bench.py
+	@BENCH_RUNS=$(BENCH_RUNS) BENCH_SKIP_TESTS=$(call on,BENCH_SKIP_TESTS) BENCH_UPDATE=$(call on,BENCH_UPDATE) $(PY) bench/run_bench.py

@@ -1,5 +1,5 @@
 # `make encrypt-existing`: put a live cluster's secrets under your KMS key, re-encrypt what is stored
-# and prove it (README "Existing clusters"). Checks first and changes nothing on a refusal; DRY_RUN=1
+# and prove it (README "Existing clusters"). The region comes from the key ARN unless REGION says it. Checks first and changes nothing on a refusal; DRY_RUN=1
 # prints every step and how many Secrets it would rewrite. Exit 3: the update is still in progress,
 # run the same command again to resume.
 .PHONY: encrypt-existing help-existing
@@ -12,4 +12,4 @@ help-existing:
 
 encrypt-existing: deps
 	@test -n "$(CLUSTER)" -a -n "$(KEY)" || { echo "usage: make encrypt-existing CLUSTER=<name> KEY=<key arn> [REGION=<region>] [DRY_RUN=1]" >&2; exit 2; }
-	@$(PY) lambda/verifier/encrypt_existing.py --cluster "$(CLUSTER)" --key "$(KEY)" $(if $(REGION),--region "$(REGION)") $(if $(filter 1 true yes,$(DRY_RUN)),--dry-run)
+	@$(PY) lambda/verifier/encrypt_existing.py --cluster "$(CLUSTER)" --key "$(KEY)" $(if $(REGION),--region "$(REGION)") $(if $(call on,DRY_RUN),--dry-run)

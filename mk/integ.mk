@@ -16,6 +16,7 @@ INTEG_ENV ?= $(if $(ENV),$(ENV),integ)
 integ: deps
 	@$(PY) -m pytest -q tests/integ
 
+# Credentials first, like every account target: without them the script would synthesize, then fail its first step.
 integ-deploy: deps
 	@$(CREDENTIALS_CHECK)
 	@PY="$(PY)" CDK="$(CDK)" tests/integ/deploy_and_destroy.sh "$(INTEG_ENV)"

@@ -30,8 +30,13 @@ $(SCAN_VENV)/.installed: requirements-scan.txt
 
 scan-deps: $(SCAN_VENV)/.installed
 
+# checkov's HCL parser (lark) keeps a grammar cache of about 250 KB in the temp dir for good: the scanners get
+# a temp dir of their own inside $(SCAN_VENV), where the cache is reused and goes with the virtualenv.
+SCAN_TMP := $(CURDIR)/$(SCAN_VENV)/tmp
+SCAN_RUN := mkdir -p $(SCAN_TMP) && TMPDIR=$(SCAN_TMP) $(SCAN_PY)
+
 scan: synth scan-deps
-	@$(SCAN_PY) scripts/scan.py cdk.out $(SCAN_ARGS)
+	@$(SCAN_RUN) scripts/scan.py cdk.out $(SCAN_ARGS)
 	@$(PY) scripts/compliance_comparison.py --check
 
 # docs/compliance.md's side-by-side of AwsSolutions, checkov and our pack on careless clusters (generated).
@@ -39,4 +44,4 @@ comparison: deps scan-deps
 	@$(PY) scripts/compliance_comparison.py --write
 
 scan-only: scan-deps
-	@$(SCAN_PY) scripts/scan.py cdk.out $(SCAN_ARGS)
+	@$(SCAN_RUN) scripts/scan.py cdk.out $(SCAN_ARGS)

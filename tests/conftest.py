@@ -24,3 +24,11 @@ contain_temp_dirs()
 # (synths, the README walk): what a synth warns about the EKS calendar then never changes with the
 # day the suite runs. Date logic is tested with explicit dates (tests/test_support.py).
 os.environ.setdefault(TODAY_ENV, last_checked().isoformat())
+
+def pytest_sessionstart(session) -> None:
+    """`pytest -q` (make test) off a terminal: pytest-xdist 3.8 replaces its "N workers [M items]" line by
+    "bringing up nodes..." when quiet, and prints it twice (when the workers start and when they have
+    collected). Quiet means quiet: drop both; the summary line still says how many tests ran."""
+    reporter = session.config.pluginmanager.getplugin("terminaldistreporter")
+    if reporter is not None and session.config.option.verbose < 0 and not getattr(reporter, "_isatty", True):
+        reporter.ensure_show_status = lambda: None

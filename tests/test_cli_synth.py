@@ -27,7 +27,8 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         pytest.skip("aws-cdk CLI not installed: run `make test`, which installs it")
     tmp = tmp_path_factory.mktemp("cli")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
-    env.update(PATH=f"{CDK.parent}{os.pathsep}{env['PATH']}", **{REPORT_ENV: "1"})
+    # Telemetry off, as every make target runs the CLI: a test never reports to AWS.
+    env.update(PATH=f"{CDK.parent}{os.pathsep}{env['PATH']}", CDK_DISABLE_CLI_TELEMETRY="true", **{REPORT_ENV: "1"})
     probe = f"{REPO / '.venv' / 'bin' / 'python'} {REPO / 'tests' / 'cli_probe.py'} {tmp / 'seen.json'}"
     result = subprocess.run(
         [str(CDK), "synth", "--quiet", "--app", probe, "--output", str(tmp / "cdk.out"), "-c", "compliance_packs=none"],

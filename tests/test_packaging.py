@@ -67,7 +67,8 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _outside_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",) and not k.startswith("CDK_")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",) and not k.startswith("CDK_")}
+    return {**env, "CDK_DISABLE_CLI_TELEMETRY": "true"}  # a test never reports to AWS
 
 
 def test_wheel_ships_type_information_and_a_single_sourced_version(wheel: Path) -> None:

@@ -260,7 +260,13 @@ class EnvelopeEncryptedCluster(Construct):
                 "by design). Give your role's ARN (-c admin_principal_arns=arn:aws:iam::<account>:role/<you>) "
                 "or add an access entry later.",
             )
-        if public_access_cidrs:
+        if anywhere_reason and any(is_open_to_anywhere(c) for c in public_access_cidrs):
+            # The owner's documented opt-in (it acknowledges EnvelopeEncryption-EKS4 below): a fact, not a warning.
+            Annotations.of(self).add_info(
+                f"The Kubernetes API endpoint is public for {', '.join(public_access_cidrs)}, as "
+                f"allow_public_endpoint_from_anywhere acknowledges: {anywhere_reason}"
+            )
+        elif public_access_cidrs:
             Annotations.of(self).add_warning_v2(
                 "eks-envelope:public-endpoint",
                 f"The Kubernetes API endpoint is public for {', '.join(public_access_cidrs)}.",

@@ -8,6 +8,7 @@ boto3 is imported lazily: ``pip install 'eks-envelope[verify]'`` brings it.
     python -m eks_envelope.workstation credentials           # exit 1 with one line when none work
     python -m eks_envelope.workstation admin-arns me[,ARN...] [cdk.json]  # admin_principal_arns, cdk.json's kept
     python -m eks_envelope.workstation release-failed-stacks cdk.out  # before `cdk deploy --app cdk.out`
+    python -m eks_envelope.workstation confirm-destroy STACK  # `make destroy`: type the stack's name
 """
 from __future__ import annotations
 
@@ -181,6 +182,23 @@ def release_failed_stacks(names: Sequence[str], cloudformation: Any = None) -> l
     return released
 
 
+def confirm_destroy(stack: str, answer_from: Any = None, prompt_to: Any = None) -> None:
+    """Ask for the stack's name before `make destroy`; WorkstationError unless it is typed back.
+
+    Without a terminal there is nobody to ask: refused, with the switches that skip the question.
+    """
+    answer_from = answer_from or sys.stdin
+    prompt_to = prompt_to or sys.stderr
+    if not answer_from.isatty():
+        raise WorkstationError(
+            f"make destroy asks you to type the stack's name ({stack}) and there is no terminal: "
+            "pass FORCE=1 to destroy without asking (CI=true does the same)")
+    print(f"Destroy stack {stack}? Type its name to confirm: ", end="", file=prompt_to, flush=True)
+    answer = answer_from.readline().strip()
+    if answer != stack:
+        raise WorkstationError(f"{answer!r} is not {stack!r}: nothing destroyed")
+
+
 def _main(argv: Sequence[str]) -> int:
     try:
         if argv[:1] == ["credentials"]:
@@ -188,6 +206,9 @@ def _main(argv: Sequence[str]) -> int:
             return 0
         if argv[:1] == ["admin-arns"] and len(argv) in (2, 3):
             print(json.dumps(admin_arns(argv[1], keep=_configured_admins(argv[2:])), separators=(",", ":")))
+            return 0
+        if argv[:1] == ["confirm-destroy"] and len(argv) == 2:
+            confirm_destroy(argv[1])
             return 0
         if argv[:1] == ["release-failed-stacks"] and len(argv) == 2:
             for name in release_failed_stacks(stack_names(argv[1])):
@@ -197,7 +218,7 @@ def _main(argv: Sequence[str]) -> int:
     except WorkstationError as err:
         print(f"eks-envelope: {err}", file=sys.stderr)
         return 1
-    print("\n".join(line.strip() for line in __doc__.strip().splitlines()[-3:]), file=sys.stderr)
+    print("\n".join(line.strip() for line in __doc__.strip().splitlines()[-4:]), file=sys.stderr)
     return 2
 
 

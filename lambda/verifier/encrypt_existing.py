@@ -1,6 +1,7 @@
 """Put an existing EKS cluster's secrets under your KMS key, re-encrypt what is stored, and prove it.
 
 Usage: python lambda/verifier/encrypt_existing.py --cluster NAME --key KEY_ARN [--region R] [--dry-run]
+       (the region defaults to the key ARN's)
        (also ``make encrypt-existing CLUSTER=... KEY=...`` and ``eks-envelope encrypt-existing ...``)
 
 Steps: 1 checks (read-only; a refusal changes nothing) -> 2 AssociateEncryptionConfig, followed with
@@ -11,6 +12,8 @@ Exit codes: 0 done and verified, 1 refused or failed, 2 usage error, 3 update st
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import time
 import uuid
@@ -41,11 +44,50 @@ class Knobs:
     kube_policy: kube.RetryPolicy = kube.RetryPolicy(auth_grace_seconds=0.0)
 
 
+#: Where credentials come from, for the one line without them (the same words as eks_envelope.workstation).
+CREDENTIALS_HINT = "set AWS_PROFILE, or run `aws configure` / `aws sso login`"
+_KEY_ID = r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
+_ALIAS = r"alias/[A-Za-z0-9/_-]+"
+_KMS_ARN = re.compile(rf"^arn:aws[a-z-]*:kms:(?P<region>[a-z]{{2}}(?:-[a-z]+)+-\d+):\d{{12}}:(?:key/{_KEY_ID}|{_ALIAS})$")
+_BARE_KEY = re.compile(rf"^(?:{_KEY_ID}|{_ALIAS})$")
+_KEY_FORM = ("arn:aws:kms:<region>:<12-digit account>:key/<key id>, the key id a UUID "
+             "(1234abcd-12ab-34cd-56ef-1234567890ab) or mrk-<32 hex digits>")
+
+
+class SetupError(Exception):
+    """Bad arguments, no region or no credentials: one line on stderr, nothing called."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def key_region(key: str) -> str | None:
+    """The region a key or alias ARN names; None for a bare key id or alias name. SetupError when malformed."""
+    match = _KMS_ARN.match(key)
+    if match:
+        return match["region"]
+    if not key.startswith("arn:") and _BARE_KEY.match(key):
+        return None
+    raise SetupError(f"error: --key {key}: not a KMS key ARN; expected {_KEY_FORM}", EXIT_USAGE)
+
+
+def resolve_region(key: str, region: str | None) -> str | None:
+    """--region, else the key ARN's region (else None: the AWS profile/environment decides)."""
+    from_key = key_region(key)
+    if region and from_key and region != from_key:
+        raise SetupError(f"error: --region {region} but key {key} is in {from_key}: a cluster uses a key of its own "
+                         f"region; drop --region (REGION=) or name a key in {region}", EXIT_USAGE)
+    return region or from_key
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="encrypt-existing", description=__doc__.split("\n\n")[0])
+    # prog from argv[0]: `eks-envelope encrypt-existing` (the console sets it) or encrypt_existing.py.
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cluster", required=True, help="EKS cluster name")
-    p.add_argument("--key", required=True, help="KMS key ARN (or alias) to envelope-encrypt the cluster's secrets with")
-    p.add_argument("--region", help="AWS region (default: from the AWS profile/environment)")
+    p.add_argument("--key", required=True,
+                   help="KMS key ARN to envelope-encrypt the cluster's secrets with (an alias ARN works too)")
+    p.add_argument("--region", help="AWS region (default: the key ARN's, else the AWS profile/environment)")
     p.add_argument("--dry-run", action="store_true", help="run every check, print every step and the count to rewrite; change nothing")
     p.add_argument("--wait-minutes", type=float, default=60.0, help="how long to follow the association update (default: %(default)s)")
     p.add_argument("--poll-seconds", type=float, default=30.0, help="DescribeUpdate interval (default: %(default)s)")
@@ -63,9 +105,15 @@ def default_clients(region: str | None) -> tuple[association.AwsClients, Callabl
 
     import associate
 
-    resolved = region or boto3.session.Session().region_name
+    # Off an EC2 instance, the metadata lookup would add seconds before "no credentials".
+    os.environ.setdefault("AWS_METADATA_SERVICE_TIMEOUT", "1")
+    os.environ.setdefault("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "1")
+    session = boto3.session.Session()
+    resolved = region or session.region_name
     if not resolved:
-        raise SystemExit("error: no region: pass --region (REGION=...) or set AWS_REGION / a profile region")
+        raise SetupError("error: no region: pass --region (REGION=...) or set AWS_REGION / a profile region", EXIT_USAGE)
+    if session.get_credentials() is None:
+        raise SetupError(f"eks-envelope: no AWS credentials found: {CREDENTIALS_HINT}", EXIT_FAILED)
     return associate.build_clients(resolved)
 
 
@@ -99,7 +147,10 @@ def main(argv: Sequence[str] | None = None, *,
         say(f"error: --kinds: {exc}")
         return EXIT_USAGE
     try:
-        aws, token_provider = make_clients(args.region)
+        aws, token_provider = make_clients(resolve_region(args.key, args.region))
+    except SetupError as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
     except SystemExit as exc:
         say(str(exc))
         return EXIT_USAGE

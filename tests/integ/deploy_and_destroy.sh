@@ -22,6 +22,9 @@ ENV_NAME="${1:-integ}"
 shift || true
 PY="${PY:-.venv/bin/python}"
 CDK="${CDK:-cdk}"
+# Not for children: the aws-cdk CLI reads CDK_* variables as options, and CDK itself as an empty one
+# ("Unknown option(s): --").
+export -n CDK
 AWS="${AWS:-aws}"
 # `.invalid` is reserved (RFC 2606): this registry can never resolve, so the pull always fails.
 UNPULLABLE_IMAGE="${UNPULLABLE_IMAGE:-registry.invalid/eks-envelope/unpullable:never}"

@@ -22,6 +22,8 @@ REPORT = REPO / "tests" / "integ" / "report_assertions.py"
 # FAKE_DEPLOY_RC; any other deploy succeeds. cdk destroy removes the stack (or exits FAKE_DESTROY_RC).
 FAKE_CDK = """#!/usr/bin/env bash
 echo "cdk $*" >> "$FAKE_LOG"
+# The real CLI reads CDK_* variables as options, and CDK itself as an empty one ("Unknown option(s): --").
+[[ -z "${CDK+set}" ]] || { echo "Unknown option(s): --. These will be ignored." >&2; exit 9; }
 if [[ "$1" == deploy ]]; then
   if [[ "$*" == *verifier_pod_image=* ]]; then
     if [[ "${FAKE_BAD_DEPLOY_RC:-1}" == 0 ]]; then echo CREATE_COMPLETE > "$FAKE_STATE/status"; echo True > "$FAKE_STATE/tp"; exit 0; fi
