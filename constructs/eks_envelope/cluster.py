@@ -74,10 +74,11 @@ ALL_LOG_TYPES = (
     eks.ClusterLoggingTypes.SCHEDULER,
 )
 
-#: EKS managed add-ons; CoreDNS runs on Fargate so a node-less cluster resolves DNS.
+#: EKS managed add-ons; CoreDNS runs on Fargate so a node-less cluster resolves DNS. Not vpc-cni and
+#: kube-proxy: DaemonSets for EC2 nodes that never schedule on Fargate, where each pod's networking and
+#: kube-proxy come with its Fargate node; they only add a version to keep compatible at every cluster
+#: upgrade (docs/design/addons.md).
 MANAGED_ADDONS = {
-    "VpcCni": ("vpc-cni", None),
-    "KubeProxy": ("kube-proxy", None),
     "CoreDns": ("coredns", {"computeType": "Fargate"}),
 }
 
@@ -434,7 +435,7 @@ class EnvelopeEncryptedCluster(Construct):
             removal_policy=removal,
         )
 
-        #: The EKS managed add-ons by construct id (VpcCni, KubeProxy, CoreDns).
+        #: The EKS managed add-ons by add-on name (coredns).
         self.addons: dict[str, eks.Addon] = {}
         for addon_id, (addon_name, configuration) in MANAGED_ADDONS.items():
             addon = eks.Addon(
