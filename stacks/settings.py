@@ -181,7 +181,9 @@ _PROP_TO_CONTEXT_KEY = {"key": "existing_key_arn", "key_arn": "existing_key_arn"
                         "alarm_email/alarm_topic": "alarm_email"}
 #: Advice about construct props the app does not expose, in the app's terms.
 _PROP_ADVICE_IN_APP_TERMS = {
-    "or bring a VPC with endpoints (vpc=...), ": "or compose EnvelopeEncryptedCluster with your own VPC with endpoints, ",
+    "VerifierOptions(pod_image='": "-c verifier_pod_image='",
+    "VerifierOptions(pod_check=False)": "-c verify_pod=false",
+    "<repo>:<tag>')": "<repo>:<tag>'",
     "or None to turn the schedule off": "or 0 to turn the schedule off",
     "or set schedule=None": "or set -c verify_schedule_minutes=0",
     "set monitor=True (context monitoring=true)": "set -c monitoring=true",

@@ -152,8 +152,9 @@ def test_fails_on_nat_gateways_0_with_advice_in_context_spelling() -> None:
     with pytest.raises(EnvelopeConfigError) as raised:
         build_app(new_app(nat_gateways="0"))
     message = str(raised.value)
-    assert "-c nat_gateways=0:" in message and "-c verify=false" in message
-    assert "False" not in message and "vpc=..." not in message
+    assert "-c nat_gateways=0:" in message and "-c verify_pod=false" in message
+    assert "-c verifier_pod_image='<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>'" in message
+    assert "False" not in message and "VerifierOptions" not in message
 
 
 # --- the laptop side: ADMIN=me and make verify's advice ----------------------------------------
