@@ -165,7 +165,7 @@ class EnvelopeEncryptedCluster(Construct):
         :param verifier_options: how the verifier runs. :default: - pod check on, CloudTrail off
         :param monitor: watch the cluster after the deploy (scheduled verification, alarms, key-tamper
             events, one topic). :default: True
-        :param monitoring: schedule, look-back, metrics, Config rule.
+        :param monitoring: schedule, look-back, metrics.
             :default: - hourly verification (off when ephemeral or verify=False), 24 h look-back
         :param alarm_email: e-mail address subscribed to the alarm topic. :default: - none
         :param alarm_topic: your topic for every alarm and key event. :default: - a new KMS-encrypted topic
