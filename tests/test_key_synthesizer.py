@@ -14,7 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Annotations, Match, Template
 
 from eks_envelope import ClusterSecretsKey, EnvelopeEncryptedCluster
-from eks_envelope.key import deploy_role_arn
+from eks_envelope.bootstrap import deploy_role_arn
 from tests.helpers import new_app
 
 SID = "DeployerCreatesClusterGrantThroughEks"
@@ -130,3 +130,17 @@ def test_cluster_builds_on_a_stack_with_a_custom_qualifier() -> None:
     cluster = EnvelopeEncryptedCluster(stack, "Cluster", cluster_name="eks-envelope", verify=False, monitor=False)
     assert "cdk-team1-cfn-exec-role" in str(_deployer(stack, cluster.secrets_key))
     assert "hnb659fds" not in str(Template.from_stack(stack).to_json()["Resources"])
+
+
+def test_a_user_built_synthesizer_without_qualifier_takes_the_contexts() -> None:
+    """CDK reads the qualifier from context when the synthesizer has none: so does the probe (it sits beside the stack)."""
+    stack = cdk.Stack(new_app(**{"@aws-cdk/core:bootstrapQualifier": "ctxq2"}), "S", synthesizer=cdk.DefaultStackSynthesizer())
+    assert "cdk-ctxq2-cfn-exec-role" in str(_key_on(stack))
+
+
+def test_the_probe_leaves_nothing_in_the_app() -> None:
+    app = new_app()
+    stack = cdk.Stack(app, "S", synthesizer=cdk.DefaultStackSynthesizer(qualifier="team1"))
+    ClusterSecretsKey(stack, "Key")
+    assert [child.node.id for child in app.node.children] == ["S"]
+    assert [s.stack_name for s in app.synth().stacks] == ["S"]

@@ -335,7 +335,6 @@ class EnvelopeEncryptedCluster(Construct):
                 if isinstance(owned_key, kms.Key):
                     owned_key.node.default_child.add_metadata(EPHEMERAL_METADATA_KEY, True)
 
-        #: The cluster's VPC: the given ``vpc`` or a new one (vpc.py).
         endpoints: tuple[str, ...] = ()
         if vpc is None and nat_gateways == 0:
             # No NAT: Fargate and the verifier reach AWS through VPC endpoints (vpc.py; cost: docs/cost.md).
@@ -344,6 +343,7 @@ class EnvelopeEncryptedCluster(Construct):
                 cloudtrail_check=verifier_options.cloudtrail_check or verifier_options.cloudtrail_required,
                 scheduled=bool(monitor and monitoring is not None and monitoring.schedule is not None),
             )
+        #: The cluster's VPC: the given ``vpc`` or a new one (vpc.py).
         self.vpc = vpc or new_vpc(
             self, max_azs, availability_zones, nat_gateways, logs_key, log_retention, log_removal, endpoints
         )
