@@ -35,7 +35,8 @@ from eks_envelope.validation import EnvelopeConfigError, Problems  # noqa: E402
 from stacks import REPORT_ENV  # noqa: E402
 from stacks.compliance_packs import record_selection, register_packs, selected  # noqa: E402
 from stacks.envelope_stack import EnvelopeEksStack  # noqa: E402
-from stacks.settings import as_context_problems, settings_from_context  # noqa: E402
+from stacks.guardrail_stack import ACCOUNT_GUARDRAIL_STACK, ORG_GUARDRAIL_STACK, GuardrailStack  # noqa: E402
+from stacks.settings import ContextProblem, as_context_problems, settings_from_context  # noqa: E402
 
 #: What the aws-cdk CLI adds to every synth (read from CDK_CONTEXT_JSON of a real `cdk synth`).
 #: Its "@aws-cdk/core:failSynthOnValidationErrors": false is left out: the CLI reports validation
@@ -60,6 +61,15 @@ def build_app(app: cdk.App, *, with_packs: bool = True) -> cdk.App:
         EnvelopeEksStack(app, settings.stack_name, settings=settings)
     except EnvelopeConfigError as err:
         problems.items.extend(as_context_problems(err.problems))
+    # Optional: a Config rule over every cluster of the account or organization (docs/guardrail.md).
+    for context_key, name, organization in (("account_guardrail_key_arns", ACCOUNT_GUARDRAIL_STACK, False),
+                                            ("org_guardrail_key_arns", ORG_GUARDRAIL_STACK, True)):
+        key_arns = getattr(settings, context_key)
+        if key_arns:
+            try:
+                GuardrailStack(app, name, key_arns=key_arns, organization=organization)
+            except EnvelopeConfigError as err:
+                problems.items.extend(ContextProblem(context_key, p.value, p.fix) for p in err.problems)
     problems.raise_if_any()
     if with_packs:
         register_packs(app, settings.compliance_packs)

@@ -51,7 +51,7 @@ EDGES: dict[tuple[str, str], tuple[str, bool]] = {
     ("fargate", "cluster"): ("runs pods", True),
     ("fargate", "pod_role"): ("pod execution role", False),
     ("fargate", "private_subnets"): ("pods in", False),
-    ("addons", "cluster"): ("vpc-cni, kube-proxy,\ncoredns (on Fargate)", True),
+    ("addons", "cluster"): ("coredns (on Fargate)", True),
     ("admin_access", "cluster"): ("cluster admin", False),
     ("verifier_access", "cluster"): ("Edit in ns default", False),
     ("verifier_access", "verifier"): ("for", False),

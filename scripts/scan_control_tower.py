@@ -110,6 +110,11 @@ def run_control_tower(templates: list[Path], bin_dir: Path) -> dict:
     the rule map of all of them (a rule left out could only have skipped: :func:`rule_files_that_can_apply`)."""
     ct = control_tower_rules(bin_dir.parent)
     rule_files = rule_files_that_can_apply(ct.rules, resource_types(templates))
+    if not rule_files:
+        # No control can apply (e.g. a template of Config rules only); cfn-guard refuses a run without rules.
+        return {"guard_version": ct.guard_version, "package_version": ct.package_version,
+                "controls": {name: list(v) for name, v in ct.controls.items()},
+                "results": [{"name": str(t), "compliant": [], "not_compliant": []} for t in templates]}
     cmd = [str(ct.guard), "validate", *[arg for f in rule_files for arg in ("--rules", str(f))],
            *[arg for t in templates for arg in ("--data", str(t))],
            "--output-format", "json", "--show-summary", "none", "--structured"]

@@ -62,6 +62,8 @@ class AppSettings:
     alarm_email: str | None = None
     alarm_topic_arn: str | None = None
     config_rule: bool = False
+    account_guardrail_key_arns: tuple[str, ...] = ()
+    org_guardrail_key_arns: tuple[str, ...] = ()
     key_lock: bool = False
     key_lock_break_glass_arns: tuple[str, ...] = ()
 
@@ -152,6 +154,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "alarm_email": _as_str,
     "alarm_topic_arn": _as_str,
     "config_rule": _as_bool,
+    "account_guardrail_key_arns": _as_list,
+    "org_guardrail_key_arns": _as_list,
     "key_lock": _as_bool,
     "key_lock_break_glass_arns": _as_list,
 }
@@ -178,11 +182,16 @@ class ContextProblem(Problem):
 _PROP_TO_CONTEXT_KEY = {"key": "existing_key_arn", "key_arn": "existing_key_arn", "key_alias/key_admin_arns": "key_admin_arns",
                         "monitoring.schedule": "verify_schedule_minutes",
                         "monitoring.lookback (hours)": "verify_lookback_hours",
-                        "alarm_email/alarm_topic": "alarm_email"}
+                        "alarm_email/alarm_topic": "alarm_email", "monitoring.config_rule": "config_rule"}
 #: Advice about construct props the app does not expose, in the app's terms.
 _PROP_ADVICE_IN_APP_TERMS = {
-    "or bring a VPC with endpoints (vpc=...), ": "or compose EnvelopeEncryptedCluster with your own VPC with endpoints, ",
+    "VerifierOptions(pod_image='": "-c verifier_pod_image='",
+    "VerifierOptions(pod_check=False)": "-c verify_pod=false",
+    "<repo>:<tag>')": "<repo>:<tag>'",
     "or None to turn the schedule off": "or 0 to turn the schedule off",
+    "Drop it and add SecretsEncryptionGuardrail (account) or OrganizationSecretsEncryptionGuardrail with all approved keys":
+        "Drop it and add the guardrail stack with all approved keys: -c account_guardrail_key_arns=<key ARNs> or "
+        "-c org_guardrail_key_arns=<key ARNs>",
     "or set schedule=None": "or set -c verify_schedule_minutes=0",
     "set monitor=True (context monitoring=true)": "set -c monitoring=true",
 }
@@ -248,6 +257,14 @@ def settings_from_context(context: Mapping[str, Any], problems: Problems | None 
         problems.items.append(ContextProblem(
             "alarm_topic_arn", topic_arn,
             "give an SNS topic ARN in this account and region, e.g. arn:aws:sns:eu-west-1:123456789012:oncall",
+        ))
+    if values.get("config_rule") is True:
+        # The construct refuses it too (monitoring.config_rule); said here so monitoring=false cannot hide it.
+        problems.items.append(ContextProblem(
+            "config_rule", True,
+            "a per-cluster AWS Config rule cannot deploy (a periodic rule takes no scope, and unscoped it judges every "
+            "cluster of the account against this one key): drop it and add the guardrail stack with all approved keys, "
+            "-c account_guardrail_key_arns=<key ARNs> or -c org_guardrail_key_arns=<key ARNs> (docs/guardrail.md)",
         ))
     pack_problems = Problems()
     for pack in values.get("compliance_packs", ()):

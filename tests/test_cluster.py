@@ -146,9 +146,10 @@ def test_pod_execution_role_trust_conditioned_on_the_clusters_profiles(template:
     assert ":fargateprofile/eks-envelope/*" in source_arn
 
 
-def test_managed_addons_with_coredns_on_fargate(template: Template) -> None:
+def test_only_coredns_is_installed_and_it_runs_on_fargate(template: Template) -> None:
+    """vpc-cni and kube-proxy are DaemonSets that never schedule on Fargate (docs/design/addons.md): not installed."""
     addons = {a["Properties"]["AddonName"]: a for a in template.find_resources("AWS::EKS::Addon").values()}
-    assert set(addons) == {"vpc-cni", "kube-proxy", "coredns"}
+    assert set(addons) == {"coredns"}
     assert json.loads(addons["coredns"]["Properties"]["ConfigurationValues"]) == {"computeType": "Fargate"}
     assert any("FargateProfile" in dep for dep in addons["coredns"]["DependsOn"])
 

@@ -36,7 +36,7 @@ EVERYTHING = {
     "deletion_protection": "false", "verify_cloudtrail_required": "true",
     "verifier_pod_image": "registry.example.com/tools/busybox:1.37", "verifier_reserved_concurrency": "2",
     "verify_schedule_minutes": "30", "verify_lookback_hours": "12", "verify_schedule_secret": "true",
-    "alarm_email": "oncall@example.com", "alarm_topic_arn": ALARM_TOPIC, "config_rule": "true",
+    "alarm_email": "oncall@example.com", "alarm_topic_arn": ALARM_TOPIC,
     "key_lock": "true", "key_lock_break_glass_arns": BREAK_GLASS,
 }
 EXISTING = {"existing_key_arn": EXISTING_KEY, "verify": "false", "ephemeral": "true", "compliance_packs": "none",
@@ -100,7 +100,6 @@ def test_context_key_takes_effect(key: str, everything: Template) -> None:
         "alarm_email": lambda: bool(everything.find_resources(
             "AWS::SNS::Subscription", {"Properties": {"Endpoint": "oncall@example.com", "TopicArn": ALARM_TOPIC}})),
         "alarm_topic_arn": lambda: not everything.find_resources("AWS::SNS::Topic") and ALARM_TOPIC in rendered,
-        "config_rule": lambda: len(everything.find_resources("AWS::Config::ConfigRule")) == 1,
         "key_lock": lambda: "KeyLockDenyDestructiveActionsExceptBreakGlass" in rendered,
         "key_lock_break_glass_arns": lambda: BREAK_GLASS in json.dumps(everything.find_resources("AWS::KMS::Key")),
     }
@@ -152,8 +151,9 @@ def test_fails_on_nat_gateways_0_with_advice_in_context_spelling() -> None:
     with pytest.raises(EnvelopeConfigError) as raised:
         build_app(new_app(nat_gateways="0"))
     message = str(raised.value)
-    assert "-c nat_gateways=0:" in message and "-c verify=false" in message
-    assert "False" not in message and "vpc=..." not in message
+    assert "-c nat_gateways=0:" in message and "-c verify_pod=false" in message
+    assert "-c verifier_pod_image='<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>'" in message
+    assert "False" not in message and "VerifierOptions" not in message
 
 
 # --- the laptop side: ADMIN=me and make verify's advice ----------------------------------------

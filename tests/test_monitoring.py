@@ -340,13 +340,10 @@ def test_schedule_off_keeps_the_key_rules_and_drops_schedule_and_alarms() -> Non
     t.resource_count_is("AWS::Events::Rule", len(KEY_THREATS))
 
 
-def test_config_rule_ties_eks3_evidence_to_this_cluster_and_key() -> None:
-    t = Template.from_stack(_watched_stack("WithConfig", options=MonitoringOptions(config_rule=True)))
-    t.has_resource_properties("AWS::Config::ConfigRule", {
-        "Source": {"Owner": "AWS", "SourceIdentifier": "EKS_SECRETS_ENCRYPTED"},
-        "InputParameters": {"kmsKeyArns": KEY_ARN},
-        "Scope": {"ComplianceResourceTypes": ["AWS::EKS::Cluster"], "ComplianceResourceId": CLUSTER},
-    })
+def test_fails_on_config_rule_because_a_periodic_rule_takes_no_scope() -> None:
+    """It used to add EKS_SECRETS_ENCRYPTED with a Scope, which AWS Config rejects on periodic rules (guardrail.py)."""
+    with pytest.raises(EnvelopeConfigError, match=r"monitoring.config_rule=True: .*scope on periodic rules"):
+        _watched_stack("WithConfig", options=MonitoringOptions(config_rule=True))
 
 
 def test_config_rule_is_off_by_default(template: Template) -> None:

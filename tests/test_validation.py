@@ -41,7 +41,7 @@ def build(**props: Any) -> None:
         pytest.param({"public_access_cidrs": ["0.0.0.0/0"]}, r"public_access_cidrs='0.0.0.0/0': this opens the Kubernetes API.*allow_public_endpoint_from_anywhere=True", id="anywhere-without-opt-in"),
         pytest.param({"max_azs": 0}, r"max_azs=0: give a whole number from 2 to 6", id="zero-azs"),
         pytest.param({"nat_gateways": -1}, r"nat_gateways=-1: give a whole number from 0 to 2", id="negative-nat"),
-        pytest.param({"nat_gateways": 0}, r"nat_gateways=0: the verifier and Fargate need outbound access", id="no-nat-with-verifier"),
+        pytest.param({"nat_gateways": 0}, r"nat_gateways=0: without NAT the canary pod's image public.ecr.aws/\S+ cannot be pulled", id="no-nat-with-public-canary-image"),
         pytest.param({"admin_principal_arns": ["arn:aws:iam::1234:role/x"]}, r"admin_principal_arns='arn:aws:iam::1234:role/x': use an IAM role or user ARN", id="malformed-admin-arn"),
         pytest.param({"admin_principal_arns": ["arn:aws:sts::123456789012:assumed-role/Admin/me"]}, r"not an assumed-role session ARN", id="session-arn-as-admin"),
         pytest.param({"cluster_name": "-bad name"}, r"cluster_name='-bad name'", id="invalid-cluster-name"),

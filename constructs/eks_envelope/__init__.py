@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .cluster import EnvelopeEncryptedCluster
     from .compliance import EnvelopeEncryptionChecks, evaluate
     from .existing import EnvelopeEncryptionForExistingCluster
+    from .guardrail import OrganizationSecretsEncryptionGuardrail, SecretsEncryptionGuardrail
     from .key import ClusterSecretsKey
     from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions
     from .protection import ClusterDeletionProtection
@@ -29,6 +30,8 @@ _EXPORTS = {
     "EnvelopeEncryptionChecks": ".compliance",
     "evaluate": ".compliance",
     "EnvelopeEncryptionForExistingCluster": ".existing",
+    "SecretsEncryptionGuardrail": ".guardrail",
+    "OrganizationSecretsEncryptionGuardrail": ".guardrail",
     "ClusterSecretsKey": ".key",
     "EnvelopeEncryptionMonitoring": ".monitoring",
     "MonitoringOptions": ".monitoring",

@@ -7,6 +7,7 @@ keys (key.py), the new VPC (vpc.py), the verifier, monitoring and deletion prote
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Sequence
 
 from aws_cdk import Annotations, Aws, Duration, Fn, Names, ReferenceStrength, RemovalPolicy, Stack, Token
@@ -31,7 +32,7 @@ from .acknowledgements import MIN_ACKNOWLEDGEMENT_REASON, acknowledge, guard_sup
 from .protection import ClusterDeletionProtection
 from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, cdk_names, support_warning, version_problem
 from .verifier import EnvelopeEncryptionVerifier, VerifierOptions
-from .vpc import new_vpc
+from .vpc import endpoints_without_nat, new_vpc
 from .validation import (
     MAX_FARGATE_SELECTORS,
     Problems,
@@ -66,10 +67,11 @@ ALL_LOG_TYPES = (
     eks.ClusterLoggingTypes.SCHEDULER,
 )
 
-#: EKS managed add-ons; CoreDNS runs on Fargate so a node-less cluster resolves DNS.
+#: EKS managed add-ons; CoreDNS runs on Fargate so a node-less cluster resolves DNS. Not vpc-cni and
+#: kube-proxy: DaemonSets for EC2 nodes that never schedule on Fargate, where each pod's networking and
+#: kube-proxy come with its Fargate node; they only add a version to keep compatible at every cluster
+#: upgrade (docs/design/addons.md).
 MANAGED_ADDONS = {
-    "VpcCni": ("vpc-cni", None),
-    "KubeProxy": ("kube-proxy", None),
     "CoreDns": ("coredns", {"computeType": "Fargate"}),
 }
 
@@ -130,7 +132,9 @@ class EnvelopeEncryptedCluster(Construct):
         :param availability_zones: AZ names of the new VPC (2 to 6), instead of the first ``max_azs``.
             EKS refuses control-plane subnets in the AZ IDs use1-az3, usw1-az2 and cac1-az3: where
             your account maps a name to one of those, name others here. :default: - the first ``max_azs``
-        :param nat_gateways: NAT gateways of the new VPC. :default: 1
+        :param nat_gateways: NAT gateways of the new VPC. 0 gives the new VPC the VPC endpoints Fargate and the
+            verifier need instead (ECR, S3, STS, Logs, EKS, KMS, ...; billed per AZ-hour, docs/cost.md); the
+            canary pod's image must then be in private ECR. :default: 1
         :param kubernetes_version: e.g. "1.36". :default: the newest in EKS standard support
         :param support_type: the cluster's UpgradePolicy: "STANDARD" (upgraded automatically at the end
             of standard support) or "EXTENDED" (kept, at six times the control-plane price).
@@ -153,7 +157,7 @@ class EnvelopeEncryptedCluster(Construct):
         :param verifier_options: how the verifier runs. :default: - pod check on, CloudTrail off
         :param monitor: watch the cluster after the deploy (scheduled verification, alarms, key-tamper
             events, one topic). :default: True
-        :param monitoring: schedule, look-back, metrics, Config rule.
+        :param monitoring: schedule, look-back, metrics.
             :default: - hourly verification (off when ephemeral or verify=False), 24 h look-back
         :param alarm_email: e-mail address subscribed to the alarm topic. :default: - none
         :param alarm_topic: your topic for every alarm and key event. :default: - a new KMS-encrypted topic
@@ -211,13 +215,13 @@ class EnvelopeEncryptedCluster(Construct):
             # One NAT gateway per AZ at most; bound by max_azs only when max_azs itself is valid.
             azs_valid = isinstance(max_azs, int) and not isinstance(max_azs, bool) and 2 <= max_azs <= 6
             check_int_range(problems, "nat_gateways", nat_gateways, low=0, high=max_azs if azs_valid else 6)
-            if nat_gateways == 0 and verify:
-                # The new VPC has no endpoints: without NAT the verifier cannot reach EKS/KMS and
-                # Fargate cannot pull the canary image, so the deploy would hang until the Lambda timeout.
+            if nat_gateways == 0 and verify and verifier_options.pod_check and not _pullable_without_nat(verifier_options.pod_image):
+                # Without NAT the new VPC reaches AWS through endpoints only: the canary pod's image must
+                # come from a private ECR repository (public.ecr.aws is pulled over the internet).
                 problems.add(
                     "nat_gateways", nat_gateways,
-                    "the verifier and Fargate need outbound access from the private subnets: give at least 1, "
-                    "or bring a VPC with endpoints (vpc=...), or set verify=False",
+                    f"without NAT the canary pod's image {verifier_options.pod_image} cannot be pulled (only private "
+                    "ECR is reachable through the VPC endpoints): " + _NO_NAT_POD_ADVICE,
                 )
         if key is not None:
             if key_alias or key_admin_arns:
@@ -330,9 +334,17 @@ class EnvelopeEncryptedCluster(Construct):
                 if isinstance(owned_key, kms.Key):
                     owned_key.node.default_child.add_metadata(EPHEMERAL_METADATA_KEY, True)
 
+        endpoints: tuple[str, ...] = ()
+        if vpc is None and nat_gateways == 0:
+            # No NAT: Fargate and the verifier reach AWS through VPC endpoints (vpc.py; cost: docs/cost.md).
+            endpoints = endpoints_without_nat(
+                verify=verify,
+                cloudtrail_check=verifier_options.cloudtrail_check or verifier_options.cloudtrail_required,
+                scheduled=bool(monitor and monitoring is not None and monitoring.schedule is not None),
+            )
         #: The cluster's VPC: the given ``vpc`` or a new one (vpc.py).
         self.vpc = vpc or new_vpc(
-            self, max_azs, availability_zones, nat_gateways, logs_key, log_retention, log_removal
+            self, max_azs, availability_zones, nat_gateways, logs_key, log_retention, log_removal, endpoints
         )
 
         # EKS writes control-plane logs to this group name; creating it first gives it a retention
@@ -433,7 +445,7 @@ class EnvelopeEncryptedCluster(Construct):
             removal_policy=removal,
         )
 
-        #: The EKS managed add-ons by construct id (VpcCni, KubeProxy, CoreDns).
+        #: The EKS managed add-ons by add-on name (coredns).
         self.addons: dict[str, eks.Addon] = {}
         for addon_id, (addon_name, configuration) in MANAGED_ADDONS.items():
             addon = eks.Addon(
@@ -562,6 +574,17 @@ class EnvelopeEncryptedCluster(Construct):
         self.kubeconfig_command: str = Fn.join(
             "", ["aws eks update-kubeconfig --name ", self.cluster.cluster_name, " --region ", Aws.REGION]
         )
+
+
+#: The fixes for a canary image that cannot be pulled without NAT (the app rewrites them in context spelling).
+_NO_NAT_POD_ADVICE = ("give VerifierOptions(pod_image='<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>'), "
+                      "or VerifierOptions(pod_check=False), or at least 1 NAT gateway")
+_PRIVATE_ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
+
+
+def _pullable_without_nat(image: str) -> bool:
+    """An image a Fargate pod can pull through the ECR VPC endpoints: private ECR (or a token we cannot read)."""
+    return Token.is_unresolved(image) or bool(_PRIVATE_ECR_IMAGE.match(image))
 
 
 def _public_from_anywhere_reason(problems: Problems, opt_in: bool | str) -> str | None:

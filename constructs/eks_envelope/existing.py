@@ -3,20 +3,20 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from aws_cdk import Aws, CustomResource, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Aws, CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from .acknowledgements import acknowledge, checkov_skip
 from .key import ClusterSecretsKey, new_logs_key
 from .validation import Problems, check_cluster_name
+from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
 from .verifier import (
     CUSTOM_RESOURCE_DLQ_REASON,
     EnvelopeEncryptionVerifier,
@@ -27,7 +27,7 @@ from .verifier import (
 
 #: Resource type of the custom resource that associates the key and re-encrypts what is stored.
 ASSOCIATION_RESOURCE_TYPE = "Custom::EnvelopeEncryptionAssociation"
-#: Re-encryption runs inside one is_complete invocation; the rest of the 15 minutes is the framework's.
+#: Re-encryption runs inside one on_event invocation; the rest of the 15 minutes is the framework's.
 REENCRYPT_TIMEOUT = Duration.minutes(14)
 #: The handler re-encrypts with cluster-wide edit rights: it must update Secrets in every namespace.
 CLUSTER_ACCESS_POLICY = "AmazonEKSEditPolicy"
@@ -51,27 +51,41 @@ class _ImportedClusterWithRole:
 
 
 class EnvelopeEncryptionForExistingCluster(Construct):
-    """Associate a customer KMS key with an existing EKS cluster, re-encrypt its Secrets, then verify.
+    """Associate a customer KMS key with an existing EKS cluster, then (a later deploy) re-encrypt and verify.
 
-    What it adds to a stack (a deliberate cost: keep it out of stacks that do not adopt a cluster):
+    Two deploys, because CloudFormation gives a custom resource at most 3600 s and EKS's association is
+    irreversible and takes 45-52 minutes: no deploy waits for it (one that timed out would roll back
+    while EKS went on associating). docs/existing-clusters.md tells what you see at each step.
 
-    - without ``key``: a ``ClusterSecretsKey`` (KMS key, retained, rotation on; its policy lets the
-      cluster role use it) — 1 ``AWS::KMS::Key`` (+ 1 ``AWS::KMS::Alias`` with ``key_alias``);
-    - the association: 2 handler Lambdas (``associate.on_event``, ``associate.is_complete``) with one
-      role, a customer managed policy, a security group with an ingress rule on the cluster's
-      security group, a log group and an EKS access entry (``AmazonEKSEditPolicy``, cluster scope:
-      re-encryption updates Secrets in every namespace);
-    - a CDK Provider with ``is_complete``: 3 framework Lambdas (onEvent, isComplete, onTimeout),
-      1 Step Functions state machine (logged, X-Ray traced) that polls every ``query_interval`` up to
-      ``total_timeout`` (so the wait is not bounded by one Lambda invocation), their roles and log groups;
+    1. ``complete=False`` (default): the custom resource checks everything, starts AssociateEncryptionConfig
+       (or finds the one running) and returns within minutes with ``status`` ``ASSOCIATING``, the
+       ``update_id`` and the ``next_steps``. It is the last resource of this construct to be created, so
+       nothing of it can fail after the irreversible call.
+    2. ``complete=True``, once ``aws eks describe-update`` says Successful: the handler rewrites every Secret
+       so it is stored again under the key (one invocation of up to 14 minutes), returns ``ASSOCIATED``,
+       and ``EnvelopeEncryptionVerifier`` proves the result. While the update still runs, this deploy fails
+       fast having changed nothing (CloudFormation rolls the property back). ``eks-envelope encrypt-existing``
+       does the same from a workstation.
+
+    What it adds to a stack (a deliberate cost: keep it out of stacks that do not adopt a cluster; a stack
+    of its own is best, so nothing else of the deploy can fail after the association started):
+
+    - without ``key``: a ``ClusterSecretsKey`` (KMS key, rotation on, kept on update and delete,
+      ``RetainExceptOnCreate``: removed only if the deploy that created it fails, which is before the
+      association starts) — 1 ``AWS::KMS::Key`` (+ 1 ``AWS::KMS::Alias`` with ``key_alias``);
+    - the association: 1 handler Lambda (``associate.on_event``) with its role, a customer managed policy,
+      a security group with an ingress rule on the cluster's security group, a log group and an EKS access
+      entry (``AmazonEKSEditPolicy``, cluster scope: re-encryption updates Secrets in every namespace);
+    - a CDK Provider without ``is_complete``: 1 framework Lambda (onEvent), its role and log group, and
+      no state machine (no waiter);
     - without ``logs_key``: a KMS key for the log groups only (rotation on);
-    - the custom resource ``Custom::EnvelopeEncryptionAssociation``;
-    - ``EnvelopeEncryptionVerifier`` (2 Lambdas, its role, security group, access entry scoped to
-      ``default``, the ``Custom::EnvelopeEncryptionVerification`` resource), run after the association.
+    - the custom resource ``Custom::EnvelopeEncryptionAssociation`` (``ServiceTimeout`` 16 minutes);
+    - with ``complete=True``: ``EnvelopeEncryptionVerifier`` (2 Lambdas, its role, security group, access
+      entry scoped to ``default``, the ``Custom::EnvelopeEncryptionVerification`` resource), run after it.
 
     What cannot be undone: once associated, EKS can neither dissociate nor change the key. Deleting
     this construct (or the stack) leaves the cluster encrypting secrets with the key; Delete does
-    nothing and logs so. The key is therefore always retained: deleting or disabling it makes every
+    nothing and logs so. The key is therefore kept on delete: deleting or disabling it makes every
     secret unreadable.
     """
 
@@ -88,12 +102,11 @@ class EnvelopeEncryptionForExistingCluster(Construct):
         key_alias: str | None = None,
         key_admins: Sequence[iam.IPrincipal] = (),
         reencrypt_kinds: Sequence[str] = ("secrets",),
-        query_interval: Duration = Duration.seconds(30),
-        total_timeout: Duration = Duration.hours(2),
+        complete: bool = False,
         verifier: VerifierOptions | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         logs_key: kms.IKey | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """
         :param cluster_name: name of the existing cluster, in this stack's account and region.
@@ -108,13 +121,13 @@ class EnvelopeEncryptionForExistingCluster(Construct):
         :param key_admins: principals that administer (not use) a new key. :default: - the account root only
         :param reencrypt_kinds: kinds rewritten after the association: core plurals (``secrets``, ``configmaps``).
             :default: ("secrets",)
-        :param query_interval: how often the update is polled. :default: 30 seconds
-        :param total_timeout: how long the update may take, at most 2 hours (Provider limit). :default: 2 hours
-        :param verifier: options of the verifier that runs afterwards. :default: - no pod check (an adopted
-            cluster may have no Fargate profile for the canary), no CloudTrail check
+        :param complete: the second deploy: re-encrypt what is stored and verify, once the association is done
+            (fails fast, changing nothing, while it runs). :default: False — start the association and return
+        :param verifier: options of the verifier that runs with ``complete=True``. :default: - no pod check (an
+            adopted cluster may have no Fargate profile for the canary), no CloudTrail check
         :param log_retention: handler log retention. :default: one year
         :param logs_key: key for the log groups. :default: - a new key for logs only (rotation on)
-        :param removal_policy: of the log groups. :default: RETAIN
+        :param removal_policy: of the log groups and the new logs key. :default: RETAIN_ON_UPDATE_OR_DELETE
         """
         super().__init__(scope, construct_id)
         verifier = verifier or VerifierOptions(pod_check=False)
@@ -124,10 +137,6 @@ class EnvelopeEncryptionForExistingCluster(Construct):
         check_cluster_name(problems, "cluster_name", cluster_name)
         if not kinds or any(k not in _CORE_KINDS for k in kinds):
             problems.add("reencrypt_kinds", kinds, f"give one or more of {', '.join(_CORE_KINDS)} (what AmazonEKSEditPolicy may update)")
-        if not Token.is_unresolved(total_timeout.to_seconds()) and not 60 <= total_timeout.to_seconds() <= 7200:
-            problems.add("total_timeout", f"{total_timeout.to_seconds():g} s", "give between 1 minute and 2 hours (CDK Provider limit)")
-        if not Token.is_unresolved(query_interval.to_seconds()) and not 5 <= query_interval.to_seconds() <= 600:
-            problems.add("query_interval", f"{query_interval.to_seconds():g} s", "give between 5 seconds and 10 minutes")
         if key is not None and key_alias:
             problems.add("key_alias", key_alias, "leave it out when key is given: the alias belongs to a new key")
         problems.raise_if_any()
@@ -139,15 +148,18 @@ class EnvelopeEncryptionForExistingCluster(Construct):
         #: The ClusterSecretsKey created here; None when ``key`` was given.
         self.secrets_key: ClusterSecretsKey | None = None
         if key is None:
-            # RETAIN, never RetainExceptOnCreate: a failed first deploy may already have associated the key.
-            self.secrets_key = ClusterSecretsKey(self, "Key", alias=key_alias, admins=list(key_admins), removal_policy=RemovalPolicy.RETAIN)
+            # RetainExceptOnCreate like the default app: the association starts last (it depends on everything
+            # else here), so a deploy that fails and removes the key has not associated it.
+            self.secrets_key = ClusterSecretsKey(self, "Key", alias=key_alias, admins=list(key_admins),
+                                                 removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
             self.secrets_key.grant_cluster_role(cluster_role)
             key = self.secrets_key.key
         #: The KMS key the cluster's secrets are put under: the given ``key`` or ``secrets_key.key``.
         self.key = key
 
         #: The KMS key encrypting the handler log groups: the given ``logs_key`` or a new one.
-        self.logs_key = logs_key or new_logs_key(self, removal_policy)
+        self.logs_key = logs_key or new_logs_key(
+            self, RemovalPolicy.DESTROY if removal_policy == RemovalPolicy.DESTROY else RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
         logs_key = self.logs_key
 
         #: Security group of the association Lambdas (HTTPS out only).
@@ -186,12 +198,10 @@ class EnvelopeEncryptionForExistingCluster(Construct):
             _acknowledge_custom_resource_lambda(function, verifier.reserved_concurrency)
             return function
 
-        #: The provider's ``on_event`` Lambda: starts the key association.
-        self.on_event_function = handler("OnEvent", "associate.on_event", Duration.minutes(5),
-                                         "Checks, then associates the customer key with an existing EKS cluster")
-        #: The provider's ``is_complete`` Lambda: waits for it, then re-encrypts stored Secrets.
-        self.is_complete_function = handler("IsComplete", "associate.is_complete", REENCRYPT_TIMEOUT,
-                                            "Follows the key association; rewrites every Secret once it is done")
+        #: The provider's ``on_event`` Lambda: starts the key association, or (``complete``) re-encrypts after it.
+        self.on_event_function = handler("OnEvent", "associate.on_event", REENCRYPT_TIMEOUT,
+                                         "Checks and starts the customer key's association with an existing EKS cluster; "
+                                         "rewrites every Secret once it is done")
         #: The access entry giving the association ``AmazonEKSEditPolicy`` cluster-wide (it rewrites Secrets in every namespace).
         self.access_entry = eks.AccessEntry(
             self, "AccessEntry", cluster=self.cluster, principal=self.role.role_arn,
@@ -199,38 +209,40 @@ class EnvelopeEncryptionForExistingCluster(Construct):
         )
 
         provider_logs = logs.LogGroup(self, "ProviderLogs", retention=log_retention, encryption_key=logs_key, removal_policy=removal_policy)
-        #: The CDK Provider framework serving the association resource.
+        #: The CDK Provider framework serving the association resource: ``on_event`` only, no waiter.
         self.provider = cr.Provider(
             self, "Provider",
             on_event_handler=self.on_event_function,
-            is_complete_handler=self.is_complete_function,
-            query_interval=query_interval,
-            total_timeout=total_timeout,
             log_group=provider_logs,
             vpc=vpc, vpc_subnets=private_subnets, security_groups=[self.security_group],
-            disable_waiter_state_machine_logging=False,
-            waiter_state_machine_log_options=cr.LogOptions(
-                destination=logs.LogGroup(self, "WaiterLogs", retention=log_retention, encryption_key=logs_key, removal_policy=removal_policy),
-                level=sfn.LogLevel.ALL, include_execution_data=False,
-            ),
         )
-        _acknowledge_provider(self.provider, verifier.reserved_concurrency,
-                              [self.on_event_function, self.is_complete_function])
+        _acknowledge_provider(self.provider, verifier.reserved_concurrency, [self.on_event_function])
 
         #: The ``Custom::EnvelopeEncryptionAssociation`` custom resource.
         self.resource = CustomResource(
             self, "Resource", service_token=self.provider.service_token, resource_type=ASSOCIATION_RESOURCE_TYPE,
-            properties={"ClusterName": cluster_name, "KeyArn": key.key_arn, "ReencryptKinds": ",".join(kinds)},
+            properties={"ClusterName": cluster_name, "KeyArn": key.key_arn, "ReencryptKinds": ",".join(kinds),
+                        "Complete": "true" if complete else "false"},
+            # The handler returns within minutes (re-encryption: one 14-minute invocation); never an hour.
+            service_timeout=CUSTOM_RESOURCE_SERVICE_TIMEOUT,
         )
-        # The imported cluster's subtree holds the ingress rule to the API endpoint: depend on all of it.
-        self.resource.node.add_dependency(self.cluster, self.access_entry, self.policy)
-        #: The verifier that proves the result after the association.
-        self.verifier = EnvelopeEncryptionVerifier(
-            self, "Verifier", cluster=_ImportedClusterWithRole(self.cluster, cluster_role), key=key, options=verifier,
-            wait_for=[self.resource], log_retention=log_retention, logs_key=logs_key, removal_policy=removal_policy,
-        )
-        #: Token: the verifier's ``Verified`` attribute.
-        self.verified = self.verifier.verified
+        # Last of this construct: nothing here can fail after the irreversible call of the same deploy.
+        self.resource.node.add_dependency(*[c for c in self.node.children if c is not self.resource])
+        #: The verifier that proves the result after ``complete=True``; None before.
+        self.verifier: EnvelopeEncryptionVerifier | None = None
+        if complete:
+            self.verifier = EnvelopeEncryptionVerifier(
+                self, "Verifier", cluster=_ImportedClusterWithRole(self.cluster, cluster_role), key=key, options=verifier,
+                wait_for=[self.resource], log_retention=log_retention, logs_key=logs_key, removal_policy=removal_policy,
+            )
+        #: Token: the verifier's ``Verified`` attribute; None before ``complete=True``.
+        self.verified = self.verifier.verified if self.verifier else None
+        #: Token of the association's ``Status``: ``ASSOCIATING`` (update running) or ``ASSOCIATED``.
+        self.status = self.resource.get_att_string("Status")
+        #: Token of the association's EKS update id (DescribeUpdate); empty once associated.
+        self.update_id = self.resource.get_att_string("UpdateId")
+        #: Token of what to do next (follow the update, then deploy with complete=True).
+        self.next_steps = self.resource.get_att_string("Next")
         #: Token of the association's ``Reencrypted`` attribute: a summary of what was re-encrypted.
         self.reencrypted = self.resource.get_att_string("Reencrypted")
 
@@ -251,11 +263,11 @@ def _acknowledge_custom_resource_lambda(function: lambda_.IFunction, reserved_co
 
 
 def _acknowledge_provider(provider: cr.Provider, reserved_concurrency: int | None, handlers: Sequence[lambda_.Function]) -> None:
-    """The framework's own Lambdas, roles and state machine: findings that do not fit, acknowledged with reasons."""
+    """The framework's own Lambda and role (``on_event`` only, no waiter): findings that do not fit, acknowledged with reasons."""
     stack = Stack.of(provider)
     framework_roles = (
-        "The CDK Provider framework writes this policy itself: it lets each framework function invoke exactly the "
-        "handler or framework function it drives and start exactly its waiter state machine, nothing else."
+        "The CDK Provider framework writes this policy itself: it lets its onEvent function invoke exactly the "
+        "handler it drives, nothing else."
     )
     for finding in ("HIPAA.Security-IAMNoInlinePolicy", "NIST.800.53.R5-IAMNoInlinePolicy", "PCI.DSS.321-IAMNoInlinePolicy"):
         acknowledge(provider, finding, framework_roles)
@@ -263,29 +275,14 @@ def _acknowledge_provider(provider: cr.Provider, reserved_concurrency: int | Non
         acknowledge(provider, f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{managed}]",
                     f"{managed} is the AWS-maintained policy the Provider framework's functions need to write their logs "
                     "and, in a VPC, manage their network interfaces.")
-    invoked = [*handlers, *(provider.node.find_child(c) for c in ("framework-isComplete", "framework-onTimeout"))]
-    for function in invoked:
+    for function in handlers:
         acknowledge(provider, f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(function.node.default_child)}.Arn>:*]",
                     "The CDK Provider framework invokes its functions by ARN and by version/alias (ARN:*); the "
                     "wildcard covers only versions of that one function.")
-    # The Provider exposes no tracing prop: X-Ray on its waiter through the L1 (cdk-nag SF2, Control Tower
-    # CT.STEPFUNCTIONS.PR.2), with the trace permissions Step Functions needs on its role.
-    waiter = provider.node.find_child("waiter-state-machine")
-    machine: sfn.CfnStateMachine = waiter.node.default_child  # type: ignore[assignment]
-    machine.tracing_configuration = sfn.CfnStateMachine.TracingConfigurationProperty(enabled=True)
-    waiter_role: iam.Role = waiter.node.find_child("Role")  # type: ignore[assignment]
-    waiter_role.add_to_principal_policy(iam.PolicyStatement(
-        actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
-        resources=["*"]))
-    star_only = ("Step Functions logging to CloudWatch Logs (logs:CreateLogDelivery, logs:PutResourcePolicy, ...) and "
-                 "X-Ray tracing (xray:PutTraceSegments, ...) support no resource-level permissions: '*' only.")
-    acknowledge(waiter, "AwsSolutions-IAM5[Resource::*]", star_only)
-    checkov_skip(waiter_role.node.find_child("DefaultPolicy"), "CKV_AWS_111", star_only)
-    for child_id in ("framework-onEvent", "framework-isComplete", "framework-onTimeout"):
-        framework = provider.node.find_child(child_id)
-        cfn: lambda_.CfnFunction = framework.node.default_child  # type: ignore[assignment]
-        cfn.reserved_concurrent_executions = reserved_concurrency
-        cfn.memory_size = 128
-        _acknowledge_custom_resource_lambda(framework, reserved_concurrency)
-        checkov_skip(framework, "CKV_AWS_173", "Its environment variables are the ARNs of the handlers and of the "
-                                               "waiter state machine: nothing secret to encrypt with a customer key.")
+    framework = provider.node.find_child("framework-onEvent")
+    cfn: lambda_.CfnFunction = framework.node.default_child  # type: ignore[assignment]
+    cfn.reserved_concurrent_executions = reserved_concurrency
+    cfn.memory_size = 128
+    _acknowledge_custom_resource_lambda(framework, reserved_concurrency)
+    checkov_skip(framework, "CKV_AWS_173", "Its environment variables are the ARN of the handler it invokes: nothing "
+                                           "secret to encrypt with a customer key.")

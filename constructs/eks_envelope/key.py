@@ -7,7 +7,6 @@ from aws_cdk import (
     Aws,
     CfnRule,
     CfnRuleAssertion,
-    DefaultStackSynthesizer,
     Duration,
     Fn,
     RemovalPolicy,
@@ -19,6 +18,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .acknowledgements import guard_suppress
+from .bootstrap import default_deploy_principal
 from .validation import Problems, check_key_arn, check_principal_arns, parse_kms_arn
 
 #: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider).
@@ -79,15 +79,6 @@ def _principal_arn(principal: iam.IPrincipal | None) -> str | None:
         return principal.arn
     role_arn = getattr(principal, "role_arn", None)
     return role_arn if isinstance(role_arn, str) else None
-
-
-def default_deploy_principal(scope: Construct) -> iam.IPrincipal | None:
-    """The CDK bootstrap CloudFormation execution role: the principal that calls eks:CreateCluster."""
-    synthesizer = Stack.of(scope).synthesizer
-    if isinstance(synthesizer, DefaultStackSynthesizer):
-        # The synthesizer gives "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/...": substitute it.
-        return iam.ArnPrincipal(Fn.sub(synthesizer.cloud_formation_execution_role_arn))
-    return None
 
 
 class ClusterSecretsKey(Construct):

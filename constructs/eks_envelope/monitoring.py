@@ -17,7 +17,6 @@ from typing import Mapping
 from aws_cdk import Aws, CfnResource, CustomResource, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_config as config
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -92,8 +91,10 @@ class MonitoringOptions:
     :param secret_roundtrip: scheduled runs also write and read a canary Secret (a few Kubernetes calls
         and KMS requests per run). :default: False
     :param metric_namespace: CloudWatch namespace of the metrics. :default: "EksEnvelope"
-    :param config_rule: add the AWS Config managed rule ``EKS_SECRETS_ENCRYPTED`` scoped to this cluster
-        and key (needs a configuration recorder in the account). :default: False
+    :param config_rule: refused when True. It added ``EKS_SECRETS_ENCRYPTED`` scoped to this cluster, which AWS
+        Config rejects (a periodic rule takes no scope); unscoped it would judge every cluster of the account
+        against this one key. Use ``SecretsEncryptionGuardrail`` (account) or
+        ``OrganizationSecretsEncryptionGuardrail`` with the approved keys (guardrail.py). :default: False
     :param support_warning: alarm when the cluster's Kubernetes version has this many days or fewer left in
         EKS standard support (EKS's own date, read by each scheduled run); ``None`` turns the alarm off.
         EKS announces an end of standard support at least 60 days ahead. :default: 60 days
@@ -129,6 +130,14 @@ def check_monitoring(
                 "monitoring.schedule", options.schedule.to_human_string(),
                 "scheduled verification runs the verifier: keep verify=True, or set schedule=None",
             )
+    if options.config_rule:
+        problems.add(
+            "monitoring.config_rule", options.config_rule,
+            "a per-cluster AWS Config rule cannot deploy: EKS_SECRETS_ENCRYPTED is periodic and AWS Config rejects a "
+            "scope on periodic rules; unscoped it judges every cluster of the account against this one key. Drop it and "
+            "add SecretsEncryptionGuardrail (account) or OrganizationSecretsEncryptionGuardrail with all approved keys "
+            "(docs/guardrail.md)",
+        )
     lookback_hours = options.lookback.to_hours() if options.lookback.to_seconds() % 3600 == 0 else options.lookback.to_human_string()
     check_int_range(problems, "monitoring.lookback (hours)", lookback_hours, low=1, high=168)
     warning = options.support_warning
@@ -180,8 +189,10 @@ class EnvelopeEncryptionMonitoring(Construct):
       is breaching);
     - EventBridge rules on the CloudTrail management events that threaten the key, filtered to its ARN,
       and on its alias (needs a CloudTrail trail: EventBridge sees management events only through one);
-    - one SNS topic, encrypted with its own KMS key and refusing non-TLS publishers, or yours;
-    - optionally the AWS Config managed rule ``EKS_SECRETS_ENCRYPTED`` for this cluster and key.
+    - one SNS topic, encrypted with its own KMS key and refusing non-TLS publishers, or yours.
+
+    AWS Config's EKS rules are account- or organization-wide guardrails, not part of one cluster's
+    monitoring: guardrail.py.
     """
 
     def __init__(
@@ -220,7 +231,7 @@ class EnvelopeEncryptionMonitoring(Construct):
             datapoint, and the alarms are created after it: a fresh deploy starts with data instead of a
             "verification missing" alarm until the first scheduled run. :default: - none: the missing-data alarm
             may fire after a fresh deploy until the first scheduled run reports
-        :param options: schedule, look-back, namespace, Config rule. :default: - hourly, 24 h look-back
+        :param options: schedule, look-back, namespace, support warning. :default: - hourly, 24 h look-back
         :param alarm_email: subscribe this address to the topic (confirm the e-mail AWS sends). :default: - none
         :param alarm_topic: send everything to this topic instead of a new one. :default: - a new encrypted topic
         :param topic_key: the key of the new topic; it must be a key of this app, since its policy gets a
@@ -288,17 +299,6 @@ class EnvelopeEncryptionMonitoring(Construct):
             if verification is not None:
                 self._start_with_the_deploys_datapoint(verification)
 
-        #: The AWS Config managed rule ``EKS_SECRETS_ENCRYPTED`` on this cluster; None unless ``options.config_rule``.
-        self.config_rule: config.ManagedRule | None = None
-        if options.config_rule:
-            self.config_rule = config.ManagedRule(
-                self,
-                "SecretsEncryptedConfigRule",
-                identifier=config.ManagedRuleIdentifiers.EKS_SECRETS_ENCRYPTED,
-                description="This EKS cluster envelope-encrypts its secrets with this stack's customer managed key",
-                input_parameters={"kmsKeyArns": key.key_arn},
-                rule_scope=config.RuleScope.from_resource(config.ResourceType.EKS_CLUSTER, cluster_name),
-            )
 
     # ------------------------------------------------------------------------------------------
     # the topic

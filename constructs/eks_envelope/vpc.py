@@ -13,6 +13,36 @@ from constructs import Construct
 from .acknowledgements import acknowledge, checkov_skip, guard_suppress
 
 
+#: What a private subnet without NAT needs to reach, by whom (interface endpoints; S3 is a free gateway endpoint).
+#: Fargate pulls images from ECR (api + dkr, layers from S3), its pods assume IRSA roles through STS and
+#: ship logs to CloudWatch Logs. The verifier's Lambdas and the Provider framework beside them call the
+#: services in lambda/verifier (clients.py, protection.py, scheduled.py) and Lambda itself (the framework
+#: invokes the handler).
+FARGATE_ENDPOINTS = ("ECR", "ECR_DOCKER", "STS", "CLOUDWATCH_LOGS")
+VERIFIER_ENDPOINTS = ("EKS", "KMS", "LAMBDA_", "CLOUDFORMATION")
+#: Scheduled verification publishes its metric (PutMetricData) and looks back in CloudTrail.
+SCHEDULED_ENDPOINTS = ("CLOUDWATCH_MONITORING", "CLOUDTRAIL")
+#: The deploy-time CloudTrail stage.
+CLOUDTRAIL_ENDPOINTS = ("CLOUDTRAIL",)
+
+
+#: The new VPC's address range (CDK's default, stated so rules can name it as a literal: cdk-nag cannot
+#: evaluate a security group rule whose CIDR is a GetAtt).
+VPC_CIDR = "10.0.0.0/16"
+
+
+def endpoints_without_nat(*, verify: bool, cloudtrail_check: bool, scheduled: bool) -> tuple[str, ...]:
+    """The ``InterfaceVpcEndpointAwsService`` names a VPC without NAT needs for this configuration, in order."""
+    wanted = list(FARGATE_ENDPOINTS)
+    if verify:
+        wanted += VERIFIER_ENDPOINTS
+        if scheduled:
+            wanted += SCHEDULED_ENDPOINTS
+        if cloudtrail_check:
+            wanted += CLOUDTRAIL_ENDPOINTS
+    return tuple(dict.fromkeys(wanted))
+
+
 def new_vpc(
     scope: Construct,
     max_azs: int,
@@ -21,15 +51,21 @@ def new_vpc(
     logs_key: kms.IKey,
     retention: logs.RetentionDays,
     removal: RemovalPolicy,
+    endpoints: Sequence[str] = (),
 ) -> ec2.Vpc:
     """The construct's own VPC: public subnets for the NAT gateways only, private ones for everything else,
     flow logs to a log group under ``logs_key``, and CDK's default-security-group provider inside it.
+    With ``endpoints`` (names of ``InterfaceVpcEndpointAwsService``, for a VPC without NAT): those
+    interface endpoints in the private subnets and an S3 gateway endpoint (docs/cost.md: each interface
+    endpoint is billed per AZ-hour).
 
-    Its ids (``Vpc``, ``FlowLogs``, ``FlowLogRole``, ``FlowLogPolicy``) are created directly in ``scope``.
+    Its ids (``Vpc``, ``FlowLogs``, ``FlowLogRole``, ``FlowLogPolicy``, ``EndpointSecurityGroup``) are
+    created directly in ``scope``.
     """
     vpc = ec2.Vpc(
         scope,
         "Vpc",
+        ip_addresses=ec2.IpAddresses.cidr(VPC_CIDR),
         max_azs=None if availability_zones else max_azs,
         availability_zones=list(availability_zones) if availability_zones else None,
         nat_gateways=nat_gateways,
@@ -44,6 +80,8 @@ def new_vpc(
             ),
         ],
     )
+    if endpoints:
+        _add_endpoints(scope, vpc, endpoints)
     _default_sg_provider_into_vpc(scope, vpc)
     for subnet in vpc.public_subnets:
         for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
@@ -90,6 +128,27 @@ def new_vpc(
         destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group, flow_log_role.without_policy_updates()),
     )
     return vpc
+
+
+def _add_endpoints(scope: Construct, vpc: ec2.Vpc, services: Sequence[str]) -> None:
+    """Interface endpoints behind one security group (HTTPS from the VPC only, no egress), plus S3 as a gateway."""
+    private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+    # ECR serves image layers from S3: a gateway endpoint, free, on the private route tables.
+    vpc.add_gateway_endpoint("S3Endpoint", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[private])
+    group = ec2.SecurityGroup(
+        scope, "EndpointSecurityGroup", vpc=vpc, allow_all_outbound=False,
+        description="VPC interface endpoints: HTTPS from this VPC only",
+    )
+    group.add_ingress_rule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(443), "HTTPS from this VPC to the AWS API endpoints")
+    for name in services:
+        vpc.add_interface_endpoint(
+            "".join(part.capitalize() for part in name.strip("_").split("_")) + "Endpoint",
+            service=getattr(ec2.InterfaceVpcEndpointAwsService, name),
+            subnets=private,
+            security_groups=[group],
+            private_dns_enabled=True,
+            open=False,
+        )
 
 
 def _default_sg_provider_into_vpc(scope: Construct, vpc: ec2.Vpc) -> None:

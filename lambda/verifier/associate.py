@@ -1,9 +1,12 @@
-"""Custom resource (CDK Provider framework, async): associate a customer key with an existing cluster.
+"""Custom resource (CDK Provider framework, ``on_event`` only): associate a customer key with an existing cluster.
 
-``on_event`` runs the read-only checks and starts AssociateEncryptionConfig; ``is_complete`` follows
-the update with DescribeUpdate (the framework's state machine calls it until it is done or the total
-timeout passes, so the wait is not bounded by one Lambda invocation) and, once the key is associated,
-rewrites every Secret so it is stored again under the key. Delete never dissociates: EKS cannot.
+Two deploys, none waiting for EKS. With ``Complete=false`` the handler runs the read-only checks, starts
+AssociateEncryptionConfig (or finds the one running) and returns its update id within minutes: status
+``ASSOCIATING``. CloudFormation gives a custom resource at most 3600 s and the association is irreversible
+and takes 45-52 min, so no deploy waits for it (a deploy that timed out would roll back while EKS went on).
+With ``Complete=true`` (a later deploy) it finds the key associated, rewrites every Secret so it is stored
+again under the key (one invocation) and returns ``ASSOCIATED``; while the update still runs it fails fast,
+having changed nothing. Delete never dissociates: EKS cannot.
 """
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ import kube
 import reencrypt
 
 SAFETY_MARGIN_SECONDS = 30.0
+#: The association resource's ``Status`` attribute.
+STATUS_ASSOCIATING = "ASSOCIATING"
+STATUS_ASSOCIATED = "ASSOCIATED"
 MAX_REASON = 256
 _BOTO_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=15,
                           user_agent_extra="eks-envelope-associate")
@@ -63,8 +69,22 @@ def _kube_client(endpoint: str, ca_data: str, cluster_name: str, token_provider:
     return kube.KubeClient(endpoint, ca_data, lambda: token_provider(cluster_name), deadline=deadline, policy=kube.RetryPolicy())
 
 
+def _next_steps(cluster_name: str, key_arn: str, status: str, update_id: str) -> str:
+    """What the operator does next, as the custom resource's ``Next`` attribute (and the CloudFormation output)."""
+    if status == STATUS_ASSOCIATING:
+        return (f"EKS takes 45-60 min. Follow it: aws eks describe-update --name {cluster_name} --update-id {update_id}. "
+                "When it says Successful, deploy again with complete=True (re-encrypts stored Secrets, then verifies), "
+                f"or run: eks-envelope encrypt-existing --cluster {cluster_name} --key {key_arn}")
+    return "Deploy with complete=True to rewrite stored Secrets under the key and verify the result."
+
+
 def on_event(event: dict[str, Any], context: Any, *, clients: Any = None) -> dict[str, Any]:
-    """Create/Update: checks, then start (or find) the association. Delete: succeed and say why nothing happens."""
+    """Create/Update: checks, then start (or find) the association and return; with ``Complete``, finish it.
+
+    Never waits for the update: CloudFormation gives a custom resource at most an hour, and the association
+    (irreversible, 45-52 min in field reports) would outlive the rollback of a deploy that timed out.
+    Delete: succeed and say why nothing happens.
+    """
     request_type = event.get("RequestType")
     props = event.get("ResourceProperties") or {}
     jsonlog.info("event", request_type=request_type, cluster=props.get("ClusterName"), physical_id=event.get("PhysicalResourceId"))
@@ -74,12 +94,49 @@ def on_event(event: dict[str, Any], context: Any, *, clients: Any = None) -> dic
         return {"PhysicalResourceId": event.get("PhysicalResourceId") or physical_id(str(props.get("ClusterName") or "unknown"))}
     if request_type not in ("Create", "Update"):
         raise _fail(f"Unknown RequestType {request_type!r}; expected Create, Update or Delete.")
-    cluster_name, key, kinds, _ = _props(event)
+    cluster_name, key, kinds, page_size = _props(event)
+    complete = str(props.get("Complete") or "false").strip().lower() == "true"
     aws, token_provider = clients or build_clients(_region())
     try:
         plan = association.preflight(aws, cluster_name, key)
     except association.Refusal as exc:
         raise _fail(f"Refused, nothing changed: {exc}") from None
+    for warning in plan.warnings:
+        jsonlog.warning("preflight.warning", detail=warning)
+    if complete and plan.action == "follow":
+        raise _fail(f"Association update {plan.update_id} is still in progress (EKS takes 45-60 min). Nothing was changed; "
+                    f"deploy again when `aws eks describe-update --name {cluster_name} --update-id {plan.update_id}` says Successful.")
+    if complete and plan.action == "associate":
+        previous = association.find_association_update(aws.eks, cluster_name, association._Counter(), in_progress_only=False)
+        if previous is not None and previous.get("status") in ("Failed", "Cancelled"):
+            state = association.UpdateState(previous["id"], previous["status"], list(previous.get("errors") or []))
+            raise _fail(f"Association update {state.update_id} ended {state.status} ({state.error_text()}). Nothing was "
+                        "re-encrypted; fix the cause and deploy with complete=False to start it again.")
+        raise _fail(f"Refused, nothing changed: no association of {plan.key_arn} with {cluster_name} has started. "
+                    "Deploy with complete=False first, then complete=True once it is done.")
+    if plan.action == "associate" or complete:
+        _check_rights(plan, cluster_name, kinds, token_provider)
+    update_id = plan.update_id or ""
+    status, reencrypted = STATUS_ASSOCIATING, ""
+    if plan.action == "associate":
+        try:
+            # The request id makes a retried Create find the same update instead of starting another.
+            update_id = association.start_association(aws.eks, plan, client_request_token=str(event.get("RequestId") or "")[:64] or None)
+        except association.Refusal as exc:
+            raise _fail(str(exc)) from None
+    elif plan.action == "reencrypt":
+        status = STATUS_ASSOCIATED
+        if complete:
+            reencrypted = _reencrypt(plan, cluster_name, kinds, page_size, token_provider, context)
+    jsonlog.info("association", cluster=cluster_name, key=plan.key_arn, action=plan.action, status=status, update_id=update_id)
+    return {"PhysicalResourceId": physical_id(cluster_name), "Data": {
+        "KeyArn": plan.key_arn, "UpdateId": update_id, "Status": status, "Reencrypted": reencrypted,
+        "Next": _next_steps(cluster_name, plan.key_arn, status, update_id) if not reencrypted else
+        "Done: stored objects re-encrypted under the key; the verifier runs next."}}
+
+
+def _check_rights(plan: association.Plan, cluster_name: str, kinds: tuple[str, ...], token_provider: Any) -> None:
+    """Re-encryption will need cluster-wide rights: refuse before anything changes when they are missing."""
     deadline = time.monotonic() + 120.0  # the access entry may still be propagating
     try:
         with _kube_client(plan.endpoint, plan.ca_data, cluster_name, token_provider, deadline) as client:
@@ -90,42 +147,16 @@ def on_event(event: dict[str, Any], context: Any, *, clients: Any = None) -> dic
     if missing:
         raise _fail(f"Refused, nothing changed: the handler role lacks cluster-wide {', '.join(missing)}. "
                     "Check its access entry (AmazonEKSEditPolicy, cluster scope).")
-    for warning in plan.warnings:
-        jsonlog.warning("preflight.warning", detail=warning)
-    update_id = plan.update_id or ""
-    if plan.action == "associate":
-        try:
-            # The request id makes a retried Create find the same update instead of starting another.
-            update_id = association.start_association(aws.eks, plan, client_request_token=str(event.get("RequestId") or "")[:64] or None)
-        except association.Refusal as exc:
-            raise _fail(str(exc)) from None
-    jsonlog.info("association", cluster=cluster_name, key=plan.key_arn, action=plan.action, update_id=update_id)
-    return {"PhysicalResourceId": physical_id(cluster_name), "Data": {"KeyArn": plan.key_arn, "UpdateId": update_id}}
 
 
-def is_complete(event: dict[str, Any], context: Any, *, clients: Any = None) -> dict[str, Any]:
-    """False while the update runs; then rewrite every object of the configured kinds (one invocation) and finish."""
-    if event.get("RequestType") == "Delete":
-        return {"IsComplete": True}
-    cluster_name, _, kinds, page_size = _props(event)
-    aws, token_provider = clients or build_clients(_region())
-    data = event.get("Data") or {}
-    update_id = data.get("UpdateId")
-    if update_id:
-        state = association.describe_update(aws.eks, cluster_name, update_id)
-        jsonlog.info("update", cluster=cluster_name, update_id=update_id, status=state.status)
-        if state.status == "InProgress":
-            return {"IsComplete": False}
-        if state.status != "Successful":
-            raise _fail(f"Association update {update_id} ended {state.status} ({state.error_text()}). Nothing was re-encrypted; "
-                        "fix the cause and deploy again.")
-    cluster = aws.eks.describe_cluster(name=cluster_name)["cluster"]
+def _reencrypt(plan: association.Plan, cluster_name: str, kinds: tuple[str, ...], page_size: int, token_provider: Any,
+               context: Any) -> str:
+    """Rewrite every object of the configured kinds once, within this invocation; the summary, or raise naming failures."""
     remaining = context.get_remaining_time_in_millis() / 1000.0 if context is not None else 840.0
     deadline = time.monotonic() + max(1.0, remaining - SAFETY_MARGIN_SECONDS)
     summary: dict[str, str] = {}
     failed: list[str] = []
-    with _kube_client(cluster.get("endpoint") or "", (cluster.get("certificateAuthority") or {}).get("data") or "",
-                      cluster_name, token_provider, deadline) as client:
+    with _kube_client(plan.endpoint, plan.ca_data, cluster_name, token_provider, deadline) as client:
         for kind in kinds:
             try:
                 outcome = reencrypt.reencrypt(client, kind, page_size=page_size)
@@ -137,4 +168,4 @@ def is_complete(event: dict[str, Any], context: Any, *, clients: Any = None) -> 
     if failed:
         raise _fail(f"{len(failed)} object(s) could not be rewritten: {', '.join(failed[:5])}. The key is associated; fix them "
                     "and deploy again or run `eks-envelope encrypt-existing`.")
-    return {"IsComplete": True, "Data": {"Reencrypted": "; ".join(summary.values())[:1000]}}
+    return "; ".join(summary.values())[:1000]
