@@ -33,6 +33,7 @@ from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, in_standard_support, s
 from .verifier import EnvelopeEncryptionVerifier, VerifierOptions
 from .vpc import new_vpc
 from .validation import (
+    typed_props,
     MAX_FARGATE_SELECTORS,
     Problems,
     check_choice,
@@ -82,6 +83,7 @@ MANAGED_ADDONS = {
 }
 
 
+@typed_props
 class EnvelopeEncryptedCluster(Construct):
     """An EKS cluster on Fargate whose Kubernetes secrets are envelope-encrypted with a customer key.
 

@@ -16,7 +16,7 @@ from constructs import Construct
 
 from .acknowledgements import acknowledge, checkov_skip
 from .key import ClusterSecretsKey, new_logs_key
-from .validation import Problems, check_cluster_name
+from .validation import Problems, check_cluster_name, typed_props
 from .verifier import (
     CUSTOM_RESOURCE_DLQ_REASON,
     EnvelopeEncryptionVerifier,
@@ -50,6 +50,7 @@ class _ImportedClusterWithRole:
         return getattr(self._cluster, name)
 
 
+@typed_props
 class EnvelopeEncryptionForExistingCluster(Construct):
     """Associate a customer KMS key with an existing EKS cluster, re-encrypt its Secrets, then verify.
 

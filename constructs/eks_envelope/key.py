@@ -19,7 +19,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .acknowledgements import guard_suppress
-from .validation import Problems, check_key_arn, check_principal_arns, parse_kms_arn
+from .validation import Problems, check_key_arn, check_principal_arns, parse_kms_arn, typed_props
 
 #: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider).
 CLUSTER_ROLE_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants")
@@ -90,6 +90,7 @@ def default_deploy_principal(scope: Construct) -> iam.IPrincipal | None:
     return None
 
 
+@typed_props
 class ClusterSecretsKey(Construct):
     """A KMS customer managed key and alias for EKS secrets envelope encryption.
 

@@ -19,6 +19,7 @@ from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VE
 from .acknowledgements import acknowledge, checkov_skip
 from .handler import handler_dir as handler_asset_dir
 from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
+from .validation import typed_props
 
 #: Leaves a minute of the provider framework's 15 minutes for its own bookkeeping.
 HANDLER_TIMEOUT = Duration.minutes(14)
@@ -32,6 +33,7 @@ DEFAULT_POD_IMAGE = "public.ecr.aws/docker/library/busybox:stable"
 NAMESPACE_ACCESS_POLICY = "AmazonEKSEditPolicy"
 
 
+@typed_props
 @dataclass(frozen=True)
 class VerifierOptions:
     """How the post-deploy envelope-encryption verification runs.
@@ -59,6 +61,7 @@ class VerifierOptions:
     reserved_concurrency: int | None = None
 
 
+@typed_props
 class EnvelopeEncryptionVerifier(Construct):
     """Runs the envelope-encryption checks on Create and on each Update that changes cluster or key.
 
@@ -79,7 +82,7 @@ class EnvelopeEncryptionVerifier(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        cluster: eks.Cluster,
+        cluster: eks.ICluster,
         key: kms.IKey,
         options: VerifierOptions,
         wait_for: Sequence[IDependable] = (),
@@ -88,7 +91,8 @@ class EnvelopeEncryptionVerifier(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """
-        :param cluster: the cluster to verify (its VPC, role and security groups are used).
+        :param cluster: the cluster to verify (its VPC, role and security groups are used): an ``eks.Cluster``,
+            or an imported cluster that also carries its ``role``.
         :param key: the key the cluster must envelope-encrypt secrets with.
         :param options: which optional stages run.
         :param wait_for: what must exist first (Fargate profile, add-ons). :default: - the cluster only
