@@ -304,6 +304,35 @@ def fargate_profiles_have_at_most_five_selectors(template: dict[str, Any]) -> li
     return found
 
 
+def log_group_keys_let_cloudwatch_logs_use_them(template: dict[str, Any]) -> list[Violation]:
+    """A log group's KMS key (of the same template) lets CloudWatch Logs use it, in its key policy.
+
+    Source: Amazon CloudWatch Logs user guide, "Encrypt log data in CloudWatch Logs using AWS KMS" (the key
+    policy must allow ``logs.<region>.amazonaws.com`` kms:Encrypt*, Decrypt*, ReEncrypt*, GenerateDataKey*,
+    Describe*; CreateLogGroup fails otherwise). aws-cdk-lib's LogGroup does not add that statement.
+    """
+    resources = template.get("Resources") or {}
+    found = []
+    for lid, body in _resources(template, "AWS::Logs::LogGroup"):
+        key_id = _ref_target((body.get("Properties") or {}).get("KmsKeyId"))
+        key = resources.get(key_id or "")
+        if not key or key.get("Type") != "AWS::KMS::Key":
+            continue
+        statements = ((key.get("Properties") or {}).get("KeyPolicy") or {}).get("Statement") or []
+        allowed = False
+        for statement in statements:
+            service = _text((statement.get("Principal") or {}).get("Service") if isinstance(statement.get("Principal"), dict) else "")
+            actions = statement.get("Action") or []
+            actions = [actions] if isinstance(actions, str) else actions
+            if statement.get("Effect") == "Allow" and re.search(r"(^|[\[\s\"])logs\.", service) and \
+                    any(a in ("kms:*", "kms:Encrypt*", "kms:GenerateDataKey*") for a in actions):
+                allowed = True
+        if not allowed:
+            found.append((lid, f"its key {key_id} does not let CloudWatch Logs (logs.<region>.amazonaws.com) use it: "
+                               "CreateLogGroup fails at deploy; add the service to the key policy"))
+    return found
+
+
 RULES: tuple[Rule, ...] = (
     periodic_config_rules_have_no_scope,
     custom_resources_answer_within_an_hour,
@@ -311,6 +340,7 @@ RULES: tuple[Rule, ...] = (
     new_vpc_without_nat_has_endpoints,
     key_policies_name_only_this_bootstrap,
     fargate_profiles_have_at_most_five_selectors,
+    log_group_keys_let_cloudwatch_logs_use_them,
 )
 
 

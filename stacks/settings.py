@@ -186,7 +186,8 @@ class ContextProblem(Problem):
 _PROP_TO_CONTEXT_KEY = {"key": "existing_key_arn", "key_arn": "existing_key_arn", "key_alias/key_admin_arns": "key_admin_arns",
                         "monitoring.schedule": "verify_schedule_minutes",
                         "monitoring.lookback (hours)": "verify_lookback_hours",
-                        "alarm_email/alarm_topic": "alarm_email"}
+                        "alarm_email/alarm_topic": "alarm_email",
+                        "VerifierOptions.reserved_concurrency": "verifier_reserved_concurrency"}
 #: Advice about construct props the app does not expose, in the app's terms.
 _PROP_ADVICE_IN_APP_TERMS = {
     "or bring a VPC with endpoints (vpc=...), ": "or compose EnvelopeEncryptedCluster with your own VPC with endpoints, ",

@@ -90,6 +90,19 @@ def _bootstrap_key(qualifier: str) -> dict[str, Any]:
     return _key({"Fn::Sub": _BOOTSTRAP_ROLE["Fn::Sub"].replace("{q}", qualifier)})
 
 
+def _log_group(key_statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return _template({
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"},
+            *key_statements]}}},
+        "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}},
+    })
+
+
+_LOGS_STATEMENT = {"Effect": "Allow", "Principal": {"Service": {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}},
+                   "Action": ["kms:Decrypt*", "kms:Encrypt*", "kms:GenerateDataKey*"], "Resource": "*"}
+
+
 FAILING: dict[str, list[Any]] = {
     "periodic_config_rules_have_no_scope": [
         pytest.param(_template({"Rule": _config_rule("EKS_SECRETS_ENCRYPTED", **_SCOPE)}), id="eks-secrets-encrypted-scoped"),
@@ -122,6 +135,10 @@ FAILING: dict[str, list[Any]] = {
         pytest.param(_template({"P": {"Type": "AWS::EKS::FargateProfile", "Properties": {"Selectors": [
             {"Namespace": "n", "Labels": [{"Key": f"k{i}", "Value": "v"} for i in range(6)]}]}}}), id="six-labels"),
     ],
+    "log_group_keys_let_cloudwatch_logs_use_them": [
+        pytest.param(_log_group([]), id="root-only-key"),
+        pytest.param(_log_group([{**_LOGS_STATEMENT, "Principal": {"Service": "cloudwatch.amazonaws.com"}}]), id="other-service"),
+    ],
 }
 
 PASSING: dict[str, list[Any]] = {
@@ -150,6 +167,10 @@ PASSING: dict[str, list[Any]] = {
     ],
     "fargate_profiles_have_at_most_five_selectors": [
         pytest.param(_template({"P": {"Type": "AWS::EKS::FargateProfile", "Properties": {"Selectors": [{"Namespace": f"n{i}"} for i in range(5)]}}}), id="five-selectors"),
+    ],
+    "log_group_keys_let_cloudwatch_logs_use_them": [
+        pytest.param(_log_group([_LOGS_STATEMENT]), id="logs-service-allowed"),
+        pytest.param(_template({"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"KmsKeyId": "arn:aws:kms:eu-west-1:1:key/x"}}}), id="key-of-another-template"),
     ],
 }
 
@@ -194,5 +215,5 @@ def test_scan_runs_the_rules_over_an_assembly(tmp_path) -> None:
     findings = constraints().run(templates)
     assert [(f["rule"], f["template"], f["logical_id"]) for f in findings] == [("no_plain_retain", "Bad.template.json", "Key")]
     outcome = constraints().summarise(findings, templates)
-    assert outcome.failed and outcome.summary.startswith("constraints: 1 violation of 6 service rules on 2 templates")
+    assert outcome.failed and outcome.summary.startswith(f"constraints: 1 violation of {len(constraints().RULES)} service rules on 2 templates")
     assert constraints().main([str(tmp_path)]) == 1

@@ -144,6 +144,7 @@ def test_fails_on_every_wrong_type_at_once_before_any_value_check(stack: cdk.Sta
     [
         pytest.param(lambda: VerifierOptions(pod_check="false"), r"VerifierOptions.pod_check='false': give True or False", id="verifier-bool"),
         pytest.param(lambda: VerifierOptions(reserved_concurrency=2.0), r"VerifierOptions.reserved_concurrency=2.0: give a whole number: 2", id="verifier-int"),
+        pytest.param(lambda: VerifierOptions(reserved_concurrency=0), r"VerifierOptions.reserved_concurrency=0: give at least 1", id="verifier-no-concurrency"),
         pytest.param(lambda: MonitoringOptions(schedule=60), r"MonitoringOptions.schedule=60: give an aws_cdk.Duration, e.g. Duration.minutes\(60\)", id="monitoring-duration"),
         pytest.param(lambda: MonitoringOptions(config_rule="true"), r"MonitoringOptions.config_rule='true'", id="monitoring-bool"),
     ],

@@ -5,7 +5,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Sequence
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
@@ -19,7 +19,7 @@ from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VE
 from .acknowledgements import acknowledge, checkov_skip
 from .handler import handler_dir as handler_asset_dir
 from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
-from .validation import typed_props
+from .validation import Problems, typed_props
 
 #: Leaves a minute of the provider framework's 15 minutes for its own bookkeeping.
 HANDLER_TIMEOUT = Duration.minutes(14)
@@ -59,6 +59,16 @@ class VerifierOptions:
     rerun_on_every_deploy: bool = False
     pod_image: str = DEFAULT_POD_IMAGE
     reserved_concurrency: int | None = None
+
+    def __post_init__(self) -> None:
+        # Found by the option-space test: -1 reached the template (CloudFormation refuses it) and 0 would
+        # throttle every invocation, so the deploy would wait for a verification that never runs.
+        concurrency = self.reserved_concurrency
+        if concurrency is not None and not Token.is_unresolved(concurrency) and concurrency < 1:
+            problems = Problems()
+            problems.add("VerifierOptions.reserved_concurrency", concurrency,
+                         "give at least 1 (0 stops the verifier from ever running), or None to reserve none")
+            problems.raise_if_any()
 
 
 @typed_props
