@@ -1,6 +1,6 @@
 """Typed props (issue 20): every prop of every public construct is checked for type before its value.
 
-One mechanism (``validation.typed_props``, a class decorator reading the constructor's annotations)
+One mechanism (``props.typed_props``, a class decorator reading the constructor's annotations)
 serves every public class; the tests below hold the class, not a list: a public class added later
 without the decorator, or a prop whose annotation the checker cannot read, fails here.
 """
@@ -21,7 +21,8 @@ from aws_cdk import aws_sns as sns
 
 import eks_envelope
 from eks_envelope import EnvelopeConfigError, EnvelopeEncryptedCluster, MonitoringOptions, VerifierOptions
-from eks_envelope.validation import Problems, check_cidrs, check_cluster_name, type_problems
+from eks_envelope.props import type_problems
+from eks_envelope.validation import Problems, check_cidrs, check_cluster_name
 from stacks.settings import settings_from_context
 from tests.helpers import new_app
 

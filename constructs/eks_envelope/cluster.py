@@ -32,8 +32,8 @@ from .protection import ClusterDeletionProtection
 from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, in_standard_support, standard_support_versions
 from .verifier import EnvelopeEncryptionVerifier, VerifierOptions
 from .vpc import new_vpc
+from .props import typed_props
 from .validation import (
-    typed_props,
     MAX_FARGATE_SELECTORS,
     Problems,
     check_choice,

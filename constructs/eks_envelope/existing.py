@@ -16,7 +16,8 @@ from constructs import Construct
 
 from .acknowledgements import acknowledge, checkov_skip
 from .key import ClusterSecretsKey, new_logs_key
-from .validation import Problems, check_cluster_name, typed_props
+from .props import typed_props
+from .validation import Problems, check_cluster_name
 from .verifier import (
     CUSTOM_RESOURCE_DLQ_REASON,
     EnvelopeEncryptionVerifier,

@@ -19,7 +19,8 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .acknowledgements import guard_suppress
-from .validation import Problems, check_key_arn, check_principal_arns, parse_kms_arn, typed_props
+from .props import typed_props
+from .validation import Problems, check_key_arn, check_principal_arns, parse_kms_arn
 
 #: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider).
 CLUSTER_ROLE_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants")

@@ -37,7 +37,8 @@ from .contract import (
 )
 from .key import deny_create_grant_except_for_aws_services
 from .acknowledgements import acknowledge
-from .validation import Problems, check_int_range, is_token, typed_props
+from .props import typed_props
+from .validation import Problems, check_int_range, is_token
 
 #: CloudWatch namespace of the scheduled verification's metrics.
 DEFAULT_METRIC_NAMESPACE = "EksEnvelope"

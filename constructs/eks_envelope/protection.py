@@ -21,7 +21,7 @@ from aws_cdk import CustomResource, Duration
 from constructs import Construct, IDependable
 
 from .contract import DELETION_PROTECTION_RESOURCE_TYPE
-from .validation import typed_props
+from .props import typed_props
 
 #: The Provider framework's Lambda runs at most 15 minutes; a minute more covers its own reply.
 #: Without it, a crashed framework holds the stack for CloudFormation's default hour.

@@ -19,7 +19,8 @@ from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VE
 from .acknowledgements import acknowledge, checkov_skip
 from .handler import handler_dir as handler_asset_dir
 from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
-from .validation import Problems, typed_props
+from .props import typed_props
+from .validation import Problems
 
 #: Leaves a minute of the provider framework's 15 minutes for its own bookkeeping.
 HANDLER_TIMEOUT = Duration.minutes(14)

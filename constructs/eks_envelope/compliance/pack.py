@@ -16,7 +16,7 @@ from aws_cdk import (
 from cdk_nag import NagMessageLevel, NagPack
 from constructs import IConstruct
 
-from ..validation import typed_props
+from ..props import typed_props
 from .rule import NON_COMPLIANT, PACK_NAME, Rule
 from .rules import RULES
 from .template import RUN_CACHE, SYNTHESIZED
