@@ -201,7 +201,7 @@ def render(versions, runs, stats, prof, verifier, imports, import_top, suite, to
             f" packs included); {refused['count']} refused combinations {refused['total']:.1f} s; {lib['count']} library cases"
             f" {lib['total']:.1f} s. On the {space['templates']} templates: the constraints checker {space['constraints_s']:.2f} s"
             f" ({space['violations']} violations), the lifecycle model {space['lifecycle_s']:.1f} s ({space['injected_failures']}"
-            f" injected failures), cfn-lint once over all of them "
+            f" injected failures), cfn-lint (one process per core) over all of them "
             + (f"{space['cfn_lint_s']:.1f} s ({space['cfn_lint_errors']} errors)" if space["cfn_lint_s"] is not None else "not run (no .venv-scan)")
             + f". Total {space['total_s']:.1f} s.")
     else:
