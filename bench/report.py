@@ -190,6 +190,24 @@ def render(versions, runs, stats, prof, verifier, imports, import_top, suite, to
         add("Not run (BENCH_SKIP_TESTS=1).")
     add("")
 
+    space = prof.get("option_space")
+    add("## 6. Option space")
+    add("")
+    if space:
+        app, refused, lib = space["app"], space["refused"], space["library"]
+        add(f"`tests/test_option_space.py`'s phases in one process (bench/option_space_probe.py), each configuration"
+            f" synthesized once, one App each, in-process: generating the pairwise combinations {space['generate_s']:.1f} s;"
+            f" {app['count']} app combinations {app['total']:.1f} s (median {app['median']:.2f} s, max {app['max']:.2f} s,"
+            f" packs included); {refused['count']} refused combinations {refused['total']:.1f} s; {lib['count']} library cases"
+            f" {lib['total']:.1f} s. On the {space['templates']} templates: the constraints checker {space['constraints_s']:.2f} s"
+            f" ({space['violations']} violations), the lifecycle model {space['lifecycle_s']:.1f} s ({space['injected_failures']}"
+            f" injected failures), cfn-lint (one process per core) over all of them "
+            + (f"{space['cfn_lint_s']:.1f} s ({space['cfn_lint_errors']} errors)" if space["cfn_lint_s"] is not None else "not run (no .venv-scan)")
+            + f". Total {space['total_s']:.1f} s.")
+    else:
+        add("Not measured in this run.")
+    add("")
+
     add("## Profile: where synth time goes")
     add("")
     P, N, PK = prof["phases"], prof["node"], prof["packs"]

@@ -209,6 +209,17 @@ def verifier_costs(env: dict[str, str]) -> dict:
     return result
 
 
+def option_space_cost(env: dict[str, str]) -> dict:
+    """bench/option_space_probe.py: tests/test_option_space.py's phases (generate, synth, checks), in one process."""
+    out_json = Path(tempfile.mkdtemp(prefix="bench-space-")) / "space.json"
+    proc = subprocess.run([PY, "bench/option_space_probe.py", str(out_json)], cwd=REPO, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit("option-space probe failed:\n" + proc.stdout[-4000:] + proc.stderr[-2000:])
+    result = json.loads(out_json.read_text())
+    shutil.rmtree(out_json.parent, ignore_errors=True)
+    return result
+
+
 def test_suite(env: dict[str, str]) -> tuple[float, str, int, float]:
     """One `pytest -q` as `make test` runs it (pyproject's addopts: a worker per core); wall clock and CPU seconds."""
     import resource
@@ -332,6 +343,8 @@ def main() -> None:
     print("bench: verifier ...", flush=True)
     verifier = verifier_costs(env)
     imports, import_top = handler_import_times()
+    print("bench: option space (tests/test_option_space.py's phases) ...", flush=True)
+    prof["option_space"] = option_space_cost(env)
 
     if os.environ.get("BENCH_SKIP_TESTS") == "1":
         suite = None

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling modules, also when loaded by path (tests)
+import constraints  # noqa: E402
 from scan_common import (  # noqa: E402
     MIN_SKIP_REASON, Outcome, Resource, ScanError, find_templates, load_resources, rel,
     run_tool as _run,
@@ -239,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         scanners = [
             ("checkov", "checkov", run_checkov, summarise_checkov),
             ("cfn-lint", "cfn-lint", run_cfn_lint, summarise_cfn_lint),
+            ("constraints", "constraints", constraints.run, constraints.summarise),  # scripts/constraints.py
         ]
         notes = []
         if control_tower_selected(args.assembly):

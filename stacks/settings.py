@@ -76,7 +76,12 @@ class AppSettings:
         return f"eks-envelope-{self.env_name}" if self.env_name else "eks-envelope"
 
 
+#: Spellings of a boolean that are not ours: refused with the fix, never guessed ("no" is not false here).
+_OTHER_BOOLEAN_WORDS = frozenset({"yes", "no", "y", "n", "on", "off", "1", "0", "t", "f", "enabled", "disabled", "none", "null"})
+
+
 def _as_bool(raw: Any) -> bool:
+    """true or false: a JSON boolean (cdk.json) or that text (``-c``, where every value is a string)."""
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
@@ -89,7 +94,7 @@ def _as_bool_or_reason(raw: Any) -> bool | str:
     try:
         return _as_bool(raw)
     except ValueError:
-        if isinstance(raw, str) and raw.strip():
+        if isinstance(raw, str) and raw.strip() and raw.strip().lower() not in _OTHER_BOOLEAN_WORDS:
             return raw.strip()
         raise ValueError("use true, false, or the reason a reviewer reads in the compliance report") from None
 
@@ -120,6 +125,9 @@ def _as_list(raw: Any) -> tuple[str, ...]:
 def _as_str(raw: Any) -> str:
     if isinstance(raw, str) and raw.strip():
         return raw.strip()
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        # cdk.json's "kubernetes_version": 1.30 is the number 1.3: never read a number as text.
+        raise ValueError(f"use a string: write it in quotes in cdk.json, e.g. {json.dumps(str(raw))}")
     raise ValueError("use a non-empty string")
 
 
@@ -182,7 +190,8 @@ class ContextProblem(Problem):
 _PROP_TO_CONTEXT_KEY = {"key": "existing_key_arn", "key_arn": "existing_key_arn", "key_alias/key_admin_arns": "key_admin_arns",
                         "monitoring.schedule": "verify_schedule_minutes",
                         "monitoring.lookback (hours)": "verify_lookback_hours",
-                        "alarm_email/alarm_topic": "alarm_email", "monitoring.config_rule": "config_rule"}
+                        "alarm_email/alarm_topic": "alarm_email", "monitoring.config_rule": "config_rule",
+                        "VerifierOptions.reserved_concurrency": "verifier_reserved_concurrency"}
 #: Advice about construct props the app does not expose, in the app's terms.
 _PROP_ADVICE_IN_APP_TERMS = {
     "VerifierOptions(pod_image='": "-c verifier_pod_image='",

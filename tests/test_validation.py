@@ -37,7 +37,7 @@ def build(**props: Any) -> None:
         pytest.param({"key_arn": "arn:aws:kms:eu-west-1:123456789012:alias/eks"}, r"key='arn:aws:kms:eu-west-1:123456789012:alias/eks': an alias can be re-pointed", id="alias-arn-as-key"),
         pytest.param({"key_arn": KEY_ARN.replace("eu-west-1", "us-east-1")}, r"EKS needs a key in the cluster's region eu-west-1", id="key-in-another-region"),
         pytest.param({"public_access_cidrs": ["10.0.0.300/8"]}, r"public_access_cidrs='10.0.0.300/8': use a CIDR block", id="malformed-cidr"),
-        pytest.param({"public_access_cidrs": ["10.0.0.1/8"]}, r"host bits zero", id="cidr-host-bits"),
+        pytest.param({"public_access_cidrs": ["10.0.0.1/8"]}, r"public_access_cidrs='10.0.0.1/8': host bits must be zero: did you mean '10.0.0.0/8'\?", id="cidr-host-bits"),
         pytest.param({"public_access_cidrs": ["0.0.0.0/0"]}, r"public_access_cidrs='0.0.0.0/0': this opens the Kubernetes API.*allow_public_endpoint_from_anywhere=True", id="anywhere-without-opt-in"),
         pytest.param({"max_azs": 0}, r"max_azs=0: give a whole number from 2 to 6", id="zero-azs"),
         pytest.param({"nat_gateways": -1}, r"nat_gateways=-1: give a whole number from 0 to 2", id="negative-nat"),

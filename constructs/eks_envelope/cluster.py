@@ -33,6 +33,7 @@ from .protection import ClusterDeletionProtection
 from .support import DEFAULT_SUPPORT_TYPE, SUPPORT_TYPES, cdk_names, support_warning, version_problem
 from .verifier import EnvelopeEncryptionVerifier, VerifierOptions
 from .vpc import endpoints_without_nat, new_vpc
+from .props import typed_props
 from .validation import (
     MAX_FARGATE_SELECTORS,
     Problems,
@@ -76,6 +77,7 @@ MANAGED_ADDONS = {
 }
 
 
+@typed_props
 class EnvelopeEncryptedCluster(Construct):
     """An EKS cluster on Fargate whose Kubernetes secrets are envelope-encrypted with a customer key.
 

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from .acknowledgements import acknowledge, checkov_skip
 from .key import ClusterSecretsKey, new_logs_key
+from .props import typed_props
 from .validation import Problems, check_cluster_name
 from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
 from .verifier import (
@@ -50,6 +51,7 @@ class _ImportedClusterWithRole:
         return getattr(self._cluster, name)
 
 
+@typed_props
 class EnvelopeEncryptionForExistingCluster(Construct):
     """Associate a customer KMS key with an existing EKS cluster, then (a later deploy) re-encrypt and verify.
 

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from .acknowledgements import guard_suppress
 from .bootstrap import default_deploy_principal
+from .props import typed_props
 from .validation import Problems, check_key_arn, check_principal_arns, parse_kms_arn
 
 #: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider).
@@ -81,6 +82,7 @@ def _principal_arn(principal: iam.IPrincipal | None) -> str | None:
     return role_arn if isinstance(role_arn, str) else None
 
 
+@typed_props
 class ClusterSecretsKey(Construct):
     """A KMS customer managed key and alias for EKS secrets envelope encryption.
 

@@ -36,6 +36,7 @@ from .contract import (
 )
 from .key import deny_create_grant_except_for_aws_services
 from .acknowledgements import acknowledge
+from .props import typed_props
 from .validation import Problems, check_int_range, is_token
 
 #: CloudWatch namespace of the scheduled verification's metrics.
@@ -80,6 +81,7 @@ KEY_THREATS: tuple[KeyThreat, ...] = (
 )
 
 
+@typed_props
 @dataclass(frozen=True)
 class MonitoringOptions:
     """How the cluster is watched after the deploy.
@@ -180,6 +182,7 @@ def scheduled_payload(properties: Mapping[str, str], options: MonitoringOptions)
     return payload
 
 
+@typed_props
 class EnvelopeEncryptionMonitoring(Construct):
     """Scheduled verification, alarms on its metric and alerts on key-threatening events, to one topic.
 

@@ -21,12 +21,14 @@ from aws_cdk import CustomResource, Duration
 from constructs import Construct, IDependable
 
 from .contract import DELETION_PROTECTION_RESOURCE_TYPE
+from .props import typed_props
 
 #: The Provider framework's Lambda runs at most 15 minutes; a minute more covers its own reply.
 #: Without it, a crashed framework holds the stack for CloudFormation's default hour.
 CUSTOM_RESOURCE_SERVICE_TIMEOUT = Duration.minutes(16)
 
 
+@typed_props
 class ClusterDeletionProtection(Construct):
     """Turns EKS deletion protection on after a verified deploy, and off for a deliberate teardown."""
 

@@ -131,23 +131,48 @@ def check_namespaces(problems: Problems, field_name: str, namespaces: Sequence[s
 
 
 def check_cidrs(problems: Problems, field_name: str, cidrs: Sequence[str], *, allow_anywhere: bool) -> None:
+    """CIDR blocks as written, never interpreted: a bare address is refused with its ``/32`` (or ``/128``)
+    rather than normalised, so the template says exactly what the user wrote and the fix is theirs."""
     if isinstance(cidrs, str) or not isinstance(cidrs, (list, tuple)):
         problems.add(field_name, cidrs, "give a list of CIDR blocks, e.g. ['203.0.113.0/24']")
         return
     for cidr in cidrs:
         if is_token(cidr):
             continue
-        try:
-            net = ipaddress.ip_network(cidr, strict=True)
-        except (ValueError, TypeError):
-            problems.add(field_name, cidr, "use a CIDR block with host bits zero, e.g. '203.0.113.0/24'")
+        fix = _cidr_problem(cidr)
+        if fix:
+            problems.add(field_name, cidr, fix)
             continue
-        if net.prefixlen == 0 and not allow_anywhere:
+        if ipaddress.ip_network(cidr).prefixlen == 0 and not allow_anywhere:
             problems.add(
                 field_name, cidr,
                 "this opens the Kubernetes API to the whole internet; list your own ranges, or opt in explicitly "
                 "with allow_public_endpoint_from_anywhere=True (or, better, the reason, which the compliance report shows)",
             )
+
+
+def _cidr_problem(cidr: Any) -> str | None:
+    """What is wrong with one CIDR block, most specific first; None when it is a valid network."""
+    example = "use a CIDR block like '203.0.113.0/24'"
+    if not isinstance(cidr, str):
+        return example
+    address, slash, prefix = cidr.strip().partition("/")
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"{example} ({address!r} is not an IP address)"
+    if not slash:
+        return f"a single address needs its prefix length: give '{ip}/{ip.max_prefixlen}'"
+    if not prefix.isdigit():
+        return f"the prefix length after '/' is a number from 0 to {ip.max_prefixlen}, e.g. '{ip}/{ip.max_prefixlen}'"
+    if not 0 <= int(prefix) <= ip.max_prefixlen:
+        return f"prefix length /{prefix} is out of range: IPv{ip.version} prefixes are /0 to /{ip.max_prefixlen}"
+    if cidr != cidr.strip():
+        return f"remove the surrounding spaces: {cidr.strip()!r}"
+    network = ipaddress.ip_network(cidr, strict=False)
+    if network.network_address != ip:
+        return f"host bits must be zero: did you mean '{network}'?"
+    return None
 
 
 def is_open_to_anywhere(cidr: str) -> bool:
@@ -200,8 +225,17 @@ def check_cluster_name(problems: Problems, field_name: str, name: str | None) ->
     if not _CLUSTER_NAME_RE.match(name):
         fix = "1-100 letters, digits or '-', starting with a letter or digit"
         if "_" in name:
-            fix += f" (CloudFormation refuses '_' in cluster names: try {name.replace('_', '-')!r})"
+            fix += " (CloudFormation refuses '_' in cluster names)"
+        suggestion = _valid_cluster_name(name)
+        if suggestion:
+            fix += f": try {suggestion!r}"
         problems.add(field_name, name, fix)
+
+
+def _valid_cluster_name(name: str) -> str | None:
+    """The nearest valid cluster name: other characters become '-', runs of '-' one, no '-' at the ends."""
+    candidate = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9-]", "-", name)).strip("-")[:100].rstrip("-")
+    return candidate if _CLUSTER_NAME_RE.match(candidate) else None
 
 
 _AZ_NAME_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")

@@ -5,7 +5,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Sequence
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
@@ -19,6 +19,8 @@ from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VE
 from .acknowledgements import acknowledge, checkov_skip
 from .handler import handler_dir as handler_asset_dir
 from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
+from .props import typed_props
+from .validation import Problems
 
 #: Leaves a minute of the provider framework's 15 minutes for its own bookkeeping.
 HANDLER_TIMEOUT = Duration.minutes(14)
@@ -32,6 +34,7 @@ DEFAULT_POD_IMAGE = "public.ecr.aws/docker/library/busybox:stable"
 NAMESPACE_ACCESS_POLICY = "AmazonEKSEditPolicy"
 
 
+@typed_props
 @dataclass(frozen=True)
 class VerifierOptions:
     """How the post-deploy envelope-encryption verification runs.
@@ -58,7 +61,18 @@ class VerifierOptions:
     pod_image: str = DEFAULT_POD_IMAGE
     reserved_concurrency: int | None = None
 
+    def __post_init__(self) -> None:
+        # Found by the option-space test: -1 reached the template (CloudFormation refuses it) and 0 would
+        # throttle every invocation, so the deploy would wait for a verification that never runs.
+        concurrency = self.reserved_concurrency
+        if concurrency is not None and not Token.is_unresolved(concurrency) and concurrency < 1:
+            problems = Problems()
+            problems.add("VerifierOptions.reserved_concurrency", concurrency,
+                         "give at least 1 (0 stops the verifier from ever running), or None to reserve none")
+            problems.raise_if_any()
 
+
+@typed_props
 class EnvelopeEncryptionVerifier(Construct):
     """Runs the envelope-encryption checks on Create and on each Update that changes cluster or key.
 
@@ -79,7 +93,7 @@ class EnvelopeEncryptionVerifier(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        cluster: eks.Cluster,
+        cluster: eks.ICluster,
         key: kms.IKey,
         options: VerifierOptions,
         wait_for: Sequence[IDependable] = (),
@@ -88,7 +102,8 @@ class EnvelopeEncryptionVerifier(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     ) -> None:
         """
-        :param cluster: the cluster to verify (its VPC, role and security groups are used).
+        :param cluster: the cluster to verify (its VPC, role and security groups are used): an ``eks.Cluster``,
+            or an imported cluster that also carries its ``role``.
         :param key: the key the cluster must envelope-encrypt secrets with.
         :param options: which optional stages run.
         :param wait_for: what must exist first (Fargate profile, add-ons). :default: - the cluster only

@@ -16,11 +16,13 @@ from aws_cdk import (
 from cdk_nag import NagMessageLevel, NagPack
 from constructs import IConstruct
 
+from ..props import typed_props
 from .rule import NON_COMPLIANT, PACK_NAME, Rule
 from .rules import RULES
 from .template import RUN_CACHE, SYNTHESIZED
 
 
+@typed_props
 class EnvelopeEncryptionChecks(NagPack):
     """cdk-nag v3 pack ``EnvelopeEncryption``: envelope-encrypted EKS on Fargate.
 
