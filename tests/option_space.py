@@ -33,6 +33,7 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/PlatformAdmin"
 ROLE2 = f"arn:aws:iam::{ACCOUNT}:role/OnCall"
 BREAK_GLASS = f"arn:aws:iam::{ACCOUNT}:role/BreakGlass"
 KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_ARN2 = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/5678abcd-12ab-34cd-56ef-1234567890ab"
 TOPIC_ARN = f"arn:aws:sns:eu-west-1:{ACCOUNT}:oncall"
 PRIVATE_IMAGE = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/busybox:stable"
 
@@ -70,15 +71,20 @@ APP_OPTIONS: dict[str, tuple[str | None, ...]] = {
     "compliance_packs": (None, "none", "all", "EnvelopeEncryption", "AwsSolutions,EnvelopeEncryption,ControlTower"),
     "verify_lookback_hours": (None, "48"),
     "verify_schedule_secret": ("false", "true"),
-    "config_rule": ("false", "true"),
+    "config_rule": (None, "false"),  # "true" is always refused (REFUSED)
+    "account_guardrail_key_arns": (None, KEY_ARN),
+    "org_guardrail_key_arns": (None, KEY_ARN, f"{KEY_ARN},{KEY_ARN2}"),
 }
 KEYS = tuple(APP_OPTIONS)
 
 
-#: Pairs of values the app refuses, by design: (what, the two keys, predicate over their values, field it names).
-#: A predicate sees both keys (None: not given).
-REFUSAL_RULES: tuple[tuple[str, tuple[str, str], Callable[[Any, Any], bool], str], ...] = (
-    ("no NAT with the verifier on", ("nat_gateways", "verify"), lambda nat, verify: nat == "0" and verify != "false", "nat_gateways"),
+#: Values the app refuses, by design: (what, the keys, predicate over their values, field it names).
+#: A predicate sees every one of its keys (None: not given).
+REFUSAL_RULES: tuple[tuple[str, tuple[str, ...], Callable[..., bool], str], ...] = (
+    ("no NAT with the canary image pulled from the internet", ("nat_gateways", "verify", "verify_pod", "verifier_pod_image"),
+     lambda nat, verify, pod, image: nat == "0" and verify != "false" and pod != "false" and image is None, "nat_gateways"),
+    ("deletion protection without the verifier to switch it on", ("verify", "deletion_protection"),
+     lambda verify, protect: verify == "false" and protect == "true", "deletion_protection"),
     ("key lock without break-glass roles", ("key_lock", "key_lock_break_glass_arns"),
      lambda lock, glass: lock == "true" and not glass, "key_lock_break_glass_arns"),
     ("break-glass roles without the lock", ("key_lock", "key_lock_break_glass_arns"),
@@ -97,8 +103,9 @@ for _rule in REFUSAL_RULES:
 
 
 def refusals(context: dict[str, Any]) -> list[tuple[str, str]]:
-    """(what, field) for each refusal rule whose two keys the (partial) context holds and whose pair it meets."""
-    return [(what, name) for what, (a, b), holds, name in REFUSAL_RULES if a in context and b in context and holds(context[a], context[b])]
+    """(what, field) for each refusal rule whose keys the (partial) context all holds and whose values it meets."""
+    return [(what, name) for what, keys, holds, name in REFUSAL_RULES
+            if all(k in context for k in keys) and holds(*(context[k] for k in keys))]
 
 
 def accepted(context: dict[str, Any]) -> bool:
@@ -107,9 +114,9 @@ def accepted(context: dict[str, Any]) -> bool:
 
 def _accepts(row: dict[str, Any], key: str, value: Any) -> bool:
     """Whether ``row`` plus ``key=value`` meets no refusal rule involving ``key`` (the row itself is accepted)."""
-    for _, (a, b), holds, _ in _RULES_OF_KEY.get(key, ()):
-        other = b if a == key else a
-        if other in row and holds(*((value, row[other]) if a == key else (row[other], value))):
+    for _, keys, holds, _ in _RULES_OF_KEY.get(key, ()):
+        candidate = {**row, key: value}
+        if all(k in candidate for k in keys) and holds(*(candidate[k] for k in keys)):
             return False
     return True
 
@@ -171,6 +178,11 @@ def uncovered_pairs(rows: list[dict[str, Any]]) -> list[tuple[str, Any, str, Any
 REFUSED: tuple[tuple[dict[str, str], str], ...] = (
     ({"nat_gateways": "0"}, "nat_gateways"),
     ({"nat_gateways": "0", "verify": "true"}, "nat_gateways"),
+    ({"nat_gateways": "0", "verify_pod": "true", "verifier_pod_image": "public.ecr.aws/docker/library/busybox:stable"}, "nat_gateways"),
+    ({"config_rule": "true"}, "config_rule"),
+    ({"config_rule": "true", "monitoring": "false"}, "config_rule"),
+    ({"verify": "false", "deletion_protection": "true"}, "deletion_protection"),
+    ({"org_guardrail_key_arns": "arn:aws:kms:eu-west-1:123456789012:alias/eks"}, "org_guardrail_key_arns"),
     ({"key_lock": "true"}, "key_lock_break_glass_arns"),
     ({"key_lock_break_glass_arns": BREAK_GLASS}, "key_lock_break_glass_arns"),
     ({"key_lock": "true", "key_lock_break_glass_arns": BREAK_GLASS, "existing_key_arn": KEY_ARN}, "key_lock"),

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from eks_envelope import EnvelopeConfigError, EnvelopeEncryptedCluster
 from eks_envelope.cluster import DEFAULT_KUBERNETES_VERSION
-from tests.helpers import construct_template, only_resource
+from tests.helpers import construct_template, new_app, only_resource
 
 ADMIN = "arn:aws:iam::123456789012:role/PlatformAdmin"
 #: The name the app gives its cluster (the construct's own default derives one from its path).
@@ -229,3 +231,29 @@ def test_verification_delete_always_reaches_its_handler(template: Template) -> N
     assert len(policies) == 2 and len(roles) == 2
     assert policies | roles <= depends
     assert verification["Properties"]["RollbackSafe"] == "true"
+
+
+# --- verify=False: nothing can switch protection on after the deploy, so none is set at creation ---------
+
+@pytest.fixture(scope="module")
+def unverified() -> tuple[cdk.Stack, Template]:
+    stack = cdk.Stack(new_app(), "Unverified")
+    EnvelopeEncryptedCluster(stack, "Cluster", cluster_name="eks-envelope", verify=False, monitor=False)
+    return stack, Template.from_stack(stack)
+
+
+def test_without_the_verifier_the_cluster_is_created_unprotected_so_a_failed_create_rolls_back(
+    unverified: tuple[cdk.Stack, Template],
+) -> None:
+    stack, template = unverified
+    (cluster,) = template.find_resources("AWS::EKS::Cluster").values()
+    assert not cluster["Properties"].get("DeletionProtection"), "set at creation it blocks the rollback of a failed create"
+    template.resource_count_is("Custom::ClusterDeletionProtection", 0)
+    cdk.assertions.Annotations.from_stack(stack).has_warning(
+        "/Unverified/Cluster", cdk.assertions.Match.string_like_regexp("verify=False: the cluster has no deletion protection"))
+
+
+def test_fails_on_deletion_protection_without_the_verifier() -> None:
+    stack = cdk.Stack(new_app(), "Refused")
+    with pytest.raises(EnvelopeConfigError, match=r"deletion_protection=True: deletion protection is switched on by the verifier's handler"):
+        EnvelopeEncryptedCluster(stack, "Cluster", verify=False, deletion_protection=True)

@@ -105,7 +105,7 @@ def test_the_rule_choice_is_a_prop() -> None:
 
 @pytest.mark.parametrize(("props", "expected"), [
     ({"key_arns": []}, r"key_arns=\[\]: give the approved key ARNs"),
-    ({"key_arns": KEY_A}, r"key_arns='arn:aws:kms.*give the approved key ARNs as a list"),
+    ({"key_arns": KEY_A}, r"key_arns='arn:aws:kms.*pass a list, e.g. \['arn:aws:kms"),
     ({"key_arns": ["arn:aws:kms:eu-west-1:111122223333:alias/eks"]}, r"an alias ARN is not what"),
     ({"key_arns": [KEY_A, KEY_A]}, r"list each key once"),
     ({"key_arns": [KEY_A] * 1 + [KEY_A.replace("1234abcd", f"{i:08x}") for i in range(1, 14)]}, r"split the approved keys"),

@@ -59,6 +59,8 @@ def required(stack: cdk.Stack) -> dict[str, dict[str, Any]]:
             "cluster_security_group_id": "sg-1",
         },
         "ClusterDeletionProtection": {"cluster_name": "prod", "service_token": "arn:aws:lambda:eu-west-1:1:function:x", "protect": True},
+        "SecretsEncryptionGuardrail": {"key_arns": [KEY_ARN]},
+        "OrganizationSecretsEncryptionGuardrail": {"key_arns": [KEY_ARN]},
     }
 
 

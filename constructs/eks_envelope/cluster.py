@@ -148,9 +148,9 @@ class EnvelopeEncryptedCluster(Construct):
         :param allow_public_endpoint_from_anywhere: required to accept 0.0.0.0/0: True, or better the reason,
             which acknowledges EnvelopeEncryption-EKS4 in the compliance report. :default: False
         :param deletion_protection: EKS deletion protection, switched on after a verified deploy (never
-            in a way that blocks the rollback of a failed first deploy). False is also the deliberate
-            teardown of a production stack: protection goes off and the log groups become deletable.
-            :default: - on, off when ephemeral
+            in a way that blocks the rollback of a failed first deploy), so it needs verify=True. False is
+            also the deliberate teardown of a production stack: protection goes off and the log groups
+            become deletable. :default: - on, off when ephemeral or verify=False
         :param ephemeral: destroyable and cheap (key deleted after 7 days, log groups removed). :default: False
         :param log_retention: retention of the log groups. :default: - one year, one week when ephemeral
         :param logs_key: key encrypting the log groups. :default: - a new key for logs only
@@ -170,8 +170,11 @@ class EnvelopeEncryptedCluster(Construct):
         super().__init__(scope, construct_id)
         # Resolve defaults.
         verifier_options = verifier_options or VerifierOptions()
+        # Protection is switched on by the verifier's handler after a verified deploy; set at creation it
+        # would block the rollback of a failed first deploy. Without the verifier there is nobody to switch it.
+        protection_asked = deletion_protection
         if deletion_protection is None:
-            deletion_protection = not ephemeral
+            deletion_protection = not ephemeral and bool(verify)
         if log_retention is None:
             log_retention = logs.RetentionDays.ONE_WEEK if ephemeral else logs.RetentionDays.ONE_YEAR
         # No plain RETAIN anywhere: CloudFormation keeps RETAIN resources when it rolls back a failed
@@ -247,6 +250,13 @@ class EnvelopeEncryptedCluster(Construct):
             check_break_glass_arns(problems, key_lock_break_glass_arns)
         if key_lock_break_glass_arns and not key_lock:
             problems.add("key_lock_break_glass_arns", list(key_lock_break_glass_arns), "set key_lock=True too, or drop them")
+        if protection_asked is True and not verify:
+            problems.add(
+                "deletion_protection", protection_asked,
+                "deletion protection is switched on by the verifier's handler after a verified deploy, so that a "
+                "failed first deploy can still delete the cluster; keep verify=True, or leave deletion_protection "
+                "unset and protect the cluster after the deploy (aws eks update-cluster-config --deletion-protection)",
+            )
         problems.raise_if_any()
 
         support_note = support_warning(kubernetes_version, support_type)
@@ -534,22 +544,28 @@ class EnvelopeEncryptedCluster(Construct):
                 protect=deletion_protection,
                 after=[self.verifier.resource, *guarded],
             )
-        if not deletion_protection and not ephemeral:
+        if not deletion_protection and not ephemeral and not verify:
+            # No verifier Lambda to switch protection on after the deploy, and set at creation it would
+            # keep a failed first deploy from deleting the cluster (ROLLBACK_FAILED): the cluster goes unprotected.
+            acknowledge(
+                self.cluster,
+                "EnvelopeEncryption-EKS8",
+                "verify=False: no handler switches deletion protection on after the deploy, and set at creation it "
+                "would block the rollback of a failed first deploy; the synth warns (protection-without-verifier).",
+            )
+            Annotations.of(self).add_warning_v2(
+                "eks-envelope:protection-without-verifier",
+                "verify=False: the cluster has no deletion protection (the verifier's handler switches it on after "
+                "a verified deploy; set at creation it would block the rollback of a failed first deploy). Keep "
+                "verify=True, or protect the cluster after the deploy: aws eks update-cluster-config "
+                "--name <cluster> --deletion-protection.",
+            )
+        elif not deletion_protection and not ephemeral:
             acknowledge(
                 self.cluster,
                 "EnvelopeEncryption-EKS8",
                 "deletion_protection=False on a production stack is the documented, deliberate teardown path "
                 "(README: Removing a production stack); deploy it only right before destroying the stack.",
-            )
-        elif deletion_protection and self.deletion_protection is None:
-            # No verifier Lambda to own the setting: it goes into the template, and a first deploy that
-            # fails after the cluster is ACTIVE cannot delete it on rollback.
-            self.cfn_cluster.deletion_protection = True
-            Annotations.of(self).add_warning_v2(
-                "eks-envelope:protection-without-verifier",
-                "verify=False: deletion protection is set on the cluster at creation, so a first deploy that "
-                "fails later cannot roll the cluster back. Deploy first with deletion_protection=False, then "
-                "turn it on in a second deploy.",
             )
 
         if ephemeral and log_retention in _SHORTER_THAN_A_YEAR:

@@ -16,6 +16,7 @@ from aws_cdk import Aws, CfnCondition, Fn, Stack, Token
 from aws_cdk import aws_config as config
 from constructs import Construct
 
+from .props import typed_props
 from .validation import Problems, parse_kms_arn
 
 #: The managed rule that checks the key against kmsKeyArns where AWS Config offers it.
@@ -89,6 +90,7 @@ def _description(level: str) -> str:
             "approved customer managed keys (kmsKeyArns). Periodic, so unscoped: it judges every cluster.")
 
 
+@typed_props
 class SecretsEncryptionGuardrail(Construct):
     """An account-level AWS Config rule: every EKS cluster of this account and region on an approved key.
 
@@ -131,6 +133,7 @@ class SecretsEncryptionGuardrail(Construct):
         )
 
 
+@typed_props
 class OrganizationSecretsEncryptionGuardrail(Construct):
     """An AWS Config organization rule: every EKS cluster of every member account (this region) on an approved key.
 
