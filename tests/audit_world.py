@@ -81,7 +81,9 @@ class Faults:
     health: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # cluster name -> issues
     throttled_region: tuple[str, str] | None = None  # (account, region): ListClusters always throttled
     throttled_cluster: str | None = None  # DescribeCluster always throttled
-    transient_every: int = 7
+    transient_every: int = 7  # 0: no transient throttling
+    #: LookupEvents answer (moto: not implemented); None answers no events
+    lookup_events: dict[str, Any] | None = None
     counts: dict[str, int] = field(default_factory=dict)
     key_accounts: dict[str, str] = field(default_factory=dict)  # assumed-role access key -> account
     _seq: Any = field(default_factory=itertools.count)
@@ -99,6 +101,7 @@ class Faults:
         ev.register("before-call.sts.AssumeRole", self._assume)
         ev.register("after-call.sts.AssumeRole", self._assumed)
         ev.register("before-call.kms.DescribeKey", self._describe_key)
+        ev.register("before-call.cloudtrail.LookupEvents", self._lookup_events)
         for op in ("eks.DescribeCluster", "kms.ListGrants", "kms.GetKeyRotationStatus", "eks.ListClusters"):
             ev.register(f"before-send.{op}", self._throttle)
         return session
@@ -119,6 +122,9 @@ class Faults:
             return _Http(403), {"Error": {"Code": "AccessDenied", "Message": f"not authorized to perform sts:AssumeRole on {arn}"},
                                 "ResponseMetadata": {"HTTPStatusCode": 403}}
         return None
+
+    def _lookup_events(self, **_: Any) -> Any:
+        return _Http(200), {**(self.lookup_events or {"Events": []}), "ResponseMetadata": {"HTTPStatusCode": 200}}
 
     def _assumed(self, parsed: dict[str, Any], **_: Any) -> None:
         if "Credentials" in parsed:
@@ -146,7 +152,7 @@ class Faults:
         if self.throttled_cluster and url.endswith(f"/clusters/{self.throttled_cluster}"):
             self._bump("DescribeCluster throttled")
             return _error(429, "ThrottlingException", "Rate exceeded", "rest-json")
-        if next(self._seq) % self.transient_every == 0:
+        if self.transient_every and next(self._seq) % self.transient_every == 0:
             self._bump("transient throttle")
             protocol = "json" if host.startswith("kms.") else "rest-json"
             return _error(400 if protocol == "json" else 429, "ThrottlingException", "Rate exceeded", protocol)
@@ -228,10 +234,12 @@ def _build(n_accounts: int, clusters_per_region: int) -> World:
     return World(management, accounts, expected, expected_errors, faults)
 
 
-def _make_cluster(eks: Any, kms: Any, account: str, region: str, name: str, kind: str, faults: Faults) -> None:
+def _make_cluster(eks: Any, kms: Any, account: str, region: str, name: str, kind: str, faults: Faults) -> str | None:
+    """One cluster of ``kind``; returns its key's ARN (None on the AWS-owned key)."""
     role = f"arn:aws:iam::{account}:role/{name}-cluster"
     version = {"extended-support": "1.32", "unsupported-version": "1.24"}.get(kind, "1.35")
     kwargs: dict[str, Any] = {}
+    key: dict[str, Any] = {}
     if kind != "aws-owned":
         key = kms.create_key(Description=name, KeyUsage="ENCRYPT_DECRYPT", KeySpec="SYMMETRIC_DEFAULT")["KeyMetadata"]
         if kind != "no-rotation":
@@ -253,3 +261,77 @@ def _make_cluster(eks: Any, kms: Any, account: str, region: str, name: str, kind
         faults.health[name] = [{"code": "KmsGrantRevoked", "message": "The grant on the KMS key was revoked", "resourceIds": []}]
     if kind == "key-disabled-health":
         faults.health[name] = [{"code": "KmsKeyDisabled", "message": "The KMS key is disabled", "resourceIds": []}]
+    return key.get("Arn")
+
+
+# ---------------------------------------------------------------------------------------------
+# a loopback AWS for the installed command (AWS_ENDPOINT_URL): one account, one region, one verified cluster
+
+LOOPBACK_ACCOUNT = "111122223333"
+LOOPBACK_KEY = f"arn:aws:kms:us-east-1:{LOOPBACK_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+LOOPBACK_ROLE = f"arn:aws:iam::{LOOPBACK_ACCOUNT}:role/web-cluster"
+
+
+def loopback_answer(method: str, path: str, target: str, form: str) -> tuple[int, str, str]:
+    """(status, content type, body) of STS, EKS and KMS for one verified cluster, in the API reference's shapes."""
+    import json
+
+    if "Action=GetCallerIdentity" in form:
+        return 200, "text/xml", (
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>"
+            f"<Arn>arn:aws:iam::{LOOPBACK_ACCOUNT}:user/auditor</Arn><UserId>AIDAEXAMPLE</UserId><Account>{LOOPBACK_ACCOUNT}</Account>"
+            "</GetCallerIdentityResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></GetCallerIdentityResponse>")
+    if method == "GET" and path.startswith("/clusters/web"):
+        return 200, "application/json", json.dumps({"cluster": {
+            "name": "web", "arn": f"arn:aws:eks:us-east-1:{LOOPBACK_ACCOUNT}:cluster/web", "version": "1.35", "status": "ACTIVE",
+            "roleArn": LOOPBACK_ROLE, "endpoint": "https://EXAMPLE.gr7.us-east-1.eks.amazonaws.com",
+            "certificateAuthority": {"data": "LS0t"}, "health": {"issues": []},
+            "encryptionConfig": [{"resources": ["secrets"], "provider": {"keyArn": LOOPBACK_KEY}}]}})
+    if method == "GET" and path.startswith("/clusters"):
+        return 200, "application/json", json.dumps({"clusters": ["web"]})
+    if method == "GET" and path.startswith("/cluster-versions"):
+        return 200, "application/json", json.dumps({"clusterVersions": [{
+            "clusterVersion": "1.35", "clusterType": "eks", "versionStatus": "STANDARD_SUPPORT", "status": "STANDARD_SUPPORT",
+            "endOfStandardSupportDate": "2999-03-27T00:00:00Z", "endOfExtendedSupportDate": "2999-03-27T00:00:00Z"}]})
+    if target == "TrentService.DescribeKey":
+        return 200, "application/x-amz-json-1.1", json.dumps({"KeyMetadata": {
+            "KeyId": LOOPBACK_KEY.split("/")[-1], "Arn": LOOPBACK_KEY, "AWSAccountId": LOOPBACK_ACCOUNT, "Enabled": True,
+            "KeyState": "Enabled", "KeyUsage": "ENCRYPT_DECRYPT", "KeySpec": "SYMMETRIC_DEFAULT", "KeyManager": "CUSTOMER",
+            "Origin": "AWS_KMS", "CreationDate": 1.7e9}})
+    if target == "TrentService.GetKeyRotationStatus":
+        return 200, "application/x-amz-json-1.1", json.dumps({"KeyRotationEnabled": True, "KeyId": LOOPBACK_KEY})
+    if target == "TrentService.ListGrants":
+        return 200, "application/x-amz-json-1.1", json.dumps({"Grants": [{
+            "KeyId": LOOPBACK_KEY, "GrantId": "0123456789abcdef", "GranteePrincipal": LOOPBACK_ROLE,
+            "Operations": ["Encrypt", "Decrypt", "DescribeKey"]}], "Truncated": False})
+    return 400, "application/json", json.dumps({"__type": "UnknownOperationException", "message": f"{method} {path} {target}"})
+
+
+def serve_loopback():
+    """A thread serving ``loopback_answer`` on 127.0.0.1; returns (server, requests seen: [(method, path, target)])."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            form = self.rfile.read(length).decode(errors="replace") if length else ""
+            target = self.headers.get("X-Amz-Target", "")
+            seen.append((self.command, self.path, target or form.split("&")[0]))
+            status, ctype, body = loopback_answer(self.command, self.path, target, form)
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen

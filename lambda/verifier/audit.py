@@ -46,6 +46,8 @@ DEFAULT_ROLE_SESSION = "eks-envelope-audit"
 SUPPORT_WARNING_DAYS = 60
 #: Kubernetes versions from which EKS envelope-encrypts all API data with an AWS-owned key by default.
 DEFAULT_ENCRYPTION_SINCE = (1, 28)
+#: An auditor without an access entry gets 401/403 at once: no grace period (a deploy's fresh entry needs one).
+KUBE_POLICY = kube.RetryPolicy(auth_grace_seconds=0.0, max_server_retries=2, max_connect_attempts=1)
 ACCESS_CODES = frozenset({
     "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException", "AuthFailure",
     "InvalidClientTokenId", "UnrecognizedClientException", "ExpiredToken", "ExpiredTokenException",
@@ -476,7 +478,7 @@ def stage_kubernetes(probe: Probe) -> None:
                       cloudtrail=None, token_provider=lambda name: kube.make_token(sts, name), x509_strict=False)
     config = workstation_config(probe.name, facts.key_arn, owner="audit")
     runtime = Runtime(deadline=time.monotonic() + probe.options.kubernetes_budget_seconds, now_utc=probe.now,
-                      kube_policy=kube.RetryPolicy(auth_grace_seconds=0.0, max_server_retries=2))
+                      kube_policy=KUBE_POLICY)
     try:
         report = checks.run_verification(config, clients, runtime)
     except VerificationError as err:

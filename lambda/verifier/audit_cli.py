@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, Sequence, TextIO
 
 import audit
+import jsonlog
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -195,6 +196,7 @@ def main(argv: Sequence[str] | None = None, *, connector: audit.Connector | None
     out, err = out or sys.stdout, err or sys.stderr
     p = parser()
     args = p.parse_args(argv)  # argparse exits 2 on usage errors
+    jsonlog.configure(stream=err, min_level="OFF")  # the verifier's stage logs; stdout may carry --json -
     options = audit.AuditOptions(
         accounts=args.accounts, organization=args.organization, role_name=args.role_name, external_id=args.external_id,
         regions=args.regions, concurrency=args.concurrency, cloudtrail=args.cloudtrail,
