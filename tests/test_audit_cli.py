@@ -146,3 +146,17 @@ def test_no_key_before_1_28_is_a_cluster_problem_not_the_default_key() -> None:
     key = {"status": "ACTIVE", "version": "1.30", "encryptionConfig": [{"provider": {"keyArn": "arn:aws:kms:us-east-1:1:key/k"}}]}
     assert audit._encryption_verdict(key, audit.VerificationError("cluster", "DescribeKey on cluster key k denied")) == "no-access"
     assert audit._encryption_verdict(key, audit.VerificationError("cluster", "cluster key k not found (DescribeKey)")) == "key-problem"
+
+
+def test_make_help_lists_audit_and_make_passes_usage_errors_on() -> None:
+    import subprocess
+
+    from tests.helpers import REPO
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL")}
+    assert "make audit     audit every EKS cluster" in subprocess.run(["make", "-s", "help"], cwd=REPO, env=env, capture_output=True,
+                                                                       text=True, timeout=60).stdout
+    docs = (REPO / "docs" / "audit.md").read_text()
+    for option in [a.option_strings[0] for a in audit_cli.parser()._actions if a.option_strings and a.option_strings[0] != "-h"]:
+        assert f"`{option}" in docs, f"{option} is not documented in docs/audit.md"
+    assert all(v in docs for v in audit.VERDICTS) and f"`schema_version` {audit.SCHEMA_VERSION}" in docs
