@@ -207,6 +207,27 @@ def verifier_costs(env: dict[str, str]) -> dict:
     return result
 
 
+def audit_costs(env: dict[str, str]) -> dict:
+    """bench/audit_probe.py: AWS calls per cluster (moto organization), wall time for 1,000 clusters (fakes with latency)."""
+    out_json = Path(tempfile.mkdtemp(prefix="bench-audit-")) / "audit.json"
+    proc = subprocess.run([PY, "bench/audit_probe.py", str(out_json)], cwd=REPO, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit("audit probe failed:\n" + proc.stdout[-4000:] + proc.stderr[-2000:])
+    result = json.loads(out_json.read_text())
+    shutil.rmtree(out_json.parent, ignore_errors=True)
+    return result
+
+
+def _with_audit(text: str, audit: dict | None) -> str:
+    """Section 6 goes before the profile appendix."""
+    if not audit:
+        return text
+    from audit_probe import render as render_audit
+
+    head, sep, tail = text.partition("## Profile: where synth time goes")
+    return head + render_audit(audit) + "\n" + sep + tail
+
+
 def test_suite(env: dict[str, str]) -> tuple[float, str, int, float]:
     """One `pytest -q` as `make test` runs it (pyproject's addopts: a worker per core); wall clock and CPU seconds."""
     import resource
@@ -249,7 +270,7 @@ def rerender(path: Path) -> None:
     if suite and len(suite) == 3:  # raw data from before the suite's CPU time was recorded
         suite = [*suite, float("nan")]
     text = render(d["versions"], runs, stats, d["prof"], d["verifier"], d["imports"], d["import_top"], suite, d["total"])
-    (BENCH / "results.md").write_text(text)
+    (BENCH / "results.md").write_text(_with_audit(text, d.get("audit")))
     print("bench: re-rendered bench/results.md", flush=True)
 
 
@@ -307,6 +328,8 @@ def main() -> None:
     print("bench: verifier ...", flush=True)
     verifier = verifier_costs(env)
     imports, import_top = handler_import_times()
+    print("bench: fleet audit (moto organization, 1,000 clusters with latency) ...", flush=True)
+    audit = audit_costs(env)
 
     if os.environ.get("BENCH_SKIP_TESTS") == "1":
         suite = None
@@ -319,10 +342,10 @@ def main() -> None:
     raw.write_text(json.dumps({
         "versions": versions, "runs": {k: [{**r.__dict__, "outdir": str(r.outdir)} for r in rs] for k, rs in runs.items()},
         "stats": {k: v.__dict__ for k, v in stats.items()}, "prof": prof, "verifier": verifier, "imports": imports,
-        "import_top": import_top, "suite": suite, "total": total, "date": dt.date.today().isoformat()}))
+        "import_top": import_top, "suite": suite, "total": total, "audit": audit, "date": dt.date.today().isoformat()}))
     print(f"bench: raw data in {raw} (BENCH_FROM_RAW={raw} re-renders without measuring)", flush=True)
     text = render(versions, runs, stats, prof, verifier, imports, import_top, suite, total)
-    (BENCH / "results.md").write_text(text)
+    (BENCH / "results.md").write_text(_with_audit(text, audit))
     print(f"bench: wrote bench/results.md in {total:.0f} s", flush=True)
 
 
