@@ -36,7 +36,9 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory):
     from app import CLI_CONTEXT
 
     pa = _pipeline_app()
-    context = pa.context({**json.loads((EXAMPLE / "cdk.json").read_text())["context"], **CLI_CONTEXT})
+    # as the CLI in examples/pipeline reads them: cdk.json, cdk.context.json (the zones of the test targets), its own keys
+    context = pa.context({**json.loads((EXAMPLE / "cdk.json").read_text())["context"],
+                          **json.loads((EXAMPLE / "cdk.context.json").read_text()), **CLI_CONTEXT})
     out = tmp_path_factory.mktemp("pipeline") / "cdk.out"
     app = cdk.App(context=context, outdir=str(out))
     stack = pa.build(app)
