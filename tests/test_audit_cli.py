@@ -11,6 +11,8 @@ from moto import mock_aws
 
 import audit
 import audit_cli
+import audit_stages
+from model import VerificationError
 from tests import audit_world
 
 
@@ -96,7 +98,7 @@ def test_cloudtrail_evidence_from_the_shared_lookup_events_fixture(one_account) 
 def test_kubernetes_round_trip_where_the_endpoint_cannot_be_reached_is_a_warning(one_account, monkeypatch: pytest.MonkeyPatch) -> None:
     import kube
 
-    monkeypatch.setattr(audit, "KUBE_POLICY", kube.RetryPolicy(auth_grace_seconds=0.0, max_connect_attempts=1, request_timeout_seconds=2.0))
+    monkeypatch.setattr(audit_stages, "KUBE_POLICY", kube.RetryPolicy(auth_grace_seconds=0.0, max_connect_attempts=1, request_timeout_seconds=2.0))
     code, out, _err = _run(["--regions", "us-east-1", "--kubernetes", "--json", "-"], one_account)
     (cluster,) = json.loads(out)["clusters"]
     assert code == 0 and cluster["verdict"] == "cmk-verified", cluster
@@ -130,22 +132,22 @@ def test_progress_redraws_one_line_on_a_terminal_and_prints_tenths_elsewhere() -
 def test_support_window_is_judged_against_the_given_day() -> None:
     info = {"versionStatus": "STANDARD_SUPPORT", "endOfStandardSupportDate": datetime(2027, 1, 15, tzinfo=timezone.utc),
             "endOfExtendedSupportDate": datetime(2028, 1, 15, tzinfo=timezone.utc)}
-    assert audit.judge_support("1.35", info, datetime(2026, 10, 1, tzinfo=timezone.utc))[:2] == (None, [])
-    assert audit.judge_support("1.35", info, datetime(2026, 12, 2, tzinfo=timezone.utc))[1] == ["Kubernetes 1.35 leaves standard support on 2027-01-15"]
-    problem, _w, facts = audit.judge_support("1.35", info, datetime(2028, 2, 1, tzinfo=timezone.utc))
+    assert audit_stages.judge_support("1.35", info, datetime(2026, 10, 1, tzinfo=timezone.utc))[:2] == (None, [])
+    assert audit_stages.judge_support("1.35", info, datetime(2026, 12, 2, tzinfo=timezone.utc))[1] == ["Kubernetes 1.35 leaves standard support on 2027-01-15"]
+    problem, _w, facts = audit_stages.judge_support("1.35", info, datetime(2028, 2, 1, tzinfo=timezone.utc))
     assert problem.startswith("Kubernetes 1.35 is past the end of extended support (2028-01-15)") and facts["status"] == "STANDARD_SUPPORT"
-    assert audit.judge_support("1.99", None, datetime(2026, 12, 2, tzinfo=timezone.utc))[1] == [
+    assert audit_stages.judge_support("1.99", None, datetime(2026, 12, 2, tzinfo=timezone.utc))[1] == [
         "DescribeClusterVersions does not list 1.99: support window unknown"]
 
 
 def test_no_key_before_1_28_is_a_cluster_problem_not_the_default_key() -> None:
-    err = audit.VerificationError("cluster", "cluster x has no encryptionConfig for secrets")
-    assert audit._encryption_verdict({"status": "ACTIVE", "version": "1.27"}, err) == "cluster-problem"
-    assert audit._encryption_verdict({"status": "ACTIVE", "version": "1.28"}, err) == "aws-owned-key"
-    assert audit._encryption_verdict({"status": "UPDATING", "version": "1.30"}, err) == "cluster-problem"
+    err = VerificationError("cluster", "cluster x has no encryptionConfig for secrets")
+    assert audit_stages._encryption_verdict({"status": "ACTIVE", "version": "1.27"}, err) == "cluster-problem"
+    assert audit_stages._encryption_verdict({"status": "ACTIVE", "version": "1.28"}, err) == "aws-owned-key"
+    assert audit_stages._encryption_verdict({"status": "UPDATING", "version": "1.30"}, err) == "cluster-problem"
     key = {"status": "ACTIVE", "version": "1.30", "encryptionConfig": [{"provider": {"keyArn": "arn:aws:kms:us-east-1:1:key/k"}}]}
-    assert audit._encryption_verdict(key, audit.VerificationError("cluster", "DescribeKey on cluster key k denied")) == "no-access"
-    assert audit._encryption_verdict(key, audit.VerificationError("cluster", "cluster key k not found (DescribeKey)")) == "key-problem"
+    assert audit_stages._encryption_verdict(key, VerificationError("cluster", "DescribeKey on cluster key k denied")) == "no-access"
+    assert audit_stages._encryption_verdict(key, VerificationError("cluster", "cluster key k not found (DescribeKey)")) == "key-problem"
 
 
 def test_make_help_lists_audit_and_make_passes_usage_errors_on() -> None:
