@@ -162,3 +162,33 @@ def test_make_help_lists_audit_and_make_passes_usage_errors_on() -> None:
     for option in [a.option_strings[0] for a in audit_cli.parser()._actions if a.option_strings and a.option_strings[0] != "-h"]:
         assert f"`{option}" in docs, f"{option} is not documented in docs/audit.md"
     assert all(v in docs for v in audit.VERDICTS) and f"`schema_version` {audit.SCHEMA_VERSION}" in docs
+
+
+def test_concurrency_is_bounded_and_every_cluster_is_audited(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's fake client layer (seeded latency), shrunk: never more calls in flight than workers."""
+    import threading
+
+    from bench import audit_probe
+
+    monkeypatch.setattr(audit_probe, "LATENCY", (0.002, 0.006))
+    monkeypatch.setattr(audit_probe, "FLEET", (3, 5, 6))
+    in_flight, peak, lock = [0], [0], threading.Lock()
+    original = audit_probe._Fake.call
+
+    def counted(self, op: str) -> None:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        try:
+            original(self, op)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(audit_probe._Fake, "call", counted)
+    result = audit_probe.fake_timing(concurrency=4)
+    assert result["clusters"] == result["verified"] == 3 * 5 * 6
+    assert 2 <= peak[0] <= 4
+    # 4 calls per cluster, ListClusters and DescribeClusterVersions per account/region, AssumeRole per foreign account
+    assert result["calls_by_operation"] == {"AssumeRole": 2, "DescribeCluster": 90, "DescribeClusterVersions": 15, "DescribeKey": 90,
+                                            "GetCallerIdentity": 1, "GetKeyRotationStatus": 90, "ListClusters": 15, "ListGrants": 90}
