@@ -209,15 +209,35 @@ def verifier_costs(env: dict[str, str]) -> dict:
     return result
 
 
-def option_space_cost(env: dict[str, str]) -> dict:
-    """bench/option_space_probe.py: tests/test_option_space.py's phases (generate, synth, checks), in one process."""
-    out_json = Path(tempfile.mkdtemp(prefix="bench-space-")) / "space.json"
-    proc = subprocess.run([PY, "bench/option_space_probe.py", str(out_json)], cwd=REPO, env=env, capture_output=True, text=True)
+def _probe_json(env: dict[str, str], script: str, what: str) -> dict:
+    """Run ``bench/<script> OUT.json`` and return what it wrote (the probes that run in a process of their own)."""
+    out_json = Path(tempfile.mkdtemp(prefix="bench-probe-")) / "out.json"
+    proc = subprocess.run([PY, f"bench/{script}", str(out_json)], cwd=REPO, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        sys.exit("option-space probe failed:\n" + proc.stdout[-4000:] + proc.stderr[-2000:])
+        sys.exit(f"{what} probe failed:\n" + proc.stdout[-4000:] + proc.stderr[-2000:])
     result = json.loads(out_json.read_text())
     shutil.rmtree(out_json.parent, ignore_errors=True)
     return result
+
+
+def option_space_cost(env: dict[str, str]) -> dict:
+    """bench/option_space_probe.py: tests/test_option_space.py's phases (generate, synth, checks), in one process."""
+    return _probe_json(env, "option_space_probe.py", "option-space")
+
+
+def audit_costs(env: dict[str, str]) -> dict:
+    """bench/audit_probe.py: AWS calls per cluster (moto organization), wall time for 1,000 clusters (fakes with latency)."""
+    return _probe_json(env, "audit_probe.py", "audit")
+
+
+def _with_audit(text: str, audit: dict | None) -> str:
+    """Section 6 goes before the profile appendix."""
+    if not audit:
+        return text
+    from audit_probe import render as render_audit
+
+    head, sep, tail = text.partition("## Profile: where synth time goes")
+    return head + render_audit(audit) + "\n" + sep + tail
 
 
 def test_suite(env: dict[str, str]) -> tuple[float, str, int, float]:
@@ -285,7 +305,7 @@ def rerender(path: Path) -> None:
     if suite and len(suite) == 3:  # raw data from before the suite's CPU time was recorded
         suite = [*suite, float("nan")]
     text = render(d["versions"], runs, stats, d["prof"], d["verifier"], d["imports"], d["import_top"], suite, d["total"])
-    written = publish(text, out_dir(), _update_requested())
+    written = publish(_with_audit(text, d.get("audit")), out_dir(), _update_requested())
     print(f"bench: re-rendered {_shown(written)}", flush=True)
 
 
@@ -345,6 +365,8 @@ def main() -> None:
     imports, import_top = handler_import_times()
     print("bench: option space (tests/test_option_space.py's phases) ...", flush=True)
     prof["option_space"] = option_space_cost(env)
+    print("bench: fleet audit (moto organization, 1,000 clusters with latency) ...", flush=True)
+    audit = audit_costs(env)
 
     if os.environ.get("BENCH_SKIP_TESTS") == "1":
         suite = None
@@ -358,10 +380,10 @@ def main() -> None:
     raw.write_text(json.dumps({
         "versions": versions, "runs": {k: [{**r.__dict__, "outdir": str(r.outdir)} for r in rs] for k, rs in runs.items()},
         "stats": {k: v.__dict__ for k, v in stats.items()}, "prof": prof, "verifier": verifier, "imports": imports,
-        "import_top": import_top, "suite": suite, "total": total, "date": dt.date.today().isoformat()}))
+        "import_top": import_top, "suite": suite, "total": total, "audit": audit, "date": dt.date.today().isoformat()}))
     print(f"bench: raw data in {raw} (BENCH_FROM_RAW={raw} re-renders without measuring)", flush=True)
     text = render(versions, runs, stats, prof, verifier, imports, import_top, suite, total)
-    written = publish(text, out_dir(), _update_requested())
+    written = publish(_with_audit(text, audit), out_dir(), _update_requested())
     print(f"bench: wrote {_shown(written)} in {total:.0f} s"
           + ("" if _update_requested() else " (BENCH_UPDATE=1 also replaces the committed bench/results.md)"), flush=True)
 

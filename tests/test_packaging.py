@@ -97,6 +97,38 @@ def test_installed_console_command_offers_verify_help_without_node(installed: Pa
     assert version.stdout.strip() == f"eks-envelope {eks_envelope.__version__}"
 
 
+def test_installed_console_command_audits_through_aws_endpoint_url(installed: Path, tmp_path: Path) -> None:
+    """`eks-envelope audit --help`, then a whole audit against a loopback AWS named only by AWS_ENDPOINT_URL."""
+    from tests import audit_world
+
+    env = {**_outside_env(), "PATH": f"{installed / 'bin'}{os.pathsep}/usr/bin:/bin"}
+    command = str(installed / "bin" / "eks-envelope")
+    usage = subprocess.run([command, "audit", "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert usage.returncode == 0, usage.stderr
+    assert usage.stdout.startswith("usage: eks-envelope audit") and "--organization" in usage.stdout and "exit codes:" in usage.stdout
+    bad = subprocess.run([command, "audit", "--accounts", "12"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "12-digit account ids" in bad.stderr
+
+    server, seen = audit_world.serve_loopback()
+    try:
+        aws = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+        aws.update(AWS_ENDPOINT_URL=f"http://127.0.0.1:{server.server_address[1]}", AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
+                   AWS_SECRET_ACCESS_KEY="secret", AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE=str(tmp_path / "none"),
+                   AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_EC2_METADATA_DISABLED="true")
+        run = subprocess.run([command, "audit", "--regions", "us-east-1", "--json", "audit.json"], cwd=tmp_path, env=aws,
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        server.shutdown()
+    assert run.returncode == 0, run.stdout + run.stderr
+    doc = json.loads((tmp_path / "audit.json").read_text())
+    assert [(c["account"], c["cluster"], c["verdict"]) for c in doc["clusters"]] == [(audit_world.LOOPBACK_ACCOUNT, "web", "cmk-verified")]
+    assert "RESULT: every cluster cmk-verified" in run.stdout
+    # every call went to the loopback endpoint: STS, EKS (list, describe, versions) and KMS (key, rotation, grants)
+    targets = {t for _m, _p, t in seen}
+    assert {"Action=GetCallerIdentity", "TrentService.DescribeKey", "TrentService.GetKeyRotationStatus", "TrentService.ListGrants"} <= targets
+    assert {"/clusters", "/cluster-versions"} <= {p.split("?")[0] for _m, p, _t in seen}
+
+
 def test_installed_package_is_seen_as_typed(installed: Path) -> None:
     site = next(installed.glob("lib/python*/site-packages"))
     assert (site / "eks_envelope" / "py.typed").is_file()

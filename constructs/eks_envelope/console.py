@@ -2,6 +2,7 @@
 
     eks-envelope verify --cluster NAME [--region R] [--key ARN] [--pod-check] [--cloudtrail] [--json]
     eks-envelope encrypt-existing ...   (when this version ships it)
+    eks-envelope audit [--accounts ID,ID | --organization --role-name R] [--regions R,R] [--json FILE]
     eks-envelope --version
 
 ``verify`` runs ``cli.main`` of the Lambda handler (the same stages the custom resource runs on
@@ -23,6 +24,7 @@ PROG = "eks-envelope"
 SUBCOMMANDS = {
     "verify": ("cli", "verify envelope encryption of an EKS cluster end to end (the deploy-time checks)"),
     "encrypt-existing": ("encrypt_existing", "put an existing cluster's secrets under your KMS key"),
+    "audit": ("audit_cli", "audit every EKS cluster of accounts and regions, read-only (docs/audit.md)"),
 }
 
 
