@@ -176,7 +176,7 @@ def render(data: dict[str, Any]) -> str:
     ]
     lines += [f"| {v} | {s['min']} / {s['mean']:.1f} / {s['max']} |" for v, s in per.items()]
     ops = ", ".join(f"{k} {v}" for k, v in m["calls_by_operation"].items())
-    lines += ["", f"All calls: {m['total_calls']} ({ops}); per account and region: ListClusters and DescribeClusterVersions once; "
+    lines += ["", f"All calls: {m['total_calls']} ({ops}); per account and region: ListClusters once, DescribeClusterVersions once per version in use; "
                   "per account: AssumeRole once. Retries are not calls (botocore retries below the hook).", "",
               f"**Time** for {t['clusters']} clusters ({FLEET[0]} accounts x {FLEET[1]} regions x {FLEET[2]}) at the default "
               f"concurrency {t['concurrency']}, every call sleeping a seeded {t['latency_ms'][0]}-{t['latency_ms'][1]} ms "

@@ -130,14 +130,21 @@ def test_progress_redraws_one_line_on_a_terminal_and_prints_tenths_elsewhere() -
 
 
 def test_support_window_is_judged_against_the_given_day() -> None:
-    info = {"versionStatus": "STANDARD_SUPPORT", "endOfStandardSupportDate": datetime(2027, 1, 15, tzinfo=timezone.utc),
-            "endOfExtendedSupportDate": datetime(2028, 1, 15, tzinfo=timezone.utc)}
-    assert audit_stages.judge_support("1.35", info, datetime(2026, 10, 1, tzinfo=timezone.utc))[:2] == (None, [])
-    assert audit_stages.judge_support("1.35", info, datetime(2026, 12, 2, tzinfo=timezone.utc))[1] == ["Kubernetes 1.35 leaves standard support on 2027-01-15"]
-    problem, _w, facts = audit_stages.judge_support("1.35", info, datetime(2028, 2, 1, tzinfo=timezone.utc))
+    from datetime import date
+
+    from version_support import VersionSupport
+
+    support = VersionSupport("1.35", status="STANDARD_SUPPORT", end_of_standard_support=date(2027, 1, 15),
+                             end_of_extended_support=date(2028, 1, 15))
+    assert audit_stages.judge_support(support, datetime(2026, 10, 1, tzinfo=timezone.utc))[:2] == (None, [])
+    assert audit_stages.judge_support(support, datetime(2026, 12, 2, tzinfo=timezone.utc))[1] == ["Kubernetes 1.35 leaves standard support on 2027-01-15"]
+    assert audit_stages.judge_support(support, datetime(2027, 2, 1, tzinfo=timezone.utc))[1] == [
+        "Kubernetes 1.35 is in extended support (extra cost) until 2028-01-15"]
+    problem, _w, facts = audit_stages.judge_support(support, datetime(2028, 2, 1, tzinfo=timezone.utc))
     assert problem.startswith("Kubernetes 1.35 is past the end of extended support (2028-01-15)") and facts["status"] == "STANDARD_SUPPORT"
-    assert audit_stages.judge_support("1.99", None, datetime(2026, 12, 2, tzinfo=timezone.utc))[1] == [
-        "DescribeClusterVersions does not list 1.99: support window unknown"]
+    unknown = VersionSupport("1.99", error="EKS does not list version 1.99")
+    assert audit_stages.judge_support(unknown, datetime(2026, 12, 2, tzinfo=timezone.utc))[1] == [
+        "1.99 support status unknown (EKS does not list version 1.99): support window unknown"]
 
 
 def test_no_key_before_1_28_is_a_cluster_problem_not_the_default_key() -> None:

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
+from aws_checks import envelope_key_of
+
 #: What the caller of AssociateEncryptionConfig needs on the key: EKS creates a grant for the cluster role.
 CALLER_KEY_ACTIONS = ("kms:CreateGrant", "kms:DescribeKey")
 #: What the cluster role needs on the key (the same list ClusterSecretsKey puts in its key policy).
@@ -71,13 +73,6 @@ class _Counter:
         return fn(**kwargs)
 
 
-def secrets_key_of(cluster: dict[str, Any]) -> str | None:
-    for entry in cluster.get("encryptionConfig") or []:
-        if "secrets" in (entry.get("resources") or []):
-            return (entry.get("provider") or {}).get("keyArn")
-    return None
-
-
 def encryption_config(key_arn: str) -> list[dict[str, Any]]:
     return [{"resources": ["secrets"], "provider": {"keyArn": key_arn}}]
 
@@ -87,7 +82,7 @@ def _update_key(update: dict[str, Any]) -> str | None:
     for param in update.get("params") or []:
         if param.get("type") == "EncryptionConfig":
             try:
-                return secrets_key_of({"encryptionConfig": json.loads(param.get("value") or "[]")})
+                return envelope_key_of({"encryptionConfig": json.loads(param.get("value") or "[]")})
             except ValueError:
                 return None
     return None
@@ -241,7 +236,7 @@ def preflight(aws: AwsClients, cluster_name: str, key_id: str) -> Plan:
         plan.checks.append(f"association update {update['id']} already in progress: following it")
     elif status != "ACTIVE":
         raise Refusal("CLUSTER", f"cluster {cluster_name} is {status}, not ACTIVE. Wait until it is ACTIVE, then run again.")
-    current = secrets_key_of(cluster)
+    current = envelope_key_of(cluster)
     if current:
         current_arn = _describe_key(aws.kms, current, call, "KEY")["Arn"] if current != key_arn else key_arn
         if current_arn != key_arn:

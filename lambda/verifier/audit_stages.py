@@ -27,6 +27,7 @@ from aws_checks import (
 )
 from model import ClusterFacts, Runtime, VerificationError, fit_reason
 from stages import StageRunner
+from version_support import VersionSupport, describe_version_support
 
 #: Support-window warning: EKS announces an end of standard support at least 60 days ahead.
 SUPPORT_WARNING_DAYS = 60
@@ -46,57 +47,31 @@ calls = threading.local()
 
 
 # ---------------------------------------------------------------------------------------------
-# support window: the adapter point
+# support window: the verifier's version-support stage (version_support.py), judged for a fleet
 
 
-def describe_version_support(eks: Any) -> dict[str, dict[str, Any]]:
-    """Version -> {endOfStandardSupportDate, endOfExtendedSupportDate, versionStatus} from EKS DescribeClusterVersions.
+def judge_support(support: VersionSupport, now: datetime) -> tuple[str | None, list[str], dict[str, Any] | None]:
+    """(problem or None, warnings, support facts) for EKS's answer about a version on ``now``.
 
-    MERGE POINT: the verifier's own version-support stage replaces this function's body when it lands; the
-    audit calls only this function (once per account and region, cached in ``RegionContext``).
+    Past extended support is a problem (EKS upgrades the cluster without asking); extended support or the
+    last ``SUPPORT_WARNING_DAYS`` of standard support are warnings; no answer is a warning, never a verdict.
     """
-    versions: dict[str, dict[str, Any]] = {}
-    token: str | None = None
-    while True:
-        page = eks.describe_cluster_versions(includeAll=True, **({"nextToken": token} if token else {}))
-        for info in page.get("clusterVersions") or []:
-            if info.get("clusterVersion"):
-                versions[info["clusterVersion"]] = info
-        token = page.get("nextToken")
-        if not token:
-            return versions
-
-
-def judge_support(version: str | None, info: dict[str, Any] | None, now: datetime) -> tuple[str | None, list[str], dict[str, Any] | None]:
-    """(problem or None, warnings, support facts) for a version on ``now``: past extended support is a problem."""
-    if not version:
+    if not support.version:
         return None, ["the cluster reports no Kubernetes version"], None
-    if info is None:
-        return None, [f"DescribeClusterVersions does not list {version}: support window unknown"], None
-    std, ext = _as_datetime(info.get("endOfStandardSupportDate")), _as_datetime(info.get("endOfExtendedSupportDate"))
-    facts = {"status": info.get("versionStatus"), "end_of_standard_support": std.date().isoformat() if std else None,
-             "end_of_extended_support": ext.date().isoformat() if ext else None}
-    if ext and now >= ext or info.get("versionStatus") == "UNSUPPORTED":
-        return (f"Kubernetes {version} is past the end of extended support"
+    if not support.known:
+        return None, [f"{support.summary()}: support window unknown"], None
+    std, ext, today = support.end_of_standard_support, support.end_of_extended_support, now.date()
+    facts = {"status": support.status, "end_of_standard_support": std.isoformat() if std else None,
+             "end_of_extended_support": ext.isoformat() if ext else None}
+    if ext and today >= ext or support.status == "UNSUPPORTED":
+        return (f"Kubernetes {support.version} is past the end of extended support"
                 f"{f' ({ext:%Y-%m-%d})' if ext else ''}: EKS upgrades it without asking; upgrade it now"), [], facts
     warnings = []
-    if std and now >= std:
-        warnings.append(f"Kubernetes {version} is in extended support (extra cost) until {facts['end_of_extended_support'] or '?'}")
-    elif std and now >= std - timedelta(days=SUPPORT_WARNING_DAYS):
-        warnings.append(f"Kubernetes {version} leaves standard support on {facts['end_of_standard_support']}")
+    if std and today >= std:
+        warnings.append(f"Kubernetes {support.version} is in extended support (extra cost) until {facts['end_of_extended_support'] or '?'}")
+    elif std and today >= std - timedelta(days=SUPPORT_WARNING_DAYS):
+        warnings.append(f"Kubernetes {support.version} leaves standard support on {facts['end_of_standard_support']}")
     return None, warnings, facts
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,21 +87,17 @@ class RegionContext:
     kms: Any
     cloudtrail: Any | None
     connector: Any  # audit.Connector
-    _versions: dict[str, dict[str, Any]] | None = None
-    _versions_error: str | None = None
+    _versions: dict[str, VersionSupport] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     #: LookupEvents allows 2 requests per second per account and region: one at a time, spaced.
     cloudtrail_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def version_support(self) -> tuple[dict[str, dict[str, Any]], str | None]:
+    def version_support(self, version: str, now: datetime) -> VersionSupport:
+        """EKS's answer about ``version`` in this account and region: asked once per version, then cached."""
         with self._lock:
-            if self._versions is None and self._versions_error is None:
-                try:
-                    self._versions = describe_version_support(self.eks)
-                except (ClientError, BotoCoreError) as exc:
-                    code = code_of(exc) if isinstance(exc, ClientError) else type(exc).__name__
-                    self._versions_error = f"DescribeClusterVersions failed ({code}): support window unknown"
-            return self._versions or {}, self._versions_error
+            if version not in self._versions:
+                self._versions[version] = describe_version_support(self.eks, version, now)
+            return self._versions[version]
 
 
 class _DescribedCluster:
@@ -241,12 +212,8 @@ def stage_key(probe: Probe) -> None:
 
 
 def stage_support(probe: Probe) -> None:
-    versions, error = probe.ctx.version_support()
-    if error:
-        probe.record.warnings.append(error)
-        return
-    version = probe.record.version
-    problem, warnings, facts = judge_support(version, versions.get(version or ""), probe.now())
+    support = probe.ctx.version_support(probe.record.version or "", probe.now())
+    problem, warnings, facts = judge_support(support, probe.now())
     probe.record.support = facts
     probe.record.warnings.extend(warnings)
     if problem:

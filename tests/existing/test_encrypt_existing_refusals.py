@@ -84,6 +84,23 @@ def test_fails_another_key_already_associated(account: Any, before: dict[str, An
     assert_untouched(account, before, out)
 
 
+@pytest.mark.parametrize("resources", [None, []], ids=["resources-absent", "resources-empty"])
+def test_fails_another_key_already_associated_without_the_deprecated_resources_field(
+    account: Any, before: dict[str, Any], resources: list[str] | None,
+) -> None:
+    """`resources` is deprecated (EKS user guide FAQ; botocore since 2025-03): a config that names a key counts."""
+    other = account.kms.create_key(Description="the key eksctl used")["KeyMetadata"]["Arn"]
+    entry: dict[str, Any] = {"provider": {"keyArn": other}}
+    if resources is not None:
+        entry["resources"] = resources
+    account.eks.cluster().encryption_config = [entry]
+    before["cluster"] = account.cluster()
+    code, out = run(account)
+    assert code == 1
+    assert f"KEY: cluster adopted already encrypts secrets with {other}, not {account.key_arn}." in out
+    assert_untouched(account, before, out)
+
+
 def test_fails_association_with_another_key_in_progress(account: Any, before: dict[str, Any]) -> None:
     other = account.kms.create_key(Description="someone else's run")["KeyMetadata"]["Arn"]
     account.eks.cluster().status = before["cluster"]["status"] = "UPDATING"
