@@ -145,7 +145,6 @@ def test_support_warning_is_configurable_and_can_be_turned_off() -> None:
 
 @pytest.mark.parametrize("value, shown", [
     (cdk.Duration.hours(36), "1 day 12 hours"), (cdk.Duration.days(400), "400 days"), (cdk.Duration.days(0), "0 days"),
-    ("60", "60"),
 ])
 def test_fails_on_a_support_warning_of_no_whole_days_in_range(value: Any, shown: str) -> None:
     with pytest.raises(EnvelopeConfigError) as err:
@@ -153,6 +152,11 @@ def test_fails_on_a_support_warning_of_no_whole_days_in_range(value: Any, shown:
     text = str(err.value)
     assert "monitoring.support_warning" in text and shown in text
     assert "or None to turn the alarm off" in text
+
+
+def test_fails_on_a_support_warning_that_is_no_duration() -> None:
+    with pytest.raises(EnvelopeConfigError, match=r"MonitoringOptions.support_warning='60': give an aws_cdk.Duration"):
+        MonitoringOptions(support_warning="60")
 
 
 def _verified_stack(construct_id: str, **kwargs: Any) -> tuple[Template, str]:

@@ -143,17 +143,12 @@ def check_monitoring(
     lookback_hours = options.lookback.to_hours() if options.lookback.to_seconds() % 3600 == 0 else options.lookback.to_human_string()
     check_int_range(problems, "monitoring.lookback (hours)", lookback_hours, low=1, high=168)
     warning = options.support_warning
-    if warning is not None:
-        if not isinstance(warning, Duration):
-            problems.add("monitoring.support_warning", warning,
-                         f"give a Duration of whole days, e.g. Duration.days(60), up to {MAX_SUPPORT_WARNING_DAYS}, "
+    if warning is not None and not is_token(warning.to_string()):  # its type: MonitoringOptions' typed props
+        millis = warning.to_milliseconds()  # to_seconds()/to_days() raise on a fraction
+        if millis % 86_400_000 or not 1 <= millis // 86_400_000 <= MAX_SUPPORT_WARNING_DAYS:
+            problems.add("monitoring.support_warning", warning.to_human_string(),
+                         f"give whole days from 1 to {MAX_SUPPORT_WARNING_DAYS} (e.g. Duration.days(60)), "
                          "or None to turn the alarm off")
-        elif not is_token(warning.to_string()):
-            millis = warning.to_milliseconds()  # to_seconds()/to_days() raise on a fraction
-            if millis % 86_400_000 or not 1 <= millis // 86_400_000 <= MAX_SUPPORT_WARNING_DAYS:
-                problems.add("monitoring.support_warning", warning.to_human_string(),
-                             f"give whole days from 1 to {MAX_SUPPORT_WARNING_DAYS} (e.g. Duration.days(60)), "
-                             "or None to turn the alarm off")
     if not _METRIC_NAMESPACE_RE.match(options.metric_namespace or "") or options.metric_namespace.startswith("AWS/"):
         problems.add(
             "monitoring.metric_namespace", options.metric_namespace,
