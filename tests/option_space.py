@@ -304,7 +304,7 @@ def _qualifier_on_app() -> cdk.App:
     return app
 
 
-def _existing_cluster() -> cdk.App:
+def _existing_cluster(complete: bool = False) -> cdk.App:
     from aws_cdk import aws_ec2 as ec2
     from aws_cdk import aws_iam as iam
     from eks_envelope import EnvelopeEncryptionForExistingCluster
@@ -316,7 +316,8 @@ def _existing_cluster() -> cdk.App:
         private_subnet_ids=["subnet-0aaa", "subnet-0bbb"], private_subnet_route_table_ids=["rtb-0aaa", "rtb-0bbb"])
     EnvelopeEncryptionForExistingCluster(
         stack, "Adopt", cluster_name="prod", vpc=vpc, cluster_security_group_id="sg-0123456789abcdef0",
-        cluster_role=iam.Role.from_role_arn(stack, "ClusterRole", f"arn:aws:iam::{ACCOUNT}:role/eks-prod", mutable=False))
+        cluster_role=iam.Role.from_role_arn(stack, "ClusterRole", f"arn:aws:iam::{ACCOUNT}:role/eks-prod", mutable=False),
+        complete=complete)
     return app
 
 
@@ -346,6 +347,17 @@ def _ephemeral_without_verifier() -> cdk.App:
     return app
 
 
+def _guardrails() -> cdk.App:
+    from eks_envelope import OrganizationSecretsEncryptionGuardrail, SecretsEncryptionGuardrail
+
+    app = _app()
+    SecretsEncryptionGuardrail(cdk.Stack(app, "AccountGuardrail"), "Guardrail", key_arns=[KEY_ARN],
+                               rule="EKS_SECRETS_ENCRYPTED", maximum_execution_frequency="Twelve_Hours")
+    OrganizationSecretsEncryptionGuardrail(cdk.Stack(app, "OrgGuardrail"), "Guardrail", key_arns=[KEY_ARN, KEY_ARN2],
+                                           excluded_accounts=["210987654321"])
+    return app
+
+
 #: Library cases: the constructs composed with their non-default props, as a user composes them.
 LIBRARY_CASES: dict[str, Callable[[], cdk.App]] = {
     "key-from-another-stack": _key_from_another_stack,
@@ -353,6 +365,8 @@ LIBRARY_CASES: dict[str, Callable[[], cdk.App]] = {
     "qualifier-on-stack": _qualifier_on_stack,
     "qualifier-as-app-default": _qualifier_on_app,
     "existing-cluster": _existing_cluster,
+    "existing-cluster-complete": functools.partial(_existing_cluster, complete=True),
+    "guardrails": _guardrails,
     "monitoring-options": _monitoring_options,
     "ephemeral-without-verifier": _ephemeral_without_verifier,
 }
