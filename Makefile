@@ -13,9 +13,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # payload file in the temp dir): `CDK_DISABLE_CLI_TELEMETRY=false make ...` sends it.
 export CDK_DISABLE_CLI_TELEMETRY ?= true
 
-# Make flags (EPHEMERAL, POD, CLOUDTRAIL, DRY_RUN, FORCE, CI, BENCH_UPDATE, BENCH_SKIP_TESTS): 1, true or yes
-# turn one on; empty, 0, false or no leave it off; anything else is refused in one line.
-FLAGS    := EPHEMERAL POD CLOUDTRAIL DRY_RUN FORCE BENCH_UPDATE BENCH_SKIP_TESTS
+# Make flags (EPHEMERAL, POD, CLOUDTRAIL, DRY_RUN, FORCE, CI, BENCH_UPDATE, BENCH_SKIP_TESTS, ORGANIZATION,
+# KUBERNETES): 1, true or yes turn one on; empty, 0, false or no leave it off; anything else is refused in one line.
+FLAGS    := EPHEMERAL POD CLOUDTRAIL DRY_RUN FORCE BENCH_UPDATE BENCH_SKIP_TESTS ORGANIZATION KUBERNETES
 FLAG_ON  := 1 true yes
 FLAG_OFF := 0 false no
 on = $(if $(filter $(FLAG_ON),$(strip $($(1)))),1)

@@ -13,7 +13,8 @@ help-audit:
 	@echo "make audit     audit every EKS cluster, read-only [ACCOUNTS=id,id | ORGANIZATION=1] [ROLE=name] [REGIONS=r,r] [JSON=f] [MARKDOWN=f] [CLOUDTRAIL=1] [KUBERNETES=1]"
 
 audit: deps
-	@$(LIB).console audit $(if $(ACCOUNTS),--accounts "$(ACCOUNTS)") $(if $(filter 1 true yes,$(ORGANIZATION)),--organization) \
+	@$(CREDENTIALS_CHECK)
+	@$(LIB).console audit $(if $(ACCOUNTS),--accounts "$(ACCOUNTS)") $(if $(call on,ORGANIZATION),--organization) \
 	  $(if $(ROLE),--role-name "$(ROLE)") $(if $(EXTERNAL_ID),--external-id "$(EXTERNAL_ID)") $(if $(REGIONS),--regions "$(REGIONS)") \
 	  $(if $(CONCURRENCY),--concurrency "$(CONCURRENCY)") $(if $(JSON),--json "$(JSON)") $(if $(MARKDOWN),--markdown "$(MARKDOWN)") \
-	  $(if $(filter 1 true yes,$(CLOUDTRAIL)),--cloudtrail) $(if $(filter 1 true yes,$(KUBERNETES)),--kubernetes)
+	  $(if $(call on,CLOUDTRAIL),--cloudtrail) $(if $(call on,KUBERNETES),--kubernetes)

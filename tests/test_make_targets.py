@@ -142,6 +142,25 @@ def test_integ_deploy_checks_credentials_before_anything_else() -> None:
     assert commands.index("workstation credentials") < commands.index("deploy_and_destroy.sh")
 
 
+def test_audit_checks_credentials_first_and_takes_flags_by_the_convention(tmp_path: Path) -> None:
+    commands = dry("audit", "ORGANIZATION=yes", "KUBERNETES=1", "CLOUDTRAIL=true")
+    assert commands.index("workstation credentials") < commands.index("console audit")
+    assert "--organization" in commands and "--kubernetes" in commands and "--cloudtrail" in commands
+    assert "--organization" not in dry("audit", "ORGANIZATION=0")
+    refused = make("audit", "ORGANIZATION=maybe")
+    assert refused.returncode != 0 and "ORGANIZATION=maybe is not a flag value" in refused.stderr
+    bare = {k: v for k, v in _env().items() if not k.startswith("AWS_")}
+    bare.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_CONFIG_FILE=str(tmp_path / "none"),
+                AWS_EC2_METADATA_DISABLED="true")
+    for profile, first_line in ((None, "eks-envelope: no AWS credentials found"),
+                                ("typo", "eks-envelope: AWS profile 'typo' not found")):
+        without = make("audit", env={**bare, **({"AWS_PROFILE": profile} if profile else {})}, timeout=300)
+        assert without.returncode != 0
+        lines = [line for line in without.stderr.splitlines() if line.strip() and not line.startswith("make")]
+        assert len(lines) == 1 and lines[0].startswith(first_line), without.stderr[-2000:]
+        assert lines[0].endswith("set AWS_PROFILE, or run `aws configure` / `aws sso login`")
+
+
 # --- telemetry and temp hygiene ----------------------------------------------------------------
 
 def test_make_runs_the_cdk_cli_with_its_documented_telemetry_switch_off() -> None:

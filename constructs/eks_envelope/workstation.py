@@ -47,10 +47,14 @@ def aws_session(region: str | None = None) -> Any:
 
 def caller_arn(session: Any = None) -> str:
     """The caller's ARN from STS GetCallerIdentity; WorkstationError when no credentials work."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
-    session = session or aws_session()
-    if session.get_credentials() is None:
+    try:
+        session = session or aws_session()
+        found = session.get_credentials()
+    except ProfileNotFound as err:  # AWS_PROFILE names a profile the config files do not have (or is empty)
+        raise WorkstationError(f"AWS profile {err.kwargs.get('profile')!r} not found: {CREDENTIALS_HINT}") from None
+    if found is None:
         raise WorkstationError(f"no AWS credentials found: {CREDENTIALS_HINT}")
     try:
         sts = session.client("sts", region_name=session.region_name or "us-east-1")
