@@ -43,8 +43,9 @@ ORG_RULE_NAME = "eks-envelope-secrets-on-approved-keys"
 
 def check_guardrail(problems: Problems, key_arns: Sequence[str], rule: str, frequency: str, *, level: str) -> None:
     """Every problem with a guardrail's props: approved key ARNs (no alias), rule choice, period, size."""
-    if isinstance(key_arns, str) or not key_arns:
-        problems.add("key_arns", key_arns if isinstance(key_arns, str) else list(key_arns),
+    # Its type (a list, not a bare string) is checked by the constructors' typed props before this runs.
+    if not key_arns:
+        problems.add("key_arns", list(key_arns),
                      "give the approved key ARNs as a list, at least one "
                      "(e.g. ['arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'])")
     else:
