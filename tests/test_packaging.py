@@ -42,9 +42,9 @@ def test_wheel_carries_library_and_handler_asset(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "eks_envelope/cluster.py" in names
     assert "eks_envelope/compliance/rules/eks.py" in names
-    assert "eks_envelope/_verifier_handler/index.py" in names
+    assert "eks_envelope/_handler/verifier/contract.py" in names
     # every handler module ships (a new one missing from the asset would fail only in Lambda, at import)
-    handler = {f"eks_envelope/_verifier_handler/{m.name}" for m in (REPO / "lambda" / "verifier").glob("*.py")}
+    handler = {f"eks_envelope/_handler/{m.relative_to(REPO / 'lambda').as_posix()}" for m in (REPO / "lambda" / "verifier").rglob("*.py")}
     assert handler - set(names) == set()
     assert not any(name.startswith("constructs/") for name in names)
     assert not any("tests/" in name for name in names)
@@ -132,7 +132,7 @@ def test_installed_console_command_audits_through_aws_endpoint_url(installed: Pa
 def test_installed_package_is_seen_as_typed(installed: Path) -> None:
     site = next(installed.glob("lib/python*/site-packages"))
     assert (site / "eks_envelope" / "py.typed").is_file()
-    assert (site / "eks_envelope" / "_verifier_handler" / "cli.py").is_file()
+    assert (site / "eks_envelope" / "_handler" / "verifier" / "cli.py").is_file()
 
 
 def test_library_example_runs_as_documented_outside_the_repo(installed: Path, tmp_path: Path) -> None:

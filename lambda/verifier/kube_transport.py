@@ -10,7 +10,6 @@ anything to read (the server closed it, or sent bytes nobody asked for).
 from __future__ import annotations
 
 import http.client
-import re
 import select
 import socket
 import ssl
@@ -18,6 +17,8 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from text import scrub  # noqa: F401  (re-exported: kube and the handler import it from here)
 
 #: A canary Secret or Pod is a few KB; a list page of 50 of them stays far below this.
 MAX_BODY_BYTES = 1024 * 1024
@@ -256,14 +257,3 @@ def read_bounded(resp: http.client.HTTPResponse, deadline: float, fired: threadi
         if size > MAX_BODY_BYTES:
             raise Attempt("oversized", f"body larger than {MAX_BODY_BYTES // 1024} KB")
         chunks.append(chunk)
-
-
-def scrub(text: Any, limit: int, *, keep_newlines: bool = False) -> str:
-    """Server text made safe for a reason or log: tags removed, printable ASCII only, whitespace collapsed, bounded."""
-    value = re.sub(r"<[^>]{0,200}>", " ", str(text or ""))
-    if keep_newlines:
-        lines = ("".join(ch if 32 <= ord(ch) < 127 else " " for ch in line) for line in value.splitlines())
-        return "\n".join(" ".join(line.split()) for line in lines)[:limit]
-    value = "".join(ch if 32 <= ord(ch) < 127 else " " for ch in value)
-    value = " ".join(value.split())
-    return value if len(value) <= limit else value[: limit - 1] + "~"

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -12,13 +11,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import kube
+from text import MAX_REASON, fit_reason  # noqa: F401  (re-exported: the handler's modules import them from here)
 
 CANARY_PREFIX = "eks-envelope-canary-"
 MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "eks-envelope-verifier")
 OWNER_LABEL = "eks-envelope.io/owner"  # a hash of the owner (label values are short and restricted)
 OWNER_ANNOTATION = "eks-envelope.io/owner"  # the owner in full: stack id + logical id, or the CLI run
 RUN_ANNOTATION = "eks-envelope.io/run"  # the run (CloudFormation RequestId, CLI run id)
-MAX_REASON = 256
 
 #: Evidence levels, weakest first; Data["Evidence"] and `make verify` list the ones gathered.
 EVIDENCE = {
@@ -29,36 +28,6 @@ EVIDENCE = {
     "kms-provider-healthy": "the API server's /readyz?verbose reports its KMS provider healthy",
     "cloudtrail-key-use": "CloudTrail shows the cluster role calling KMS with your key",
 }
-
-_ANY_ARN = re.compile(r"arn:aws[\w-]*:[\w-]+:[\w-]*:\d*:([\w/+=,.@:-]+)")
-
-
-def fit_reason(stage: str, problem: str, fix: str = "", note: str = "", limit: int = MAX_REASON) -> str:
-    """``Stage <name>: <problem> <fix> <note>`` in at most ``limit`` characters; the problem is shortened first.
-
-    ARNs in the problem shrink to their resource part before anything is cut, so the fix survives.
-    """
-    head = f"Stage {stage}: "
-    problem = problem.strip().rstrip(".") + "." if problem.strip() else ""
-
-    def join(p: str, n: str) -> str:
-        return " ".join(part for part in (head + p, fix, n) if part.strip())
-
-    text = join(problem, note)
-    if len(text) <= limit:
-        return text
-    problem = _ANY_ARN.sub(lambda m: m.group(1), problem)
-    text = join(problem, note)
-    if len(text) <= limit:
-        return text
-    room = limit - len(join("", note)) - 1
-    if room >= 40:
-        return join(problem[: room - 1].rstrip() + "…", note)
-    note = ""  # the leftover note is in the logs too; the fix is not negotiable
-    room = limit - len(join("", "")) - 1
-    if room >= 40:
-        return join(problem[: room - 1].rstrip() + "…", "")
-    return text[: limit - 1] + "…"
 
 
 class VerificationError(Exception):
