@@ -23,11 +23,10 @@ from .verifier import (
     EnvelopeEncryptionVerifier,
     VerifierOptions,
     _acknowledge_vpc_access,
-    handler_asset_dir,
 )
+from .contract import ASSOCIATION_HANDLER, ASSOCIATION_RESOURCE_TYPE
+from .handler import asset_dir
 
-#: Resource type of the custom resource that associates the key and re-encrypts what is stored.
-ASSOCIATION_RESOURCE_TYPE = "Custom::EnvelopeEncryptionAssociation"
 #: Re-encryption runs inside one on_event invocation; the rest of the 15 minutes is the framework's.
 REENCRYPT_TIMEOUT = Duration.minutes(14)
 #: The handler re-encrypts with cluster-wide edit rights: it must update Secrets in every namespace.
@@ -189,7 +188,7 @@ class EnvelopeEncryptionForExistingCluster(Construct):
         #: The association Lambdas' log group.
         self.log_group = logs.LogGroup(self, "HandlerLogs", retention=log_retention, encryption_key=logs_key, removal_policy=removal_policy)
         private_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
-        code = lambda_.Code.from_asset(str(handler_asset_dir()), exclude=["__pycache__", "*.pyc"])
+        code = lambda_.Code.from_asset(str(asset_dir()), exclude=["__pycache__", "*.pyc"])
 
         def handler(cid: str, entry: str, timeout: Duration, description: str) -> lambda_.Function:
             function = lambda_.Function(
@@ -201,7 +200,7 @@ class EnvelopeEncryptionForExistingCluster(Construct):
             return function
 
         #: The provider's ``on_event`` Lambda: starts the key association, or (``complete``) re-encrypts after it.
-        self.on_event_function = handler("OnEvent", "associate.on_event", REENCRYPT_TIMEOUT,
+        self.on_event_function = handler("OnEvent", ASSOCIATION_HANDLER, REENCRYPT_TIMEOUT,
                                          "Checks and starts the customer key's association with an existing EKS cluster; "
                                          "rewrites every Secret once it is done")
         #: The access entry giving the association ``AmazonEKSEditPolicy`` cluster-wide (it rewrites Secrets in every namespace).

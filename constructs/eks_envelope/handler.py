@@ -28,6 +28,11 @@ def handler_dir() -> Path:
     return handler_root() / PACKAGE
 
 
+def asset_dir() -> Path:
+    """The Lambda asset: the directory the handler strings in ``contract`` (``VERIFIER_HANDLER`` ...) are relative to."""
+    return handler_dir()
+
+
 def register() -> None:
     """Make ``eks_envelope._handler`` importable in a checkout too (the wheel has it as a directory)."""
     name = f"{__package__}._handler"

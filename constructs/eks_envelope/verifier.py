@@ -15,9 +15,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IDependable
 
-from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VERIFICATION_RESOURCE_TYPE
+from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VERIFICATION_RESOURCE_TYPE, VERIFIER_HANDLER
 from .acknowledgements import acknowledge, checkov_skip
-from .handler import handler_dir as handler_asset_dir
+from .handler import asset_dir
 from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
 from .props import typed_props
 from .validation import Problems
@@ -174,8 +174,8 @@ class EnvelopeEncryptionVerifier(Construct):
             self,
             "Handler",
             runtime=lambda_.Runtime.PYTHON_3_14,
-            handler="index.on_event",
-            code=lambda_.Code.from_asset(str(handler_asset_dir()), exclude=["__pycache__", "*.pyc"]),
+            handler=VERIFIER_HANDLER,
+            code=lambda_.Code.from_asset(str(asset_dir()), exclude=["__pycache__", "*.pyc"]),
             timeout=HANDLER_TIMEOUT,
             memory_size=256,
             # Immutable here: every permission is in the managed policy above, none inline.

@@ -24,7 +24,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE", "DEFAULT_REENCRYPT_KINDS", "DELETION_PROTECTION_RESOURCE_TYPE", "EPHEMERAL_METADATA_KEY",
     "EVIDENCE_EVENTS_METRIC", "EVIDENCE_METRIC", "MAX_LOOKBACK_HOURS", "PAGE_SIZE_RANGE", "POD_IMAGE",
     "POD_TIMEOUT_RANGE", "POD_TIMEOUT_SECONDS", "SCHEDULED_EVENT_KIND", "SCHEDULED_EVENT_MARKER", "STAGE_METRIC",
-    "SUPPORT_DAYS_METRIC", "VERIFICATION_RESOURCE_TYPE", "VERIFIED_METRIC", "AssociationProperties",
+    "SUPPORT_DAYS_METRIC", "VERIFICATION_RESOURCE_TYPE", "VERIFIED_METRIC", "ASSOCIATION_HANDLER", "VERIFIER_HANDLER", "AssociationProperties",
     "PropertyError", "ProtectionProperties", "ScheduledVerification", "VerificationProperties",
     "metric_namespace_problem",
 ]
@@ -39,6 +39,11 @@ VERIFICATION_RESOURCE_TYPE = "Custom::EnvelopeEncryptionVerification"
 DELETION_PROTECTION_RESOURCE_TYPE = "Custom::ClusterDeletionProtection"
 #: Custom resource that starts (and with ``Complete``, finishes) encrypting an existing cluster.
 ASSOCIATION_RESOURCE_TYPE = "Custom::EnvelopeEncryptionAssociation"
+
+#: The Lambda handlers, as the asset's root sees them (``eks_envelope.handler.asset_dir()``): the verifier
+#: (verification, deletion protection and the schedule) and the existing-cluster association.
+VERIFIER_HANDLER = "index.on_event"
+ASSOCIATION_HANDLER = "associate.on_event"
 
 #: A scheduled verification event carries this key with this value, and no ``RequestType``.
 SCHEDULED_EVENT_MARKER = "eks-envelope"
