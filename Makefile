@@ -99,7 +99,7 @@ diff: deps
 # admin_principal_arns; a deploy without it removes the access entry again.
 # Synthesized once, then deployed from cdk.out: in between, a stack that a failed first deploy left
 # in ROLLBACK_COMPLETE (holding nothing) gets its termination protection lifted, or the CLI could not
-# replace it (README, When a deploy fails).
+# replace it (docs/operations.md#when-a-deploy-fails).
 # --require-approval broadening asks before a change that widens IAM or security groups; the CLI asks
 # only with a terminal on stdout, and without one fails such a deploy ("terminal (TTY) is not attached")
 # rather than wait. CI=true deploys without asking (review the change with `make diff` first).

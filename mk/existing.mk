@@ -1,5 +1,5 @@
 # `make encrypt-existing`: put a live cluster's secrets under your KMS key, re-encrypt what is stored
-# and prove it (README "Existing clusters"). The region comes from the key ARN unless REGION says it. Checks first and changes nothing on a refusal; DRY_RUN=1
+# and prove it (docs/existing-clusters.md). The region comes from the key ARN unless REGION says it. Checks first and changes nothing on a refusal; DRY_RUN=1
 # prints every step and how many Secrets it would rewrite. Exit 3: the update is still in progress,
 # run the same command again to resume.
 .PHONY: encrypt-existing help-existing

@@ -146,19 +146,27 @@ def test_anchor_is_githubs() -> None:
         "the-walkthroughs-kubectl-steps-against-your-deployed-cluster"
 
 
-#: Messages and comments that send a reader to a README section by name ("README: Removing a production
-#: stack"); the README's Documentation table keeps each name as a link to where the section now lives.
-_POINTER = re.compile(r"""README(?:,|:)? (?:section )?['"]?([A-Z][A-Za-z0-9 ]+?)['")]""")
+#: Messages and comments that send a reader to documentation ("docs/operations.md#removing-a-production-stack").
+_POINTER = re.compile(r"\bdocs/([a-z0-9-]+\.md)(?:#([a-z0-9-]+))?")
+_POINTER_SOURCES = [*(REPO / "constructs").rglob("*.py"), *(REPO / "lambda").rglob("*.py"), *(REPO / "stacks").rglob("*.py"),
+                    REPO / "Makefile", *(REPO / "mk").glob("*.mk")]
 
 
-def test_every_readme_pointer_in_code_names_a_readme_heading_or_link() -> None:
-    sources = [*(REPO / "constructs").rglob("*.py"), *(REPO / "lambda").rglob("*.py"), *(REPO / "stacks").rglob("*.py"),
-               REPO / "Makefile", *(REPO / "mk").glob("*.mk")]
-    pointers = {m for path in sources for m in _POINTER.findall(path.read_text())}
-    assert "Removing a production stack" in pointers, "the pattern still finds the pointers"
+def test_every_docs_pointer_in_code_names_a_file_and_heading() -> None:
+    pointers = {(path.name, m) for path in _POINTER_SOURCES for m in _POINTER.findall(path.read_text())}
+    assert ("protection.py", ("operations.md", "removing-a-production-stack")) in pointers, "the pattern still finds the pointers"
+    missing = [f"{source}: docs/{doc}#{anchor}" for source, (doc, anchor) in sorted(pointers)
+               if not (REPO / "docs" / doc).is_file() or (anchor and anchor not in _anchors(REPO / "docs" / doc))]
+    assert not missing, f"pointers to no file or heading: {missing}"
+
+
+def test_no_message_sends_a_reader_to_a_readme_section() -> None:
+    """Most sections moved to docs/ (issue 23): a "README: <section>" pointer must name a heading the README still has."""
     headings = re.findall(r"^#{1,6} (.+)$", _FENCE.sub("", README), re.M)
-    missing = [p for p in pointers if not any(h.startswith(p) for h in headings) and f"[{p}" not in README]
-    assert not missing, f"README names no section or link {missing}: add it to its Documentation table"
+    found = [(path.name, m.group(1)) for path in _POINTER_SOURCES
+             for m in re.finditer(r"README(?:,|:)? (?:section )?['\"]?([A-Z][A-Za-z0-9 ]+?)['\")]", path.read_text())]
+    assert ("Makefile", "Configuration") in found, "the pattern still finds the pointers"
+    assert [f"{source}: README, {name}" for source, name in found if not any(h.startswith(name) for h in headings)] == []
 
 
 # --- the README's library example, as written ---------------------------------------------------------

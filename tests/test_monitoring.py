@@ -323,7 +323,7 @@ def test_notification_names_the_call_the_caller_and_the_runbook(template: Templa
     (target,) = rule["Properties"]["Targets"]
     transformer = target["InputTransformer"]
     assert set(transformer["InputPathsMap"].values()) >= {"$.detail.eventName", "$.detail.userIdentity.arn"}
-    assert "Runbook: README, section 'Day 2', row <detail-eventName>" in transformer["InputTemplate"]
+    assert "Runbook: docs/verifier.md#day-2-keep-proving-it, row <detail-eventName>" in transformer["InputTemplate"]
 
 
 def test_no_alias_rule_without_an_alias() -> None:

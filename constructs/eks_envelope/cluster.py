@@ -565,7 +565,7 @@ class EnvelopeEncryptedCluster(Construct):
                 self.cluster,
                 "EnvelopeEncryption-EKS8",
                 "deletion_protection=False on a production stack is the documented, deliberate teardown path "
-                "(README: Removing a production stack); deploy it only right before destroying the stack.",
+                "(docs/operations.md#removing-a-production-stack); deploy it only right before destroying the stack.",
             )
 
         if ephemeral and log_retention in _SHORTER_THAN_A_YEAR:

@@ -270,7 +270,7 @@ def grant_key_use(scope: Construct, construct_id: str, role: iam.IRole, key_arn:
 
 
 # AWS Control Tower CT.KMS.PR.3 ("limit creation of KMS grants to AWS services"), kept apart from the
-# key policy above. Evidence and sources: README, "Governed organizations".
+# key policy above. Evidence and sources: docs/compliance.md#governed-organizations-aws-control-tower.
 
 #: Control Tower's id for the control, as it appears in findings and hook configuration.
 CREATE_GRANT_CONTROL = "CT.KMS.PR.3"
@@ -281,7 +281,7 @@ CREATE_GRANT_CONTROL_EXEMPTION = (
     "(a forward access session through eks.<region>.amazonaws.com): aws:PrincipalIsAWSService is false for such a "
     "call, and the EKS user guide says kms:GrantIsForAWSResource is not supported for CreateCluster. CT.KMS.PR.3's "
     "deny would refuse that grant and with it the cluster. Exempt the stack from CT.KMS.PR.3 "
-    "(README: Governed organizations)."
+    "(docs/compliance.md#governed-organizations-aws-control-tower)."
 )
 
 

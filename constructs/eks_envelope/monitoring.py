@@ -54,7 +54,7 @@ MAX_SCHEDULE_MINUTES = 720
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _METRIC_NAMESPACE_RE = re.compile(r"^[A-Za-z0-9./_#:-]{1,255}$")
 #: README anchor of the runbooks, quoted in every notification.
-RUNBOOK = "README, section 'Day 2'"
+RUNBOOK = "docs/verifier.md#day-2-keep-proving-it"
 
 
 @dataclass(frozen=True)

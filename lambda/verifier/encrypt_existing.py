@@ -197,7 +197,7 @@ def _run(args: argparse.Namespace, kinds: tuple[str, ...], aws: association.AwsC
         return EXIT_FAILED
     if missing:
         say(f"REFUSED (nothing changed): Kubernetes RBAC: your principal lacks cluster-wide {', '.join(missing)}. "
-            "Grant it with an access entry (README 'Existing clusters': AmazonEKSEditPolicy, cluster scope).")
+            "Grant it with an access entry (docs/existing-clusters.md: AmazonEKSEditPolicy, cluster scope).")
         return EXIT_FAILED
     say(f"  ok   Kubernetes RBAC: list, get, update on {', '.join(kinds)} in every namespace")
 

@@ -31,7 +31,7 @@ def refusal(cluster: str) -> str:
     return fit_reason(
         "deletion-protection", f"Cluster {cluster} is deletion-protected, so this stack refuses deletion",
         "To remove it on purpose: make deploy CONTEXT='-c deletion_protection=false', then make destroy "
-        "(README: Removing a production stack).")
+        "(docs/operations.md#removing-a-production-stack).")
 
 
 def _fail(problem: str, fix: str) -> ProtectionError:

@@ -232,7 +232,7 @@ def test_fails_without_cluster_wide_rbac_on_secrets(account: Any, before: dict[s
     code, out = run(account)
     assert code == 1
     assert ("REFUSED (nothing changed): Kubernetes RBAC: your principal lacks cluster-wide update secrets. "
-            "Grant it with an access entry (README 'Existing clusters': AmazonEKSEditPolicy, cluster scope).") in out
+            "Grant it with an access entry (docs/existing-clusters.md: AmazonEKSEditPolicy, cluster scope).") in out
     assert_untouched(account, before, out)
 
 

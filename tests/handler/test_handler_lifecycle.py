@@ -258,12 +258,12 @@ def test_fails_delete_while_protected_with_the_documented_path():
     reason = str(info.value)
     assert reason.startswith(f"Stage deletion-protection: Cluster {CLUSTER} is deletion-protected, so this stack refuses deletion.")
     assert reason.endswith("make deploy CONTEXT='-c deletion_protection=false', then make destroy "
-                           "(README: Removing a production stack).")
+                           "(docs/operations.md#removing-a-production-stack).")
 
 
 def test_fails_delete_while_protected_keeps_the_fix_with_a_long_cluster_name():
     reason = protection.refusal("c" * 100)
-    assert len(reason) <= 256 and "make destroy (README: Removing a production stack)." in reason
+    assert len(reason) <= 256 and "make destroy (docs/operations.md#removing-a-production-stack)." in reason
 
 
 def test_fails_create_that_runs_out_of_time_turns_protection_off_again():
