@@ -27,6 +27,7 @@ __all__ = [
     "SUPPORT_DAYS_METRIC", "VERIFICATION_RESOURCE_TYPE", "VERIFIED_METRIC", "ASSOCIATION_HANDLER", "VERIFIER_HANDLER", "AssociationProperties",
     "PropertyError", "ProtectionProperties", "ScheduledVerification", "VerificationProperties",
     "metric_namespace_problem",
+    "METRIC_NAMESPACE_PROPERTY",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -67,6 +68,9 @@ EVIDENCE_METRIC = "EvidenceFound"
 EVIDENCE_EVENTS_METRIC = "EvidenceEvents"
 #: Days to the end of EKS standard support (EKS's own date).
 SUPPORT_DAYS_METRIC = "DaysToEndOfStandardSupport"
+#: The verification resource's property naming the namespace its first ``Verified`` datapoint goes to (set by
+#: EnvelopeEncryptionMonitoring on the verifier's resource; ``VerificationProperties.metric_namespace``).
+METRIC_NAMESPACE_PROPERTY = "MetricNamespace"
 
 # ---------------------------------------------------------------------------------------------
 # defaults: the construct's, and the workstation command's (which runs without CDK)
