@@ -173,3 +173,18 @@ def test_guardrail_templates_pass_make_scan(org_assembly, tmp_path) -> None:
     result = subprocess.run([str(scan_python), str(REPO / "scripts" / "scan.py"), str(guardrail_only)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_guardrail_props_object_builds_the_same_rule_as_keyword_arguments() -> None:
+    from eks_envelope import OrganizationSecretsEncryptionGuardrailProps
+
+    def built(**kwargs: object) -> dict:
+        stack = cdk.Stack(new_app(), "Org", env=cdk.Environment(region="eu-west-1"))
+        OrganizationSecretsEncryptionGuardrail(stack, "Guardrail", **kwargs)
+        return Template.from_stack(stack).to_json()
+
+    values = dict(key_arns=[KEY_A], excluded_accounts=["111122223333"], rule_name="approved-keys")
+    assert built(props=OrganizationSecretsEncryptionGuardrailProps(**values)) == built(**values)
+    with pytest.raises(EnvelopeConfigError) as raised:
+        OrganizationSecretsEncryptionGuardrailProps(key_arns=[], excluded_accounts=["12"], rule_name="")
+    assert [p.field for p in raised.value.problems] == ["key_arns", "excluded_accounts", "rule_name"]

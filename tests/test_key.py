@@ -173,3 +173,27 @@ def test_custom_deploy_principal_replaces_the_bootstrap_role() -> None:
     policy = Template.from_stack(stack).to_json()["Resources"][stack.get_logical_id(key.key.node.default_child)]
     stmt = [s for s in policy["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "DeployerCreatesClusterGrantThroughEks"]
     assert stmt[0]["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/Deployer"}
+
+
+# --- props as one object -----------------------------------------------------------------------------------
+
+def test_key_props_object_builds_the_same_key_as_keyword_arguments() -> None:
+    from eks_envelope import ClusterSecretsKeyProps
+
+    def built(**kwargs: object) -> dict:
+        stack = cdk.Stack(new_app(), "Key")
+        ClusterSecretsKey(stack, "SecretsKey", **kwargs)
+        return Template.from_stack(stack).to_json()
+
+    values = dict(alias="team-secrets", admins=[iam.ArnPrincipal(ADMIN)], pending_window=cdk.Duration.days(7),
+                  removal_policy=cdk.RemovalPolicy.DESTROY)
+    assert built(props=ClusterSecretsKeyProps(**values)) == built(**values)
+
+
+def test_fails_on_key_props_with_every_problem_at_once() -> None:
+    from eks_envelope import ClusterSecretsKeyProps
+
+    with pytest.raises(EnvelopeConfigError) as raised:
+        ClusterSecretsKeyProps(alias="alias/aws/eks", pending_window=cdk.Duration.days(3))
+    assert [(p.field, p.value) for p in raised.value.problems] == [("alias", "alias/aws/eks"), ("pending_window", "3 days")]
+    assert "which AWS reserves" in raised.value.problems[0].fix and "from 7 to 30" in raised.value.problems[1].fix

@@ -21,7 +21,7 @@ from aws_cdk import aws_sns as sns
 
 import eks_envelope
 from eks_envelope import EnvelopeConfigError, EnvelopeEncryptedCluster, MonitoringOptions, VerifierOptions
-from eks_envelope.props import type_problems
+from eks_envelope.props import prop_hints, type_problems
 from eks_envelope.validation import Problems, check_cidrs, check_cluster_name
 from stacks.settings import settings_from_context
 from tests.helpers import new_app
@@ -61,6 +61,8 @@ def required(stack: cdk.Stack) -> dict[str, dict[str, Any]]:
         "ClusterDeletionProtection": {"cluster_name": "prod", "service_token": "arn:aws:lambda:eu-west-1:1:function:x", "protect": True},
         "SecretsEncryptionGuardrail": {"key_arns": [KEY_ARN]},
         "OrganizationSecretsEncryptionGuardrail": {"key_arns": [KEY_ARN]},
+        "SecretsEncryptionGuardrailProps": {"key_arns": [KEY_ARN]},
+        "OrganizationSecretsEncryptionGuardrailProps": {"key_arns": [KEY_ARN]},
     }
 
 
@@ -83,13 +85,14 @@ def _wrong_value(hint: Any) -> Any:
 def test_every_public_class_is_listed() -> None:
     assert {"EnvelopeEncryptedCluster", "ClusterSecretsKey", "EnvelopeEncryptionVerifier", "VerifierOptions",
             "MonitoringOptions", "EnvelopeEncryptionMonitoring", "EnvelopeEncryptionForExistingCluster",
-            "ClusterDeletionProtection", "EnvelopeEncryptionChecks"} <= set(PUBLIC_CLASSES)
+            "ClusterDeletionProtection", "EnvelopeEncryptionChecks", "ClusterSecretsKeyProps", "SecretsEncryptionGuardrailProps", "OrganizationSecretsEncryptionGuardrailProps",
+            } <= set(PUBLIC_CLASSES)
 
 
 @pytest.mark.parametrize("name", PUBLIC_CLASSES)
 def test_every_prop_of_every_public_class_is_typed_and_refuses_a_wrong_type(name: str, stack: cdk.Stack, required: dict) -> None:
     cls = getattr(eks_envelope, name)
-    hints = typing.get_type_hints(cls if hasattr(cls, "__dataclass_fields__") else inspect.unwrap(cls.__init__))
+    hints = prop_hints(cls)
     props = _props(cls)
     assert props, f"{name} takes no props"
     unreadable = [p for p in props if p not in hints or not any(type_problems(v, hints[p]) for v in WRONG_VALUES)]

@@ -15,8 +15,13 @@ if TYPE_CHECKING:
     from .cluster import EnvelopeEncryptedCluster
     from .compliance import EnvelopeEncryptionChecks, evaluate
     from .existing import EnvelopeEncryptionForExistingCluster
-    from .guardrail import OrganizationSecretsEncryptionGuardrail, SecretsEncryptionGuardrail
-    from .key import ClusterSecretsKey
+    from .guardrail import (
+        OrganizationSecretsEncryptionGuardrail,
+        OrganizationSecretsEncryptionGuardrailProps,
+        SecretsEncryptionGuardrail,
+        SecretsEncryptionGuardrailProps,
+    )
+    from .key import ClusterSecretsKey, ClusterSecretsKeyProps
     from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions
     from .protection import ClusterDeletionProtection
     from .validation import EnvelopeConfigError
@@ -32,7 +37,10 @@ _EXPORTS = {
     "EnvelopeEncryptionForExistingCluster": ".existing",
     "SecretsEncryptionGuardrail": ".guardrail",
     "OrganizationSecretsEncryptionGuardrail": ".guardrail",
+    "SecretsEncryptionGuardrailProps": ".guardrail",
+    "OrganizationSecretsEncryptionGuardrailProps": ".guardrail",
     "ClusterSecretsKey": ".key",
+    "ClusterSecretsKeyProps": ".key",
     "EnvelopeEncryptionMonitoring": ".monitoring",
     "MonitoringOptions": ".monitoring",
     "ClusterDeletionProtection": ".protection",

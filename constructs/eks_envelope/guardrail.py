@@ -10,13 +10,14 @@ docs/guardrail.md tells what these rules prove and what only the verifier and ``
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
 
 from aws_cdk import Aws, CfnCondition, Fn, Stack, Token
 from aws_cdk import aws_config as config
 from constructs import Construct
 
-from .props import typed_props
+from .props import Props, props_from, typed_props
 from .validation import Problems, parse_kms_arn
 
 #: The managed rule that checks the key against kmsKeyArns where AWS Config offers it.
@@ -92,6 +93,50 @@ def _description(level: str) -> str:
 
 
 @typed_props
+@dataclass(frozen=True)
+class SecretsEncryptionGuardrailProps(Props):
+    """The props of :class:`SecretsEncryptionGuardrail`, as one frozen object."""
+
+    #: the approved KMS key ARNs (kmsKeyArns); a cluster on any other key, on none, or on the
+    #: AWS-owned default key is NON_COMPLIANT.
+    key_arns: Sequence[str]
+    #: ``EKS_CLUSTER_SECRETS_ENCRYPTED``, ``EKS_SECRETS_ENCRYPTED``, or ``auto``: the first where AWS
+    #: Config offers it, else the second (chosen at deploy time in an environment-agnostic stack).
+    #: :default: "auto"
+    rule: str = AUTO
+    #: how often AWS Config evaluates. :default: "TwentyFour_Hours"
+    maximum_execution_frequency: str = DEFAULT_FREQUENCY
+    #: Where the rule lives, which bounds its input parameters (_MAX_INPUT).
+    level: ClassVar[str] = "account"
+
+    def check(self, problems: Problems) -> None:
+        check_guardrail(problems, self.key_arns, self.rule, self.maximum_execution_frequency, level=self.level)
+
+
+@typed_props
+@dataclass(frozen=True)
+class OrganizationSecretsEncryptionGuardrailProps(SecretsEncryptionGuardrailProps):
+    """The props of :class:`OrganizationSecretsEncryptionGuardrail`: the account guardrail's, for the whole
+    organization (``key_arns``: its approved keys), plus the accounts left out and the rule's name."""
+
+    #: 12-digit account ids the rule is not deployed to. :default: - none
+    excluded_accounts: Sequence[str] = ()
+    #: the organization rule's name (1-64 characters, unique in the organization).
+    #: :default: "eks-envelope-secrets-on-approved-keys"
+    rule_name: str = ORG_RULE_NAME
+    level: ClassVar[str] = "organization"
+
+    def check(self, problems: Problems) -> None:
+        super().check(problems)
+        for account in self.excluded_accounts:
+            if not (isinstance(account, str) and account.isdigit() and len(account) == 12):
+                problems.add("excluded_accounts", account, "give 12-digit AWS account ids")
+        rule_name = self.rule_name
+        if not (isinstance(rule_name, str) and 1 <= len(rule_name) <= 64 and rule_name.strip()):
+            problems.add("rule_name", rule_name, "give 1-64 characters, unique among the organization's Config rules")
+
+
+@typed_props
 class SecretsEncryptionGuardrail(Construct):
     """An account-level AWS Config rule: every EKS cluster of this account and region on an approved key.
 
@@ -101,35 +146,23 @@ class SecretsEncryptionGuardrail(Construct):
     """
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        key_arns: Sequence[str],
-        rule: str = AUTO,
-        maximum_execution_frequency: str = DEFAULT_FREQUENCY,
+        self, scope: Construct, construct_id: str, *, props: SecretsEncryptionGuardrailProps | None = None, **kwargs: Any
     ) -> None:
         """
-        :param key_arns: the approved KMS key ARNs (kmsKeyArns); a cluster on any other key, on none, or on the
-            AWS-owned default key is NON_COMPLIANT.
-        :param rule: ``EKS_CLUSTER_SECRETS_ENCRYPTED``, ``EKS_SECRETS_ENCRYPTED``, or ``auto``: the first where AWS
-            Config offers it, else the second (chosen at deploy time in an environment-agnostic stack).
-            :default: "auto"
-        :param maximum_execution_frequency: how often AWS Config evaluates. :default: "TwentyFour_Hours"
+        :param props: a SecretsEncryptionGuardrailProps, or its fields as keyword arguments (not both).
         """
         super().__init__(scope, construct_id)
-        problems = Problems()
-        check_guardrail(problems, key_arns, rule, maximum_execution_frequency, level="account")
-        problems.raise_if_any()
+        props = props_from(SecretsEncryptionGuardrailProps, props, kwargs, owner=self)
+        props.validate()
         #: The approved key ARNs.
-        self.key_arns = tuple(key_arns)
+        self.key_arns = tuple(props.key_arns)
         #: The ``AWS::Config::ConfigRule``.
         self.rule = config.CfnConfigRule(
             self,
             "Resource",
-            source=config.CfnConfigRule.SourceProperty(owner="AWS", source_identifier=rule_identifier(self, rule)),
+            source=config.CfnConfigRule.SourceProperty(owner="AWS", source_identifier=rule_identifier(self, props.rule)),
             input_parameters={"kmsKeyArns": ",".join(self.key_arns)},
-            maximum_execution_frequency=maximum_execution_frequency,
+            maximum_execution_frequency=props.maximum_execution_frequency,
             description=_description("account"),
         )
 
@@ -145,45 +178,27 @@ class OrganizationSecretsEncryptionGuardrail(Construct):
     """
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        key_arns: Sequence[str],
-        rule: str = AUTO,
-        maximum_execution_frequency: str = DEFAULT_FREQUENCY,
-        excluded_accounts: Sequence[str] = (),
-        rule_name: str = ORG_RULE_NAME,
+        self, scope: Construct, construct_id: str, *,
+        props: OrganizationSecretsEncryptionGuardrailProps | None = None, **kwargs: Any,
     ) -> None:
         """
-        :param key_arns: the approved KMS key ARNs of the whole organization.
-        :param rule: as :class:`SecretsEncryptionGuardrail`. :default: "auto"
-        :param maximum_execution_frequency: how often AWS Config evaluates. :default: "TwentyFour_Hours"
-        :param excluded_accounts: 12-digit account ids the rule is not deployed to. :default: - none
-        :param rule_name: the organization rule's name (1-64 characters, unique in the organization).
-            :default: "eks-envelope-secrets-on-approved-keys"
+        :param props: an OrganizationSecretsEncryptionGuardrailProps, or its fields as keyword arguments (not both).
         """
         super().__init__(scope, construct_id)
-        problems = Problems()
-        check_guardrail(problems, key_arns, rule, maximum_execution_frequency, level="organization")
-        for account in excluded_accounts:
-            if not (isinstance(account, str) and account.isdigit() and len(account) == 12):
-                problems.add("excluded_accounts", account, "give 12-digit AWS account ids")
-        if not (isinstance(rule_name, str) and 1 <= len(rule_name) <= 64 and rule_name.strip()):
-            problems.add("rule_name", rule_name, "give 1-64 characters, unique among the organization's Config rules")
-        problems.raise_if_any()
+        props = props_from(OrganizationSecretsEncryptionGuardrailProps, props, kwargs, owner=self)
+        props.validate()
         #: The approved key ARNs.
-        self.key_arns = tuple(key_arns)
+        self.key_arns = tuple(props.key_arns)
         #: The ``AWS::Config::OrganizationConfigRule``.
         self.rule = config.CfnOrganizationConfigRule(
             self,
             "Resource",
-            organization_config_rule_name=rule_name,
+            organization_config_rule_name=props.rule_name,
             organization_managed_rule_metadata=config.CfnOrganizationConfigRule.OrganizationManagedRuleMetadataProperty(
-                rule_identifier=rule_identifier(self, rule),
+                rule_identifier=rule_identifier(self, props.rule),
                 input_parameters=json.dumps({"kmsKeyArns": ",".join(self.key_arns)}),
-                maximum_execution_frequency=maximum_execution_frequency,
+                maximum_execution_frequency=props.maximum_execution_frequency,
                 description=_description("organization"),
             ),
-            excluded_accounts=list(excluded_accounts) or None,
+            excluded_accounts=list(props.excluded_accounts) or None,
         )

@@ -1,7 +1,9 @@
 """The customer managed key that envelope-encrypts the cluster's Kubernetes secrets."""
 from __future__ import annotations
 
-from typing import Sequence
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 from aws_cdk import (
     Aws,
@@ -19,7 +21,7 @@ from constructs import Construct
 
 from .acknowledgements import guard_suppress
 from .bootstrap import default_deploy_principal
-from .props import typed_props
+from .props import Props, props_from, typed_props
 from .validation import Problems, check_key_arn, check_principal_arns, parse_kms_arn
 
 #: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider).
@@ -82,6 +84,43 @@ def _principal_arn(principal: iam.IPrincipal | None) -> str | None:
     return role_arn if isinstance(role_arn, str) else None
 
 
+#: KMS alias names: ``alias/`` and 1-250 letters, digits, ``/``, ``_`` or ``-``; ``alias/aws/`` is AWS's own.
+_ALIAS_RE = re.compile(r"^(alias/)?[A-Za-z0-9/_-]{1,250}$")
+
+
+@typed_props
+@dataclass(frozen=True)
+class ClusterSecretsKeyProps(Props):
+    """The props of :class:`ClusterSecretsKey`, as one frozen object."""
+
+    #: alias name without or with the ``alias/`` prefix. :default: - no alias
+    alias: str | None = None
+    #: principals that administer (not use) the key. :default: - none beyond the account root
+    admins: Sequence[iam.IPrincipal] = ()
+    #: principal that creates the cluster.
+    #: :default: - the CDK bootstrap CloudFormation execution role of the stack's synthesizer
+    deploy_principal: iam.IPrincipal | None = None
+    #: what happens to the key when the stack goes.
+    #: :default: RETAIN_ON_UPDATE_OR_DELETE (kept on stack delete; removed when the deploy that
+    #: created it rolls back, so a failed first deploy leaves nothing behind)
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+    #: waiting period before deletion, 7-30 days. :default: 30 days
+    pending_window: Duration = Duration.days(30)
+    #: the key's description. :default: "Envelope encryption of EKS Kubernetes secrets"
+    description: str = "Envelope encryption of EKS Kubernetes secrets"
+
+    def check(self, problems: Problems) -> None:
+        alias = self.alias
+        if alias and not Token.is_unresolved(alias) and (not _ALIAS_RE.match(alias) or alias.startswith("alias/aws/")):
+            problems.add("alias", alias, "1-250 letters, digits, '/', '_' or '-' after an optional 'alias/' "
+                                         "(not 'alias/aws/', which AWS reserves), e.g. 'team-a-secrets'")
+        if not Token.is_unresolved(self.pending_window.to_string()):
+            millis = self.pending_window.to_milliseconds()  # to_days() raises on a fraction
+            if millis % 86_400_000 or not 7 <= millis // 86_400_000 <= 30:
+                problems.add("pending_window", self.pending_window.to_human_string(),
+                             "give whole days from 7 to 30 (KMS's waiting period), e.g. Duration.days(30)")
+
+
 @typed_props
 class ClusterSecretsKey(Construct):
     """A KMS customer managed key and alias for EKS secrets envelope encryption.
@@ -101,36 +140,23 @@ class ClusterSecretsKey(Construct):
     """
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        alias: str | None = None,
-        admins: Sequence[iam.IPrincipal] = (),
-        deploy_principal: iam.IPrincipal | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-        pending_window: Duration = Duration.days(30),
-        description: str = "Envelope encryption of EKS Kubernetes secrets",
+        self, scope: Construct, construct_id: str, *, props: ClusterSecretsKeyProps | None = None, **kwargs: Any
     ) -> None:
         """
-        :param alias: alias name without or with the ``alias/`` prefix. :default: - no alias
-        :param admins: principals that administer (not use) the key. :default: - none beyond the account root
-        :param deploy_principal: principal that creates the cluster.
-            :default: - the CDK bootstrap CloudFormation execution role of the stack's synthesizer
-        :param removal_policy: what happens to the key when the stack goes.
-            :default: RETAIN_ON_UPDATE_OR_DELETE (kept on stack delete; removed when the deploy that
-            created it rolls back, so a failed first deploy leaves nothing behind)
-        :param pending_window: waiting period before deletion, 7-30 days. :default: 30 days
+        :param props: a ClusterSecretsKeyProps, or its fields as keyword arguments (not both); each is documented there.
         """
         super().__init__(scope, construct_id)
+        props = props_from(ClusterSecretsKeyProps, props, kwargs, owner=self)
+        props.validate()
+        alias, admins, deploy_principal = props.alias, props.admins, props.deploy_principal
         #: The KMS key (``AWS::KMS::Key``) that encrypts Kubernetes secrets.
         self.key = kms.Key(
             self,
             "Resource",
-            description=description,
+            description=props.description,
             enable_key_rotation=True,
-            removal_policy=removal_policy,
-            pending_window=pending_window,
+            removal_policy=props.removal_policy,
+            pending_window=props.pending_window,
         )
         acknowledge_create_grant_control(self.key)
         if admins:

@@ -4,10 +4,19 @@ A construct written in Python gets none of jsii's argument checks: ``ephemeral="
 deletes the keys, ``public_access_cidrs="203.0.113.0/24"`` is read one character at a time. One class
 decorator, :func:`typed_props`, reads each constructor's annotations and checks every argument before
 the constructor runs; each constructor then checks values (validation.py) as before.
+
+A construct's props are one frozen object (:class:`Props`: ``ClusterProps``, ``MonitoringProps``...),
+typed by the same decorator and validated as a whole when it is made. The construct takes it as
+``props=...`` or, as jsii does for CDK's own structs, takes its fields as keyword arguments: a constructor
+``(scope, construct_id, *, props: XProps | None = None, **kwargs)`` under :func:`typed_props` shows and
+checks ``XProps``' fields as its own keyword arguments, and :func:`props_from` turns either into the object.
 """
 from __future__ import annotations
 
 import collections.abc
+import contextvars
+import dataclasses
+import difflib
 import enum
 import functools
 import inspect
@@ -15,15 +24,79 @@ import re
 import sys
 import types
 import typing
-from typing import Any, Callable, TypeVar
+from typing import Any, Mapping, TypeVar
 
 from aws_cdk import Duration, Token
 
-from .validation import Problems
+from .validation import EnvelopeConfigError, Problem, Problems
 
 _Class = TypeVar("_Class", bound=type)
+_Props = TypeVar("_Props", bound="Props")
 #: Constructor arguments that are not props.
 _NOT_PROPS = frozenset({"self", "scope", "construct_id"})
+#: Set while a construct builds its props object from keyword arguments: it validates them itself, in
+#: context, so that every problem (also those only the stack can tell) comes in one error.
+_DEFERRED = contextvars.ContextVar("eks_envelope_props_deferred", default=False)
+
+
+class Props:
+    """Base of the props objects: a frozen dataclass, typed by :func:`typed_props`, validated as a whole.
+
+    A subclass (``@typed_props`` above ``@dataclass(frozen=True)``) implements :meth:`check`, which adds
+    every problem of its values to ``problems`` with field, value and fix. Making the object runs it and
+    raises one :class:`EnvelopeConfigError` for all of them; the construct that takes the object runs it
+    again with what only it knows (its stack's region). Lists become tuples: the object stays frozen.
+    """
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, field.name)
+            if isinstance(value, list):
+                object.__setattr__(self, field.name, tuple(value))
+        if not _DEFERRED.get():
+            self.validate()
+
+    def check(self, problems: Problems) -> None:
+        """Add every problem of these props to ``problems`` (nothing by default)."""
+
+    def validate(self, **context: Any) -> None:
+        """Raise one EnvelopeConfigError with every problem of these props; ``context`` goes to :meth:`check`."""
+        problems = Problems()
+        self.check(problems, **context)
+        problems.raise_if_any()
+
+
+def props_from(props_class: type[_Props], props: _Props | None, kwargs: Mapping[str, Any], owner: object) -> _Props:
+    """The props object a construct works from: ``props``, or one made of its keyword arguments, never both.
+
+    Made from keyword arguments, the object is not validated yet: the construct calls ``validate`` with
+    its context, so that every problem comes in one error. Unknown or missing keyword arguments raise
+    Python's TypeError, naming the construct (and the prop meant, when a name is close to one).
+    """
+    construct = type(owner).__name__
+    if props is not None and kwargs:
+        raise EnvelopeConfigError([Problem(
+            "props", f"{type(props).__name__}(...) and {', '.join(sorted(kwargs))}",
+            f"give either props={props_class.__name__}(...) or keyword arguments, not both: put "
+            f"{', '.join(sorted(kwargs))} into the props object (dataclasses.replace(props, {next(iter(sorted(kwargs)))}=...))",
+        )])
+    if props is not None:
+        return props
+    fields = {f.name: f for f in dataclasses.fields(props_class)}  # type: ignore[arg-type]
+    for name in kwargs:
+        if name not in fields:
+            close = difflib.get_close_matches(name, list(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise TypeError(f"{construct}() got an unexpected keyword argument {name!r}{hint}")
+    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise TypeError(f"{construct}() missing required keyword argument(s): {', '.join(map(repr, missing))}")
+    token = _DEFERRED.set(True)
+    try:
+        return props_class(**kwargs)
+    finally:
+        _DEFERRED.reset(token)
 
 
 def typed_props(cls: _Class) -> _Class:
@@ -31,20 +104,26 @@ def typed_props(cls: _Class) -> _Class:
 
     Every mismatch is collected (field, value received, fix) and raised once as
     :class:`EnvelopeConfigError`, before the constructor runs. On a dataclass (put it above
-    ``@dataclass``), fields are named ``<Class>.<field>``. Unresolved tokens pass: a string token is a
-    ``str``, a number token a ``float`` standing for an ``int``.
+    ``@dataclass``), fields are named ``<Class>.<field>``. On a construct that takes a props object's
+    fields as keyword arguments (:func:`flattened_props`), those are checked as its own, by field name,
+    and its signature shows them. Unresolved tokens pass: a string token is a ``str``, a number token a
+    ``float`` standing for an ``int``.
     """
     init = cls.__init__
     signature = inspect.signature(init)
     owner = f"{cls.__name__}." if hasattr(cls, "__dataclass_fields__") else ""
+    flattened = flattened_props(cls)
+    if flattened is not None:
+        signature = _flattened_signature(signature, flattened)
+    bind = signature.bind_partial if flattened is not None else signature.bind
 
     @functools.wraps(init)
     def checked_init(self: Any, *args: Any, **kwargs: Any) -> None:
         try:
-            bound = signature.bind(self, *args, **kwargs)
+            bound = bind(self, *args, **kwargs)
         except TypeError:
             return init(self, *args, **kwargs)  # a missing or unknown argument: Python's own message
-        hints = _type_hints(cls, init)
+        hints = prop_hints(cls)
         problems = Problems()
         for name, value in bound.arguments.items():
             if name not in _NOT_PROPS and name in hints:
@@ -53,14 +132,45 @@ def typed_props(cls: _Class) -> _Class:
         problems.raise_if_any()
         return init(self, *args, **kwargs)
 
+    if flattened is not None:
+        checked_init.__signature__ = signature  # type: ignore[attr-defined]
     cls.__init__ = checked_init  # type: ignore[method-assign]
     return cls
 
 
+def flattened_props(cls: type) -> type | None:
+    """``XProps`` when ``cls.__init__`` is ``(..., *, props: XProps | None = None, **kwargs)``, else None."""
+    init = inspect.unwrap(cls.__init__)
+    parameters = inspect.signature(init).parameters
+    if "props" not in parameters or not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return None
+    hint = typing.get_type_hints(init).get("props")
+    options = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    found = [o for o in options if isinstance(o, type) and dataclasses.is_dataclass(o)]
+    return found[0] if found else None
+
+
+def _flattened_signature(signature: inspect.Signature, props_class: type) -> inspect.Signature:
+    """The constructor's signature with ``**kwargs`` replaced by the props object's fields, keyword-only."""
+    fields = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=f.type,
+                          default=inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
+        for f in dataclasses.fields(props_class)
+    ]
+    kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    return signature.replace(parameters=[*kept, *fields])
+
+
 @functools.lru_cache(maxsize=None)
-def _type_hints(cls: type, init: Callable[..., Any]) -> dict[str, Any]:
+def prop_hints(cls: type) -> dict[str, Any]:
+    """The type of every prop of ``cls``: a dataclass's fields, a constructor's arguments and, when the
+    constructor takes a props object's fields as keyword arguments, those fields too."""
     # Annotations are strings (``from __future__ import annotations``): resolved once, in their module.
-    return typing.get_type_hints(cls if hasattr(cls, "__dataclass_fields__") else init)
+    if hasattr(cls, "__dataclass_fields__"):
+        return typing.get_type_hints(cls)
+    hints = typing.get_type_hints(inspect.unwrap(cls.__init__))
+    flattened = flattened_props(cls)
+    return {**typing.get_type_hints(flattened), **hints} if flattened is not None else hints
 
 
 def type_problems(value: Any, hint: Any, path: str = "") -> list[tuple[str, Any, str]]:
