@@ -1,8 +1,9 @@
-"""README's props table of EnvelopeEncryptedCluster, generated from its constructor's docstring.
+"""README's props table of EnvelopeEncryptedCluster, generated from its props object, ClusterProps.
 
-Each keyword-only argument of ``EnvelopeEncryptedCluster.__init__`` gives a row: its name, its type
-annotation, and from the docstring its ``:param name:`` text and ``:default:``. The source is read
-with ``ast`` (standard library only, no jsii start-up), so the table is exactly what the code says.
+Each field of ``ClusterProps`` (constructs/eks_envelope/cluster_props.py) gives a row: its name, its type
+annotation, and from the ``#:`` comment above it its text and ``:default:``. The construct takes the same
+props as keyword arguments or as ``props=ClusterProps(...)``. The source is read with ``ast`` and its lines
+(standard library only, no jsii start-up), so the table is exactly what the code says.
 
     python3 scripts/props_table.py            # print the table
     python3 scripts/props_table.py --write    # update README.md between the props markers
@@ -17,41 +18,54 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCE = REPO / "constructs" / "eks_envelope" / "cluster.py"
-CLASS = "EnvelopeEncryptedCluster"
+SOURCE = REPO / "constructs" / "eks_envelope" / "cluster_props.py"
+CLASS = "ClusterProps"
 DOC = REPO / "README.md"
 BEGIN, END = "<!-- props:begin -->", "<!-- props:end -->"
-_PARAM = re.compile(r":param (\w+):(.*?)(?=:param \w+:|\Z)", re.S)
+_DOC_COMMENT = re.compile(r"^\s*#:\s?(.*)$")
 
 
 class PropsDocError(ValueError):
-    """The constructor's docstring and its signature disagree."""
+    """The props object's fields and their ``#:`` documentation disagree."""
 
 
 def props(source: str, class_name: str = CLASS) -> list[tuple[str, str, str, str]]:
-    """(name, type, default, description) per keyword-only prop, in signature order."""
+    """(name, type, default, description) per field of the props dataclass, in field order."""
+    lines = source.splitlines()
     tree = ast.parse(source)
     cls = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name), None)
-    init = next((n for n in (cls.body if cls else []) if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
-    if init is None:
-        raise PropsDocError(f"{class_name}.__init__ not found: point scripts/props_table.py at the class that owns the props")
-    documented = {name: " ".join(text.split()) for name, text in _PARAM.findall(ast.get_docstring(init) or "")}
-    args = init.args.kwonlyargs
-    names = [a.arg for a in args]
-    problems = [f"{name}: no ':param {name}: ... :default: ...' in the docstring" for name in names if name not in documented]
-    problems += [f"{name}: documented with :param but not a keyword argument" for name in documented if name not in names]
+    if cls is None:
+        raise PropsDocError(f"{class_name} not found: point scripts/props_table.py at the class that holds the props")
+    fields = [n for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+    documented: dict[int, str] = {}  # line of the field -> its #: text
+    problems = []
+    for field in fields:
+        above, line = [], field.lineno - 2
+        while line >= 0 and _DOC_COMMENT.match(lines[line]):
+            above.insert(0, _DOC_COMMENT.match(lines[line])[1])
+            line -= 1
+        if above:
+            documented[field.lineno] = " ".join(" ".join(above).split())
+    field_lines = {f.lineno for f in fields}
+    for number in range(cls.lineno, cls.end_lineno or cls.lineno):
+        if _DOC_COMMENT.match(lines[number - 1]) and not _DOC_COMMENT.match(lines[number]) and number + 1 not in field_lines:
+            problems.append(f"line {number}: a '#:' comment that documents no field")
     rows = []
-    for arg in args:
-        text = documented.get(arg.arg, "")
-        if arg.arg in documented and ":default:" not in text:
-            problems.append(f"{arg.arg}: its :param has no ':default:' (write ':default: - none' when there is none)")
+    for field in fields:
+        name = field.target.id  # type: ignore[attr-defined]
+        text = documented.get(field.lineno)
+        if text is None:
+            problems.append(f"{name}: no '#: ... :default: ...' comment above it")
+            continue
+        if ":default:" not in text:
+            problems.append(f"{name}: its '#:' comment has no ':default:' (write ':default: - none' when there is none)")
             continue
         description, _, default = text.partition(":default:")
         default = default.strip()
         default = default[2:] if default.startswith("- ") else default  # CDK's "- " marks a described default
-        rows.append((arg.arg, ast.unparse(arg.annotation) if arg.annotation else "", _md(default), _md(description.strip())))
+        rows.append((name, ast.unparse(field.annotation), _md(default), _md(description.strip())))
     if problems:
-        raise PropsDocError(f"{class_name}'s docstring does not match its props:\n  " + "\n  ".join(problems))
+        raise PropsDocError(f"{class_name}'s documentation does not match its fields:\n  " + "\n  ".join(problems))
     return rows
 
 

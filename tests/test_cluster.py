@@ -257,3 +257,45 @@ def test_fails_on_deletion_protection_without_the_verifier() -> None:
     stack = cdk.Stack(new_app(), "Refused")
     with pytest.raises(EnvelopeConfigError, match=r"deletion_protection=True: deletion protection is switched on by the verifier's handler"):
         EnvelopeEncryptedCluster(stack, "Cluster", verify=False, deletion_protection=True)
+
+
+# --- props as one object: the same construct from ClusterProps or from keyword arguments -----------------
+
+CUSTOM_PROPS = dict(
+    cluster_name=NAME, admin_principal_arns=[ADMIN], public_access_cidrs=["203.0.113.0/24"],
+    fargate_namespaces=["serverless", "apps"], kubernetes_version="1.35", nat_gateways=2, ephemeral=True,
+    alarm_email="oncall@example.com",
+)
+
+
+def _built(**kwargs: object) -> dict:
+    stack = cdk.Stack(new_app(), "EksEnvelope")
+    EnvelopeEncryptedCluster(stack, "Cluster", **kwargs)
+    return Template.from_stack(stack).to_json()
+
+
+def test_props_object_builds_the_same_template_as_keyword_arguments(customised: Template) -> None:
+    from eks_envelope import ClusterProps, MonitoringOptions, VerifierOptions
+
+    props = dict(CUSTOM_PROPS, verifier_options=VerifierOptions(cloudtrail_check=True),
+                 monitoring=MonitoringOptions(schedule=cdk.Duration.minutes(30)), ephemeral=False)
+    assert _built(props=ClusterProps(**props)) == _built(**props)
+    # ...and an object made of the fixture's props is the fixture's template.
+    customised_props = {k: CUSTOM_PROPS[k] for k in ("cluster_name", "admin_principal_arns", "public_access_cidrs",
+                                                      "fargate_namespaces", "kubernetes_version", "nat_gateways")}
+    assert _built(props=ClusterProps(**customised_props)) == customised.to_json()
+
+
+def test_the_construct_keeps_the_props_it_was_given_and_decides_retention_once() -> None:
+    from aws_cdk import RemovalPolicy
+
+    from eks_envelope import ClusterProps
+
+    props = ClusterProps(ephemeral=True, verify=False, monitor=False)
+    stack = cdk.Stack(new_app(), "Ephemeral")
+    cluster = EnvelopeEncryptedCluster(stack, "Cluster", props=props)
+    assert cluster.props is props
+    assert (cluster.retention.key_removal, cluster.retention.log_removal, cluster.retention.deletion_protection) == (
+        RemovalPolicy.DESTROY, RemovalPolicy.DESTROY, False)
+    kwargs_built = EnvelopeEncryptedCluster(cdk.Stack(new_app(), "Kwargs"), "Cluster", ephemeral=True, verify=False, monitor=False)
+    assert kwargs_built.props == props and kwargs_built.retention == cluster.retention

@@ -27,40 +27,45 @@ def test_readme_is_a_front_door_of_at_most_300_lines() -> None:
     assert len(README[:first_code].splitlines()) <= 110, "the library example belongs on the first screens"
 
 
-# --- the props table: generated from EnvelopeEncryptedCluster's docstring ---------------------------
+# --- the props table: generated from ClusterProps' field documentation -------------------------------
 
-def test_readme_props_table_is_the_constructors_docstring() -> None:
+def test_readme_props_table_is_the_props_objects_documentation() -> None:
     assert props_table.shown(README) == props_table.render(), "run `python3 scripts/props_table.py --write`"
 
 
-def test_props_table_has_a_row_per_keyword_argument_with_its_default() -> None:
+def test_props_table_has_a_row_per_prop_with_its_default() -> None:
     import inspect
 
-    from eks_envelope import EnvelopeEncryptedCluster
+    from eks_envelope import ClusterProps, EnvelopeEncryptedCluster
 
     keyword_only = [p.name for p in inspect.signature(EnvelopeEncryptedCluster.__init__).parameters.values()
                     if p.kind is inspect.Parameter.KEYWORD_ONLY]
     rows = props_table.props(props_table.SOURCE.read_text())
-    assert [name for name, *_ in rows] == keyword_only
+    assert [name for name, *_ in rows] == [f.name for f in dataclasses.fields(ClusterProps)]
+    assert keyword_only == ["props", *(name for name, *_ in rows)], "the construct takes every prop as a keyword argument"
     assert all(default for _, _, default, _ in rows), "every prop says its default"
 
 
-def test_fails_when_a_prop_has_no_docstring_entry_or_no_default() -> None:
+def test_fails_when_a_prop_has_no_documentation_or_no_default() -> None:
     source = '''
-class EnvelopeEncryptedCluster:
-    def __init__(self, scope, construct_id, *, key: str | None = None, vpc: int = 1, gone: bool = False) -> None:
-        """
-        :param key: the key.
-        :param vpc: the VPC. :default: 1
-        :param stale: removed long ago. :default: - none
-        """
+class ClusterProps:
+    #: the key.
+    key: str | None = None
+    #: the VPC. :default: 1
+    vpc: int = 1
+    gone: bool = False
+    #: removed long ago. :default: - none
+
+    @property
+    def stale(self) -> int:
+        return 1
 '''
     with pytest.raises(props_table.PropsDocError) as err:
         props_table.props(source)
     message = str(err.value)
-    assert "key: its :param has no ':default:'" in message
-    assert "gone: no ':param gone: ... :default: ...' in the docstring" in message
-    assert "stale: documented with :param but not a keyword argument" in message
+    assert "key: its '#:' comment has no ':default:'" in message
+    assert "gone: no '#: ... :default: ...' comment above it" in message
+    assert "line 8: a '#:' comment that documents no field" in message
 
 
 def test_props_table_check_fails_on_a_stale_readme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -187,3 +192,4 @@ def test_readme_library_example_synthesizes_as_written(monkeypatch: pytest.Monke
     template.resource_count_is("Custom::EnvelopeEncryptionVerification", 1)
     template.resource_count_is("AWS::KMS::Key", 2)  # the secrets key and the logs key
     assert (Path(app.outdir) / "Platform.template.json").is_file(), "app.synth() wrote the template"
+

@@ -19,8 +19,9 @@ from aws_cdk.assertions import Match, Template
 from moto.events.models import EventPattern
 
 from eks_envelope import EnvelopeConfigError
-from eks_envelope.contract import SCHEDULED_EVENT_KIND, SCHEDULED_EVENT_MARKER
-from eks_envelope.monitoring import KEY_THREATS, EnvelopeEncryptionMonitoring, MonitoringOptions, scheduled_payload
+from eks_envelope import contract
+from eks_envelope.contract import SCHEDULED_EVENT_KIND, SCHEDULED_EVENT_MARKER, ScheduledVerification, VerificationProperties
+from eks_envelope.monitoring import KEY_THREATS, EnvelopeEncryptionMonitoring, MonitoringOptions, MonitoringProps
 from tests.helpers import new_app
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "eventbridge-kms-management-events.json").read_text())
@@ -387,37 +388,62 @@ def test_fails_when_a_schedule_is_asked_for_without_a_verifier() -> None:
 
 # --- the contract with the handler --------------------------------------------------------------------------
 
-def test_handler_reads_what_the_schedule_sends() -> None:
-    """The construct's payload (from the verification's own properties) parses in the handler's scheduled path."""
-    import scheduled
+def _payload(t: Template) -> dict[str, str]:
+    rule = _one(t, "AWS::Events::Rule", {"ScheduleExpression": Match.any_value()})
+    return json.loads(rule["Properties"]["Targets"][0]["Input"])
 
-    assert (scheduled.SCHEDULED_EVENT_MARKER, scheduled.SCHEDULED_EVENT_KIND) == (SCHEDULED_EVENT_MARKER, SCHEDULED_EVENT_KIND)
-    properties = {"ClusterName": CLUSTER, "KeyArn": KEY_ARN, "ClusterRoleArn": ROLE_ARN, "CanaryNamespace": "default",
-                  "CanaryLabelKey": "eks-envelope.io/canary", "CanaryLabelValue": "verifier", "PodCheck": "true",
-                  "PodImage": "public.ecr.aws/docker/library/busybox:stable", "PodTimeoutSeconds": "300",
-                  "CloudTrailCheck": "true", "CloudTrailWaitSeconds": "120", "CloudTrailRequired": "true",
-                  "RunNonce": "2026-11-28T08:00:00"}
-    payload = scheduled_payload(properties, MonitoringOptions(lookback=cdk.Duration.hours(48), secret_roundtrip=True))
+
+def test_the_schedule_sends_the_contracts_scheduled_verification() -> None:
+    """The payload is ``contract.ScheduledVerification(...).to_event()`` of what the verification is told: the
+    handler's side of the contract reads it back, with no pod, no deploy-time CloudTrail stage and no nonce."""
+    told = VerificationProperties(CLUSTER, KEY_ARN, ROLE_ARN, pod_image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/b:1",
+                                  cloudtrail_check=True, cloudtrail_required=True, run_nonce="2026-11-28T08:00:00")
+    payload = _payload(Template.from_stack(_watched_stack(
+        "Contract", verification_properties=told,
+        options=MonitoringOptions(lookback=cdk.Duration.hours(48), secret_roundtrip=True))))
     assert "RunNonce" not in payload and "RequestType" not in payload
-    request = scheduled.parse_event(payload)
-    assert (request.config.cluster_name, request.config.expected_key) == (CLUSTER, KEY_ARN)
-    assert (request.config.pod_check, request.config.cloudtrail_check, request.config.secret_check) == (False, False, True)
-    assert (request.lookback_hours, request.namespace) == (48, "EksEnvelope")
+    assert ScheduledVerification.is_scheduled(payload)
+    scheduled = ScheduledVerification.from_event(payload)
+    assert scheduled == ScheduledVerification(told, secret_check=True, lookback_hours=48, metric_namespace="EksEnvelope")
+    run = scheduled.verification
+    assert (run.cluster_name, run.key_arn, run.cluster_role_arn, run.pod_image) == (CLUSTER, KEY_ARN, ROLE_ARN, told.pod_image)
+    # A scheduled run never uses the deploy-time stages, strict CloudTrail mode included.
+    assert (run.pod_check, run.cloudtrail_check, run.cloudtrail_required, payload["CloudTrailRequired"]) == (False, False, False, "false")
 
 
-def test_verifier_metric_name_matches_the_handler() -> None:
-    import scheduled
-
-    from eks_envelope.monitoring import VERIFIED_METRIC
-
-    assert scheduled.VERIFIED_METRIC == VERIFIED_METRIC
+def test_without_the_verifications_properties_the_schedule_sends_the_contracts_defaults(template: Template) -> None:
+    scheduled = ScheduledVerification.from_event(_payload(template))
+    assert scheduled.verification == VerificationProperties(CLUSTER, KEY_ARN, ROLE_ARN, pod_check=False)
 
 
-def test_support_metric_and_namespace_property_match_the_handler() -> None:
-    import index
-    import scheduled
+def test_metric_names_and_the_namespace_property_come_from_the_contract(template: Template) -> None:
+    alarms = template.find_resources("AWS::CloudWatch::Alarm").values()
+    assert {a["Properties"]["MetricName"] for a in alarms} == {contract.VERIFIED_METRIC, contract.SUPPORT_DAYS_METRIC}
+    assert contract.METRIC_NAMESPACE_PROPERTY in VerificationProperties(CLUSTER, KEY_ARN, ROLE_ARN, metric_namespace="N").to_properties()
+    t, verification_id = _verified_stack("NamespaceProperty")
+    assert t.find_resources(contract.VERIFICATION_RESOURCE_TYPE)[verification_id]["Properties"][contract.METRIC_NAMESPACE_PROPERTY] == "EksEnvelope"
 
-    from eks_envelope.monitoring import METRIC_NAMESPACE_PROPERTY, SUPPORT_DAYS_METRIC
 
-    assert scheduled.SUPPORT_DAYS_METRIC == SUPPORT_DAYS_METRIC
-    assert index.METRIC_NAMESPACE_PROPERTY == METRIC_NAMESPACE_PROPERTY
+# --- props ----------------------------------------------------------------------------------------------------
+
+def test_props_object_builds_the_same_template_as_keyword_arguments() -> None:
+    def build(as_props: bool) -> dict[str, Any]:
+        stack = cdk.Stack(new_app(), "Same")
+        key = kms.Key.from_key_arn(stack, "Key", KEY_ARN)
+        values = dict(cluster_name=CLUSTER, cluster_role_arn=ROLE_ARN, key=key, key_alias=ALIAS, alarm_email="oncall@example.com")
+        if as_props:
+            EnvelopeEncryptionMonitoring(stack, "Monitoring", props=MonitoringProps(**values))
+        else:
+            EnvelopeEncryptionMonitoring(stack, "Monitoring", **values)
+        return Template.from_stack(stack).to_json()
+
+    assert build(as_props=True) == build(as_props=False)
+
+
+def test_fails_on_monitoring_props_with_every_problem_at_once() -> None:
+    key = kms.Key.from_key_arn(cdk.Stack(new_app(), "P"), "Key", KEY_ARN)
+    with pytest.raises(EnvelopeConfigError) as err:
+        MonitoringProps(cluster_name=CLUSTER, cluster_role_arn=ROLE_ARN, key=key, alarm_email="nobody",
+                        options=MonitoringOptions(metric_namespace="AWS/Mine", config_rule=True))
+    assert [p.field for p in err.value.problems] == [
+        "monitoring.schedule", "monitoring.config_rule", "monitoring.metric_namespace", "alarm_email"]

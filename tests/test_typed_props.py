@@ -54,6 +54,7 @@ def required(stack: cdk.Stack) -> dict[str, dict[str, Any]]:
     return {
         "EnvelopeEncryptionVerifier": {"cluster": cluster, "key": key, "options": VerifierOptions()},
         "EnvelopeEncryptionMonitoring": {"cluster_name": "prod", "cluster_role_arn": ROLE_ARN, "key": key},
+        "MonitoringProps": {"cluster_name": "prod", "cluster_role_arn": ROLE_ARN, "key": key},
         "EnvelopeEncryptionForExistingCluster": {
             "cluster_name": "prod", "cluster_role": iam.Role.from_role_arn(stack, "Role", ROLE_ARN), "vpc": vpc,
             "cluster_security_group_id": "sg-1",
@@ -85,7 +86,8 @@ def _wrong_value(hint: Any) -> Any:
 def test_every_public_class_is_listed() -> None:
     assert {"EnvelopeEncryptedCluster", "ClusterSecretsKey", "EnvelopeEncryptionVerifier", "VerifierOptions",
             "MonitoringOptions", "EnvelopeEncryptionMonitoring", "EnvelopeEncryptionForExistingCluster",
-            "ClusterDeletionProtection", "EnvelopeEncryptionChecks", "ClusterSecretsKeyProps", "SecretsEncryptionGuardrailProps", "OrganizationSecretsEncryptionGuardrailProps",
+            "ClusterDeletionProtection", "EnvelopeEncryptionChecks", "ClusterProps", "ClusterSecretsKeyProps",
+            "MonitoringProps", "SecretsEncryptionGuardrailProps", "OrganizationSecretsEncryptionGuardrailProps",
             } <= set(PUBLIC_CLASSES)
 
 

@@ -136,3 +136,66 @@ def test_fails_with_context_and_construct_problems_in_one_error() -> None:
         build_app(new_app(nat_gateway=2, max_azs="two", fargate_namespaces=["Bad_NS"], public_access_cidrs=["0.0.0.0/0"]))
     fields = sorted(p.field for p in raised.value.problems)
     assert fields == ["fargate_namespaces", "max_azs", "nat_gateway", "public_access_cidrs"]
+
+
+# --- ClusterProps: one frozen object, validated as a whole -----------------------------------------------
+
+def test_cluster_props_collect_every_problem_when_made() -> None:
+    from eks_envelope import ClusterProps
+
+    with pytest.raises(EnvelopeConfigError) as raised:
+        ClusterProps(kubernetes_version="2.0", max_azs=0, fargate_namespaces=["BAD"], public_access_cidrs=["nope"],
+                     key_lock_break_glass_arns=["arn:aws:iam::123456789012:role/BreakGlass"])
+    assert [p.field for p in raised.value.problems] == [
+        "kubernetes_version", "fargate_namespaces", "public_access_cidrs", "max_azs", "key_lock_break_glass_arns"]
+    # The same problems, worded the same, as through the construct's keyword arguments.
+    with pytest.raises(EnvelopeConfigError) as through_kwargs:
+        build(kubernetes_version="2.0", max_azs=0, fargate_namespaces=["BAD"], public_access_cidrs=["nope"],
+              key_lock_break_glass_arns=["arn:aws:iam::123456789012:role/BreakGlass"])
+    assert str(through_kwargs.value) == str(raised.value)
+
+
+def test_fails_on_props_and_keyword_arguments_together() -> None:
+    from eks_envelope import ClusterProps
+
+    stack = cdk.Stack(new_app(), "S")
+    with pytest.raises(EnvelopeConfigError) as raised:
+        EnvelopeEncryptedCluster(stack, "Cluster", props=ClusterProps(), verify=False, ephemeral=True)
+    (problem,) = raised.value.problems
+    assert problem.field == "props" and problem.value == "ClusterProps(...) and ephemeral, verify"
+    assert problem.fix.startswith("give either props=ClusterProps(...) or keyword arguments, not both")
+
+
+def test_cluster_props_are_frozen_and_hold_no_list() -> None:
+    import dataclasses
+
+    from eks_envelope import ClusterProps
+
+    props = ClusterProps(fargate_namespaces=["apps"], admin_principal_arns=["arn:aws:iam::123456789012:role/Admin"])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        props.verify = False  # type: ignore[misc]
+    assert props.fargate_namespaces == ("apps",) and hash(props) == hash(ClusterProps(fargate_namespaces=("apps",),
+                                                                                       admin_principal_arns=["arn:aws:iam::123456789012:role/Admin"]))
+    assert dataclasses.replace(props, verify=False).verify is False and props.verify is True
+
+
+def test_fails_on_a_props_object_of_the_wrong_type_or_a_misspelt_prop() -> None:
+    from eks_envelope import ClusterProps
+
+    stack = cdk.Stack(new_app(), "S")
+    with pytest.raises(EnvelopeConfigError, match=r"props=\{'verify': False\}: give an eks_envelope.ClusterProps"):
+        EnvelopeEncryptedCluster(stack, "Typed", props={"verify": False})
+    with pytest.raises(EnvelopeConfigError, match=r"ClusterProps.ephemeral='yes': give True or False"):
+        ClusterProps(ephemeral="yes")
+    with pytest.raises(TypeError, match=r"EnvelopeEncryptedCluster\(\) got an unexpected keyword argument 'verifiy'; did you mean 'verify'\?"):
+        EnvelopeEncryptedCluster(stack, "Misspelt", verifiy=False)
+
+
+def test_a_props_object_made_elsewhere_is_checked_again_in_its_stack() -> None:
+    """Only the stack knows its region: a key from another region passes ClusterProps and fails the construct."""
+    from eks_envelope import ClusterProps
+
+    stack = cdk.Stack(new_app(), "S", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    props = ClusterProps(key=kms.Key.from_key_arn(stack, "Key", KEY_ARN.replace("eu-west-1", "us-east-1")))
+    with pytest.raises(EnvelopeConfigError, match=r"EKS needs a key in the cluster's region eu-west-1"):
+        EnvelopeEncryptedCluster(stack, "Cluster", props=props)

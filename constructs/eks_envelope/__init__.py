@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .cluster import EnvelopeEncryptedCluster
+    from .cluster_props import ClusterProps
     from .compliance import EnvelopeEncryptionChecks, evaluate
     from .existing import EnvelopeEncryptionForExistingCluster
     from .guardrail import (
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
         SecretsEncryptionGuardrailProps,
     )
     from .key import ClusterSecretsKey, ClusterSecretsKeyProps
-    from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions
+    from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions, MonitoringProps
     from .protection import ClusterDeletionProtection
     from .validation import EnvelopeConfigError
     from .verifier import EnvelopeEncryptionVerifier, VerifierOptions
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 #: part of the top-level surface.
 _EXPORTS = {
     "EnvelopeEncryptedCluster": ".cluster",
+    "ClusterProps": ".cluster_props",
     "EnvelopeEncryptionChecks": ".compliance",
     "evaluate": ".compliance",
     "EnvelopeEncryptionForExistingCluster": ".existing",
@@ -43,6 +45,7 @@ _EXPORTS = {
     "ClusterSecretsKeyProps": ".key",
     "EnvelopeEncryptionMonitoring": ".monitoring",
     "MonitoringOptions": ".monitoring",
+    "MonitoringProps": ".monitoring",
     "ClusterDeletionProtection": ".protection",
     "EnvelopeConfigError": ".validation",
     "EnvelopeEncryptionVerifier": ".verifier",
