@@ -193,3 +193,14 @@ def test_readme_library_example_synthesizes_as_written(monkeypatch: pytest.Monke
     template.resource_count_is("AWS::KMS::Key", 2)  # the secrets key and the logs key
     assert (Path(app.outdir) / "Platform.template.json").is_file(), "app.synth() wrote the template"
 
+
+def test_library_docs_props_object_example_runs_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aws_cdk
+
+    marker = "<!-- example:props-object -->\n```python\n"
+    code = (REPO / "docs" / "library.md").read_text().split(marker, 1)[1].split("```", 1)[0]
+    app = new_app()
+    monkeypatch.setattr(aws_cdk, "App", lambda: app)
+    namespace: dict = {}
+    exec(compile(code, "docs/library.md", "exec"), namespace)  # noqa: S102 - the page's own example, as written
+    assert namespace["review"].props.fargate_namespaces == ("apps",) and namespace["review"].ephemeral
