@@ -299,3 +299,30 @@ def test_the_construct_keeps_the_props_it_was_given_and_decides_retention_once()
         RemovalPolicy.DESTROY, RemovalPolicy.DESTROY, False)
     kwargs_built = EnvelopeEncryptedCluster(cdk.Stack(new_app(), "Kwargs"), "Cluster", ephemeral=True, verify=False, monitor=False)
     assert kwargs_built.props == props and kwargs_built.retention == cluster.retention
+
+
+def test_a_strict_verification_schedules_runs_that_are_not_strict() -> None:
+    """The one intended payload change of the contract's ScheduledVerification: strict CloudTrail mode is a
+    deploy-time stage; the schedule says so instead of passing the verification's "true" through."""
+    from eks_envelope import VerifierOptions
+
+    t = Template.from_json(_built(cluster_name=NAME, verifier_options=VerifierOptions(cloudtrail_required=True)))
+    (verification,) = t.find_resources("Custom::EnvelopeEncryptionVerification").values()
+    assert verification["Properties"]["CloudTrailRequired"] == "true"
+    (schedule,) = t.find_resources("AWS::Events::Rule", {"Properties": {"ScheduleExpression": Match.any_value()}}).values()
+    # The payload is JSON joined around the cluster's, key's and role's references: read it with those as placeholders.
+    parts = schedule["Properties"]["Targets"][0]["Input"]["Fn::Join"][1]
+    payload = json.loads("".join(part if isinstance(part, str) else "<ref>" for part in parts))
+    assert (payload["CloudTrailRequired"], payload["CloudTrailCheck"], payload["PodCheck"]) == ("false", "false", "false")
+    assert payload["ClusterName"] == payload["KeyArn"] == "<ref>" and "RunNonce" not in payload
+
+
+def test_fails_on_the_renamed_monitoring_prop_with_the_new_name() -> None:
+    from aws_cdk import aws_kms as kms
+
+    from eks_envelope import EnvelopeEncryptionMonitoring
+
+    stack = cdk.Stack(new_app(), "Renamed")
+    key = kms.Key.from_key_arn(stack, "Key", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'verifier_properties'; did you mean 'verification_properties'\?"):
+        EnvelopeEncryptionMonitoring(stack, "Monitoring", cluster_name="c", cluster_role_arn=ADMIN, key=key, verifier_properties={})
