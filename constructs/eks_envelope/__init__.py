@@ -14,13 +14,13 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .cluster import EnvelopeEncryptedCluster
     from .compliance import EnvelopeEncryptionChecks, evaluate
-    from .existing import EnvelopeEncryptionForExistingCluster
+    from .existing import EnvelopeEncryptionForExistingCluster, EnvelopeEncryptionForExistingClusterProps
     from .guardrail import OrganizationSecretsEncryptionGuardrail, SecretsEncryptionGuardrail
     from .key import ClusterSecretsKey
     from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions
-    from .protection import ClusterDeletionProtection
+    from .protection import ClusterDeletionProtection, ClusterDeletionProtectionProps
     from .validation import EnvelopeConfigError
-    from .verifier import EnvelopeEncryptionVerifier, VerifierOptions
+    from .verifier import EnvelopeEncryptionVerifier, EnvelopeEncryptionVerifierProps, VerifierOptions
 
 #: Public name -> the module defining it. Everything else stays importable from its module
 #: (e.g. ``eks_envelope.cluster.DEFAULT_KUBERNETES_VERSION``, ``eks_envelope.contract``) but is not
@@ -30,14 +30,17 @@ _EXPORTS = {
     "EnvelopeEncryptionChecks": ".compliance",
     "evaluate": ".compliance",
     "EnvelopeEncryptionForExistingCluster": ".existing",
+    "EnvelopeEncryptionForExistingClusterProps": ".existing",
     "SecretsEncryptionGuardrail": ".guardrail",
     "OrganizationSecretsEncryptionGuardrail": ".guardrail",
     "ClusterSecretsKey": ".key",
     "EnvelopeEncryptionMonitoring": ".monitoring",
     "MonitoringOptions": ".monitoring",
     "ClusterDeletionProtection": ".protection",
+    "ClusterDeletionProtectionProps": ".protection",
     "EnvelopeConfigError": ".validation",
     "EnvelopeEncryptionVerifier": ".verifier",
+    "EnvelopeEncryptionVerifierProps": ".verifier",
     "VerifierOptions": ".verifier",
 }
 
