@@ -6,6 +6,7 @@ still works, deprecated, and builds the same template. What it sends is the cont
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
 import json
@@ -38,7 +39,8 @@ from eks_envelope.contract import (
     ProtectionProperties,
     VerificationProperties,
 )
-from tests.helpers import new_app
+from tests.helpers import REPO, new_app
+from tests.test_layering import undocumented_attributes
 
 ROLE_ARN = "arn:aws:iam::111122223333:role/eks/prod-cluster"
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -65,7 +67,8 @@ def _by_name(stack: cdk.Stack) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def built() -> SimpleNamespace:
     app = new_app()
-    by_name = EnvelopeEncryptionVerifier(cdk.Stack(app, "ByName"), "Verifier", **_by_name(cdk.Stack.of(app.node.find_child("ByName"))))
+    stack = cdk.Stack(app, "ByName")
+    by_name = EnvelopeEncryptionVerifier(stack, "Verifier", **_by_name(stack))
     stack = cdk.Stack(app, "FromProps")
     from_props = EnvelopeEncryptionVerifier.from_props(stack, "Verifier", EnvelopeEncryptionVerifierProps(**_by_name(stack)))
     stack = cdk.Stack(app, "Deprecated")
@@ -73,6 +76,19 @@ def built() -> SimpleNamespace:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         EnvelopeEncryptionVerifier(stack, "Verifier", cluster=given.imported, cluster_role_arn=ROLE_ARN, key=given.key, options=OPTIONS)
+    for name, deprecated in (("BuiltArguments", False), ("BuiltDeprecated", True)):
+        stack = cdk.Stack(app, name)
+        given = _inputs(stack)
+        cluster = eks.Cluster(stack, "Cluster", version=eks.KubernetesVersion.V1_34, vpc=given.vpc,
+                              default_capacity_type=eks.DefaultCapacityType.NODEGROUP, default_capacity=0,
+                              endpoint_access=eks.EndpointAccess.PRIVATE,
+                              vpc_subnets=[ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)])
+        wiring = dict(cluster=cluster) if deprecated else dict(
+            cluster_name=cluster.cluster_name, cluster_arn=cluster.cluster_arn, cluster_role_arn=cluster.role.role_arn,
+            vpc=cluster.vpc, cluster_security_groups=cluster.connections.security_groups, wait_for=[cluster])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            EnvelopeEncryptionVerifier(stack, "Verifier", key=given.key, options=OPTIONS, **wiring)
     stack = cdk.Stack(app, "Protection")
     protection = ClusterDeletionProtection(stack, "DeletionProtection", cluster_name="prod", service_token=TOKEN_ARN, protect=True)
     assembly = app.synth()
@@ -87,7 +103,7 @@ def _resources(built: SimpleNamespace, stack: str) -> str:
     text = json.dumps(resources, sort_keys=True).replace(stack, "<stack>")
     # The ingress rule's id names its peer by the peer's app-wide unique id (stack name and path hash).
     text = re.sub(r"<stack>VerifierSecurityGroup[0-9A-F]{8}", "<peer>", text)
-    return re.sub(r"ImportedClusterSecurityGroupfrom<peer>443[0-9A-F]{8}", "<ingress>", text)
+    return re.sub(r"from<peer>443[0-9A-F]{8}", "from<peer>443", text)
 
 
 def _sent(template: dict[str, Any], cfn_type: str) -> dict[str, Any]:
@@ -129,6 +145,16 @@ def test_deprecated_cluster_argument_warns_and_builds_the_same_template(built: S
     assert warning.filename == __file__  # points at the caller, not at the library
     Annotations.from_stack(built.app.node.find_child("Deprecated")).has_warning("/Deprecated/Verifier", Match.string_like_regexp("cluster=\\.\\.\\.\\) is deprecated"))
     assert _resources(built, "Deprecated") == _resources(built, "ByName")
+
+
+def test_deprecated_cluster_argument_with_an_eks_cluster_builds_what_its_attributes_build(built: SimpleNamespace) -> None:
+    """What cluster.py did before (cluster=self.cluster) and does now (the attributes) give one template."""
+    arguments, deprecated = (Template.from_json(built.templates[n]) for n in ("BuiltArguments", "BuiltDeprecated"))
+    assert _resources(built, "BuiltDeprecated") == _resources(built, "BuiltArguments")
+    (cluster_id,) = arguments.find_resources("AWS::EKS::Cluster")
+    arguments.has_resource_properties(VERIFICATION_RESOURCE_TYPE, {"ClusterRoleArn": {"Fn::GetAtt": [Match.string_like_regexp("ClusterRole"), "Arn"]},
+                                                                   "ClusterName": {"Ref": cluster_id}})
+    assert len(deprecated.to_json()["Resources"]) == len(arguments.to_json()["Resources"])
 
 
 def test_fails_a_deprecated_imported_cluster_without_the_role() -> None:
@@ -207,10 +233,6 @@ def test_the_props_object_mirrors_the_keyword_arguments(construct: type, props: 
 
 def test_only_the_builder_makes_lambdas_providers_and_custom_resources() -> None:
     """One way to build a custom resource's backend (custom_resource.py): no construct builds its own."""
-    import ast
-
-    from tests.helpers import REPO
-
     library = REPO / "constructs" / "eks_envelope"
     makers = {"Function", "Provider", "CustomResource", "SingletonFunction"}
     found = []
@@ -223,3 +245,7 @@ def test_only_the_builder_makes_lambdas_providers_and_custom_resources() -> None
                 if name in makers:
                     found.append(f"{module.relative_to(library)}:{node.lineno} {name}")
     assert found == []
+
+
+def test_every_attribute_of_the_builder_is_documented() -> None:
+    assert undocumented_attributes(REPO / "constructs" / "eks_envelope" / "custom_resource.py") == []
