@@ -194,6 +194,7 @@ class CustomResourceBackend:
             iam.PolicyStatement(actions=["lambda:InvokeFunction"],
                                 resources=[self.function.function_arn, f"{self.function.function_arn}:*"]),
         ])
+        # In the verifier's words: it is the one owner with a dedicated framework role (templates unchanged).
         acknowledge(
             policy,
             f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(self.function.node.default_child)}.Arn>:*]",
