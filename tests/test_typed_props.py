@@ -14,7 +14,6 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -49,10 +48,10 @@ def required(stack: cdk.Stack) -> dict[str, dict[str, Any]]:
     """Well-typed values of each public class's required props (the type check runs before any is used)."""
     vpc = ec2.Vpc.from_vpc_attributes(stack, "Vpc", vpc_id="vpc-1", availability_zones=["eu-west-1a", "eu-west-1b"],
                                       private_subnet_ids=["subnet-1", "subnet-2"])
-    cluster = eks.Cluster.from_cluster_attributes(stack, "Imported", cluster_name="prod", vpc=vpc)
     key = kms.Key.from_key_arn(stack, "Key", KEY_ARN)
-    return {
-        "EnvelopeEncryptionVerifier": {"cluster": cluster, "key": key, "options": VerifierOptions()},
+    required = {
+        "EnvelopeEncryptionVerifier": {"cluster_name": "prod", "cluster_role_arn": ROLE_ARN, "vpc": vpc, "key": key,
+                                       "cluster_security_groups": [ec2.SecurityGroup.from_security_group_id(stack, "Sg", "sg-1")]},
         "EnvelopeEncryptionMonitoring": {"cluster_name": "prod", "cluster_role_arn": ROLE_ARN, "key": key},
         "MonitoringProps": {"cluster_name": "prod", "cluster_role_arn": ROLE_ARN, "key": key},
         "EnvelopeEncryptionForExistingCluster": {
@@ -65,6 +64,10 @@ def required(stack: cdk.Stack) -> dict[str, dict[str, Any]]:
         "SecretsEncryptionGuardrailProps": {"key_arns": [KEY_ARN]},
         "OrganizationSecretsEncryptionGuardrailProps": {"key_arns": [KEY_ARN]},
     }
+    # A construct's props object takes the construct's required props.
+    for name in ("EnvelopeEncryptionVerifier", "EnvelopeEncryptionForExistingCluster", "ClusterDeletionProtection"):
+        required[f"{name}Props"] = required[name]
+    return required
 
 
 def _props(cls: type) -> dict[str, inspect.Parameter]:

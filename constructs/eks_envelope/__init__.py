@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .cluster import EnvelopeEncryptedCluster
     from .cluster_props import ClusterProps
     from .compliance import EnvelopeEncryptionChecks, evaluate
-    from .existing import EnvelopeEncryptionForExistingCluster
+    from .existing import EnvelopeEncryptionForExistingCluster, EnvelopeEncryptionForExistingClusterProps
     from .guardrail import (
         OrganizationSecretsEncryptionGuardrail,
         OrganizationSecretsEncryptionGuardrailProps,
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     )
     from .key import ClusterSecretsKey, ClusterSecretsKeyProps
     from .monitoring import EnvelopeEncryptionMonitoring, MonitoringOptions, MonitoringProps
-    from .protection import ClusterDeletionProtection
+    from .protection import ClusterDeletionProtection, ClusterDeletionProtectionProps
     from .validation import EnvelopeConfigError
-    from .verifier import EnvelopeEncryptionVerifier, VerifierOptions
+    from .verifier import EnvelopeEncryptionVerifier, EnvelopeEncryptionVerifierProps, VerifierOptions
 
 #: Public name -> the module defining it. Everything else stays importable from its module
 #: (e.g. ``eks_envelope.cluster.DEFAULT_KUBERNETES_VERSION``, ``eks_envelope.contract``) but is not
@@ -37,6 +37,7 @@ _EXPORTS = {
     "EnvelopeEncryptionChecks": ".compliance",
     "evaluate": ".compliance",
     "EnvelopeEncryptionForExistingCluster": ".existing",
+    "EnvelopeEncryptionForExistingClusterProps": ".existing",
     "SecretsEncryptionGuardrail": ".guardrail",
     "OrganizationSecretsEncryptionGuardrail": ".guardrail",
     "SecretsEncryptionGuardrailProps": ".guardrail",
@@ -47,8 +48,10 @@ _EXPORTS = {
     "MonitoringOptions": ".monitoring",
     "MonitoringProps": ".monitoring",
     "ClusterDeletionProtection": ".protection",
+    "ClusterDeletionProtectionProps": ".protection",
     "EnvelopeConfigError": ".validation",
     "EnvelopeEncryptionVerifier": ".verifier",
+    "EnvelopeEncryptionVerifierProps": ".verifier",
     "VerifierOptions": ".verifier",
 }
 

@@ -14,7 +14,6 @@ from constructs import Construct
 from .acknowledgements import acknowledge, guard_suppress
 from .cluster_props import ClusterProps
 from .cluster_steps import ComputeParts, KeyParts
-from .contract import VerificationProperties
 from .monitoring import EnvelopeEncryptionMonitoring
 from .protection import ClusterDeletionProtection
 from .retention import Retention
@@ -41,32 +40,18 @@ def build_verification(
     return EnvelopeEncryptionVerifier(
         scope,
         "Verifier",
-        cluster=cluster,
+        cluster_name=cluster.cluster_name,
+        cluster_arn=cluster.cluster_arn,
+        cluster_role_arn=cluster.role.role_arn,
+        vpc=cluster.vpc,
+        cluster_security_groups=cluster.connections.security_groups,
         key=keys.key,
         options=props.verifier_options_in_effect,
-        wait_for=[compute.fargate_profile, *compute.addons.values()],
+        wait_for=[cluster, compute.fargate_profile, *compute.addons.values()],
         log_retention=retention.log_retention,
         logs_key=keys.logs_key,
         removal_policy=retention.log_removal,
     )
-
-
-def verification_properties(props: ClusterProps, cluster: eks.Cluster, keys: KeyParts) -> VerificationProperties:
-    """What the verification resource is told, as the contract spells it (what EnvelopeEncryptionVerifier sends)."""
-    options = props.verifier_options_in_effect
-    return VerificationProperties(
-        cluster_name=cluster.cluster_name,
-        key_arn=keys.key.key_arn,
-        cluster_role_arn=keys.cluster_role.role_arn,
-        pod_check=options.pod_check,
-        pod_image=options.pod_image,
-        cloudtrail_check=options.cloudtrail_check or options.cloudtrail_required,
-        cloudtrail_required=options.cloudtrail_required,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# monitoring
 
 
 def build_monitoring(
@@ -85,7 +70,7 @@ def build_monitoring(
         key_alias=keys.secrets_key.alias_name if keys.secrets_key else None,
         verifier_function=verifier.function if verifier else None,
         verifier_role=verifier.role if verifier else None,
-        verification_properties=verification_properties(props, cluster, keys) if verifier else None,
+        verification_properties=verifier.verification_properties if verifier else None,
         verification=verifier.resource if verifier else None,
         options=props.monitoring_in_effect,
         alarm_email=props.alarm_email,

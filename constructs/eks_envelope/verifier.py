@@ -1,37 +1,66 @@
-"""EnvelopeEncryptionVerifier: a custom resource that proves envelope encryption after each deploy."""
+"""EnvelopeEncryptionVerifier: a custom resource that proves envelope encryption after each deploy.
+
+It takes what it needs of the cluster (name, role ARN, VPC, security groups), so a cluster built here
+and one imported from its attributes are verified alike; ``cluster=`` (an ``eks.Cluster``) still works,
+deprecated. Its VPC Lambda, role, logs and Provider come from ``custom_resource.py``; what it tells the
+handler is ``contract.VerificationProperties``.
+"""
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
-from typing import Sequence
+import sys
+import warnings
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Sequence
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import custom_resources as cr
 from constructs import Construct, IDependable
 
-from .contract import CANARY_LABEL_KEY, CANARY_LABEL_VALUE, CANARY_NAMESPACE, VERIFICATION_RESOURCE_TYPE, VERIFIER_HANDLER
-from .acknowledgements import acknowledge, checkov_skip
-from .handler import asset_dir
-from .protection import CUSTOM_RESOURCE_SERVICE_TIMEOUT
+from .acknowledgements import acknowledge
+from .contract import (
+    CANARY_NAMESPACE,
+    CLOUDTRAIL_WAIT_SECONDS,
+    POD_IMAGE,
+    POD_TIMEOUT_SECONDS,
+    VERIFICATION_RESOURCE_TYPE,
+    VERIFIER_HANDLER,
+    VerificationProperties,
+)
+from .custom_resource import HANDLER_TIMEOUT, CustomResourceBackend, HandlerLogs, Purpose, Reasons, custom_resource
 from .props import typed_props
-from .validation import Problems
+from .validation import Problems, check_cluster_name, check_principal_arns
 
-#: Leaves a minute of the provider framework's 15 minutes for its own bookkeeping.
-HANDLER_TIMEOUT = Duration.minutes(14)
-#: How long the pod check waits for the canary pod on Fargate.
-POD_TIMEOUT_SECONDS = 300
-#: How long the CloudTrail check waits for the cluster role's KMS calls to show up.
-CLOUDTRAIL_WAIT_SECONDS = 120
-#: The canary pod's image (needs ``sh``, ``sha256sum`` and ``cut``).
-DEFAULT_POD_IMAGE = "public.ecr.aws/docker/library/busybox:stable"
+__all__ = ["EnvelopeEncryptionVerifier", "EnvelopeEncryptionVerifierProps", "VerifierOptions", "DEFAULT_POD_IMAGE",
+           "HANDLER_TIMEOUT", "NAMESPACE_ACCESS_POLICY", "POD_TIMEOUT_SECONDS", "CLOUDTRAIL_WAIT_SECONDS"]
+
+#: The canary pod's image (needs ``sh``, ``sha256sum`` and ``cut``); the contract holds it.
+DEFAULT_POD_IMAGE = POD_IMAGE
 #: The Kubernetes rights the verifier needs: Secrets and Pods in one namespace, nothing cluster-wide.
 NAMESPACE_ACCESS_POLICY = "AmazonEKSEditPolicy"
+#: The annotation id of the ``cluster=`` deprecation (``Annotations.acknowledge_warning`` takes it).
+CLUSTER_ARGUMENT_DEPRECATED = "eks-envelope:verifier-cluster-argument-deprecated"
+
+_PURPOSE = Purpose(
+    description="Envelope-encryption verifier: HTTPS to the EKS API endpoint and AWS APIs",
+    endpoint_rule="Envelope-encryption verifier to the Kubernetes API",
+    function="Proves EKS secrets are envelope-encrypted with the customer key",
+)
+_REASONS = Reasons(
+    tracing="Runs once per deploy; each stage's timing and call counts go to structured logs and the "
+            "custom resource's Summary, so X-Ray would add cost and permissions without new insight.",
+    no_reserved_concurrency=(
+        "No reserved concurrency by default (VerifierOptions.reserved_concurrency=None): Lambda refuses a "
+        "reservation that leaves fewer than 100 unreserved, and new or sandbox accounts have a limit of 10. "
+        "The function runs once per deploy (and per scheduled check)."),
+    framework_environment="Its only environment variable is USER_ON_EVENT_FUNCTION_ARN, the handler's ARN: nothing "
+                          "secret to encrypt with a customer key.",
+)
 
 
 @typed_props
@@ -39,8 +68,8 @@ NAMESPACE_ACCESS_POLICY = "AmazonEKSEditPolicy"
 class VerifierOptions:
     """How the post-deploy envelope-encryption verification runs.
 
-    Every default of the verifier is here or in the constants above it (one home); the handler gets
-    them all as required resource properties.
+    Every default of the verifier is here or in the wire contract (``contract.VerificationProperties``:
+    pod timeout, CloudTrail wait, canary labels); the handler gets them all as required resource properties.
 
     :param pod_check: prove a pod on Fargate reads the canary secret (about a minute per deploy). :default: True
     :param cloudtrail_check: look up KMS calls on the key by the cluster role in CloudTrail (never fails a deploy). :default: False
@@ -72,6 +101,58 @@ class VerifierOptions:
             problems.raise_if_any()
 
 
+_PROPS = "EnvelopeEncryptionVerifierProps"
+
+
+@typed_props
+@dataclass(frozen=True)
+class EnvelopeEncryptionVerifierProps:
+    """What an EnvelopeEncryptionVerifier is wired to, validated as a whole: the constructor's keyword arguments.
+
+    :param cluster_name: the cluster to verify.
+    :param cluster_role_arn: the cluster's IAM role: the key must grant it, and CloudTrail shows its KMS calls.
+    :param key: the key the cluster must envelope-encrypt secrets with.
+    :param vpc: the cluster's VPC; the verifier's Lambdas run in ``vpc_subnets`` of it.
+    :param cluster_security_groups: the security groups guarding the cluster's API endpoint
+        (``cluster.connections.security_groups``); HTTPS from the verifier is allowed into each.
+    :param options: which optional stages run. :default: - pod check on, CloudTrail off
+    :param cluster_arn: the cluster's ARN (the verifier's IAM policy names it).
+        :default: - formatted from ``cluster_name`` in this stack's account and region
+    :param vpc_subnets: where the verifier's Lambdas run. :default: - the VPC's private subnets with egress
+    :param wait_for: what must exist first (the cluster, its Fargate profile, add-ons). :default: - nothing else
+    :param log_retention: handler log retention. :default: one year
+    :param logs_key: key encrypting the handler's log groups. :default: - CloudWatch Logs' own encryption
+    :param removal_policy: of the handler's log groups.
+        :default: RETAIN_ON_UPDATE_OR_DELETE (kept on stack delete, removed when a first deploy rolls back)
+    """
+
+    cluster_name: str
+    cluster_role_arn: str
+    key: kms.IKey
+    vpc: ec2.IVpc
+    cluster_security_groups: Sequence[ec2.ISecurityGroup]
+    options: VerifierOptions = field(default_factory=VerifierOptions)
+    cluster_arn: str | None = None
+    vpc_subnets: ec2.SubnetSelection | None = None
+    wait_for: Sequence[IDependable] = ()
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
+    logs_key: kms.IKey | None = None
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+
+    def __post_init__(self) -> None:
+        # Frozen all the way down: a list given here cannot change behind the construct's back.
+        object.__setattr__(self, "cluster_security_groups", tuple(self.cluster_security_groups))
+        object.__setattr__(self, "wait_for", tuple(self.wait_for))
+        problems = Problems()
+        check_cluster_name(problems, f"{_PROPS}.cluster_name", self.cluster_name)
+        check_principal_arns(problems, f"{_PROPS}.cluster_role_arn", [self.cluster_role_arn])
+        if not self.cluster_security_groups:
+            problems.add(f"{_PROPS}.cluster_security_groups", self.cluster_security_groups,
+                         "give the cluster's security groups (cluster.connections.security_groups): without one the "
+                         "verifier cannot reach the Kubernetes API endpoint")
+        problems.raise_if_any()
+
+
 @typed_props
 class EnvelopeEncryptionVerifier(Construct):
     """Runs the envelope-encryption checks on Create and on each Update that changes cluster or key.
@@ -81,7 +162,7 @@ class EnvelopeEncryptionVerifier(Construct):
     optionally reads it from a Fargate pod and looks for KMS calls in CloudTrail. A failed check
     fails the deploy with a reason; Delete always succeeds.
 
-    The same function can also serve ``Custom::ClusterDeletionProtection`` (see ``protection.py``):
+    The same function can also serve ``ClusterDeletionProtection`` (see ``protection.py``):
     :meth:`serve_deletion_protection` allows it ``eks:UpdateClusterConfig`` on this one cluster.
 
     Kubernetes rights come from an access entry with ``AmazonEKSEditPolicy`` scoped to the
@@ -93,65 +174,65 @@ class EnvelopeEncryptionVerifier(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        cluster: eks.ICluster,
         key: kms.IKey,
-        options: VerifierOptions,
+        cluster_name: str | None = None,
+        cluster_role_arn: str | None = None,
+        vpc: ec2.IVpc | None = None,
+        cluster_security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        options: VerifierOptions = VerifierOptions(),
+        cluster_arn: str | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
         wait_for: Sequence[IDependable] = (),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         logs_key: kms.IKey | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        cluster: eks.ICluster | None = None,
     ) -> None:
-        """
-        :param cluster: the cluster to verify (its VPC, role and security groups are used): an ``eks.Cluster``,
-            or an imported cluster that also carries its ``role``.
-        :param key: the key the cluster must envelope-encrypt secrets with.
-        :param options: which optional stages run.
-        :param wait_for: what must exist first (Fargate profile, add-ons). :default: - the cluster only
-        :param log_retention: handler log retention. :default: one year
-        :param logs_key: key encrypting the handler's log group. :default: - CloudWatch Logs' own encryption
-        :param removal_policy: of the handler's log groups.
-            :default: RETAIN_ON_UPDATE_OR_DELETE (kept on stack delete, removed when a first deploy rolls back)
+        """The keyword arguments are the fields of :class:`EnvelopeEncryptionVerifierProps` (documented there);
+        :meth:`from_props` takes the object itself.
+
+        :param cluster: deprecated: give ``cluster_name``, ``cluster_role_arn``, ``vpc`` and
+            ``cluster_security_groups`` instead (and ``cluster_arn``, ``wait_for=[cluster, ...]`` to keep the
+            template as it was). Read for what those leave out; an imported cluster has no role.
+            :default: - none
         """
         super().__init__(scope, construct_id)
-        vpc = cluster.vpc
+        given = dict(key=key, cluster_name=cluster_name, cluster_role_arn=cluster_role_arn, vpc=vpc,
+                     cluster_security_groups=cluster_security_groups, options=options, cluster_arn=cluster_arn,
+                     vpc_subnets=vpc_subnets, wait_for=wait_for, log_retention=log_retention, logs_key=logs_key,
+                     removal_policy=removal_policy)
+        if cluster is not None:
+            given.update(self._read_deprecated_cluster(cluster, given))
+        _require(given)
+        #: The props this verifier was built from, validated as a whole.
+        self.props = props = EnvelopeEncryptionVerifierProps(**given)
+        options = props.options
         # Strict CloudTrail mode needs the look-up itself.
         uses_cloudtrail = options.cloudtrail_check or options.cloudtrail_required
-
-        #: Security group of the verifier Lambda in the cluster's private subnets (HTTPS out only).
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=vpc,
-            description="Envelope-encryption verifier: HTTPS to the EKS API endpoint and AWS APIs",
-            allow_all_outbound=True,
-        )
-        cluster.connections.allow_from(
-            self.security_group, ec2.Port.tcp(443), "Envelope-encryption verifier to the Kubernetes API"
-        )
-
-        vpc_access = iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
-        #: The verifier Lambda's execution role.
-        self.role = iam.Role(
-            self, "HandlerRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), managed_policies=[vpc_access]
-        )
-        _acknowledge_vpc_access(self.role)
-        statements = [
-            iam.PolicyStatement(actions=["eks:DescribeCluster"], resources=[cluster.cluster_arn]),
-            # Its own stack's status: an update rollback to a state verified earlier is not re-verified,
-            # and a protection resource deleted by a rollback turns protection off instead of refusing.
-            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[Stack.of(self).stack_id]),
-            iam.PolicyStatement(
-                actions=["kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:ListGrants"], resources=[key.key_arn]
-            ),
-        ]
         # EKS's own support calendar for the cluster's version (read-only; the API takes no cluster).
-        unscoped = ["eks:DescribeClusterVersions"]
-        if uses_cloudtrail:
-            unscoped.append("cloudtrail:LookupEvents")
-        statements.append(iam.PolicyStatement(actions=unscoped, resources=["*"]))
-        # A customer managed policy rather than an inline one (HIPAA/NIST/PCI IAMNoInlinePolicy).
+        unscoped = ["eks:DescribeClusterVersions", *(["cloudtrail:LookupEvents"] if uses_cloudtrail else [])]
+
+        # The access entry names the cluster; an import by name is all it reads (no resource, no lookup).
+        named = eks.Cluster.from_cluster_attributes(self, "Cluster", cluster_name=props.cluster_name)
+        self._cluster_arn = props.cluster_arn or named.cluster_arn
+        backend = CustomResourceBackend(
+            self, cluster=named, vpc=props.vpc,
+            vpc_subnets=props.vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            endpoint_security_groups=props.cluster_security_groups, purpose=_PURPOSE, function_id="Handler",
+            handler=VERIFIER_HANDLER,
+            kubernetes_access=eks.AccessPolicy.from_access_policy_name(
+                NAMESPACE_ACCESS_POLICY, access_scope_type=eks.AccessScopeType.NAMESPACE, namespaces=[CANARY_NAMESPACE]),
+            permissions=lambda _role: self._permissions(props.key, unscoped),
+            reserved_concurrency=options.reserved_concurrency,
+            handler_logs=HandlerLogs(props.log_retention, props.logs_key, props.removal_policy),
+            reasons=_REASONS,
+        )
+        #: Security group of the verifier Lambda in the cluster's private subnets (HTTPS out only).
+        self.security_group = backend.security_group
+        #: The verifier Lambda's execution role.
+        self.role = backend.role
         #: The managed policy with the verifier's AWS permissions (scoped to this cluster and key).
-        self.policy = iam.ManagedPolicy(self, "HandlerPolicy", statements=statements, roles=[self.role])
+        self.policy = backend.policy
         acknowledge(
             self.policy,
             "AwsSolutions-IAM5[Resource::*]",
@@ -159,160 +240,53 @@ class EnvelopeEncryptionVerifier(Construct):
             "no resource type), so only '*' can be granted. Read-only: EKS's support dates for the "
             "cluster's version" + (", and CloudTrail evidence of KMS use." if uses_cloudtrail else "."),
         )
-
         #: The verifier Lambda's log group.
-        self.log_group = logs.LogGroup(
-            self,
-            "HandlerLogs",
-            retention=log_retention,
-            encryption_key=logs_key,
-            removal_policy=removal_policy,
-        )
-        private_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        self.log_group = backend.log_group
         #: The verifier Lambda (``on_event`` of the provider).
-        self.function = lambda_.Function(
-            self,
-            "Handler",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            handler=VERIFIER_HANDLER,
-            code=lambda_.Code.from_asset(str(asset_dir()), exclude=["__pycache__", "*.pyc"]),
-            timeout=HANDLER_TIMEOUT,
-            memory_size=256,
-            # Immutable here: every permission is in the managed policy above, none inline.
-            role=self.role.without_policy_updates(),
-            vpc=vpc,
-            vpc_subnets=private_subnets,
-            security_groups=[self.security_group],
-            # None by default: reserving any fails in accounts whose concurrency limit is 10.
-            reserved_concurrent_executions=options.reserved_concurrency,
-            log_group=self.log_group,
-            description="Proves EKS secrets are envelope-encrypted with the customer key",
-        )
-        _acknowledge_sync_custom_resource_lambda(self.function)
-
+        self.function = backend.function
         #: The access entry giving the verifier ``AmazonEKSEditPolicy`` in the canary namespace only.
-        self.access_entry = eks.AccessEntry(
-            self,
-            "AccessEntry",
-            cluster=cluster,
-            principal=self.role.role_arn,
-            access_policies=[
-                eks.AccessPolicy.from_access_policy_name(
-                    NAMESPACE_ACCESS_POLICY,
-                    access_scope_type=eks.AccessScopeType.NAMESPACE,
-                    namespaces=[CANARY_NAMESPACE],
-                )
-            ],
-        )
-
-        provider_logs = logs.LogGroup(
-            self,
-            "ProviderLogs",
-            retention=log_retention,
-            encryption_key=logs_key,
-            removal_policy=removal_policy,
-        )
-        provider_role = iam.Role(
-            self, "ProviderRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), managed_policies=[vpc_access]
-        )
-        _acknowledge_vpc_access(provider_role)
-        provider_policy = iam.ManagedPolicy(
-            self,
-            "ProviderPolicy",
-            roles=[provider_role],
-            statements=[
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[provider_logs.log_group_arn]
-                ),
-                iam.PolicyStatement(
-                    actions=["lambda:InvokeFunction"],
-                    resources=[self.function.function_arn, f"{self.function.function_arn}:*"],
-                ),
-            ],
-        )
-        acknowledge(
-            provider_policy,
-            f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self.function.node.default_child)}.Arn>:*]",
-            "The CDK Provider framework invokes the verifier handler by ARN and by version/alias (ARN:*); "
-            "the wildcard covers only versions of this one function.",
-        )
+        self.access_entry = backend.access_entry
         #: The CDK Provider framework serving the custom resource.
-        self.provider = cr.Provider(
-            self,
-            "Provider",
-            on_event_handler=self.function,
-            log_group=provider_logs,
-            framework_on_event_role=provider_role.without_policy_updates(),
-            vpc=vpc,
-            vpc_subnets=private_subnets,
-            security_groups=[self.security_group],
-        )
-        framework: lambda_.Function = self.provider.node.find_child("framework-onEvent")  # type: ignore[assignment]
-        framework_cfn: lambda_.CfnFunction = framework.node.default_child  # type: ignore[assignment]
-        if options.reserved_concurrency is not None:
-            framework_cfn.reserved_concurrent_executions = options.reserved_concurrency
-        framework_cfn.memory_size = 128
-        _acknowledge_sync_custom_resource_lambda(framework)
-        checkov_skip(
-            framework,
-            "CKV_AWS_173",
-            "Its only environment variable is USER_ON_EVENT_FUNCTION_ARN, the handler's ARN: nothing secret "
-            "to encrypt with a customer key.",
-        )
-        if options.reserved_concurrency is None:
-            for function in (self.function, framework):
-                _acknowledge_no_reserved_concurrency(function)
+        self.provider = backend.provider
 
-        properties = {
-            "ClusterName": cluster.cluster_name,
-            "KeyArn": key.key_arn,
-            "ClusterRoleArn": cluster.role.role_arn,
-            "CanaryNamespace": CANARY_NAMESPACE,
-            "CanaryLabelKey": CANARY_LABEL_KEY,
-            "CanaryLabelValue": CANARY_LABEL_VALUE,
-            "PodCheck": str(options.pod_check).lower(),
-            "PodImage": options.pod_image,
-            # The handler answers an Update sent while the stack is UPDATE_ROLLBACK_IN_PROGRESS without
-            # re-verifying (DescribeStacks on its own stack): a rollback never re-fails.
-            "RollbackSafe": "true",
-            "PodTimeoutSeconds": str(POD_TIMEOUT_SECONDS),
-            "CloudTrailCheck": str(uses_cloudtrail).lower(),
-            "CloudTrailWaitSeconds": str(CLOUDTRAIL_WAIT_SECONDS),
-            # Strict mode: no CloudTrail evidence of the cluster role using the key within the wait fails the deploy.
-            "CloudTrailRequired": str(options.cloudtrail_required).lower(),
-        }
-        if options.rerun_on_every_deploy:
+        #: The contract object sent to the handler; scheduled runs (monitoring) send the same, marked scheduled.
+        self.verification_properties = VerificationProperties(
+            cluster_name=props.cluster_name,
+            key_arn=props.key.key_arn,
+            cluster_role_arn=props.cluster_role_arn,
+            pod_check=options.pod_check,
+            pod_image=options.pod_image,
+            cloudtrail_check=uses_cloudtrail,
+            cloudtrail_required=options.cloudtrail_required,
             # A new value each synth makes CloudFormation send an Update on every deploy.
-            properties["RunNonce"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
-        #: What the verification is told; scheduled runs (monitoring.py) send the same, marked scheduled.
-        self.properties = dict(properties)
-        #: The ``Custom::EnvelopeEncryptionVerification`` custom resource.
-        self.resource = CustomResource(
-            self,
-            "Resource",
-            service_token=self.provider.service_token,
-            resource_type=VERIFICATION_RESOURCE_TYPE,
-            properties=properties,
-            service_timeout=CUSTOM_RESOURCE_SERVICE_TIMEOUT,
+            run_nonce=datetime.datetime.now(datetime.timezone.utc).isoformat() if options.rerun_on_every_deploy else None,
         )
-        # The cluster construct's subtree holds the ingress rules to the API endpoint: depend on all of it.
-        self.resource.node.add_dependency(cluster, self.access_entry, *wait_for)
+        #: What the verification is told, as CloudFormation properties (``verification_properties.to_properties()``).
+        self.properties = self.verification_properties.to_properties()
+        #: The ``Custom::EnvelopeEncryptionVerification`` custom resource.
+        self.resource = custom_resource(self, service_token=backend.service_token,
+                                        resource_type=VERIFICATION_RESOURCE_TYPE, properties=self.properties)
+        # The ingress rules to the API endpoint live under the cluster's security groups: depend on them too.
+        self.resource.node.add_dependency(*props.cluster_security_groups, self.access_entry, *props.wait_for)
         # Nothing in the template ties the resource to the policies that let the framework invoke
         # the handler and the handler do its work: without these, a stack delete may remove them
         # while the handler's Delete still runs.
-        self.resource.node.add_dependency(self.policy, provider_policy, self.role, provider_role)
+        self.resource.node.add_dependency(*backend.permissions)
 
-        self._cluster_arn = cluster.cluster_arn
         #: Token of the resource's ``Verified`` attribute: set once envelope encryption was proven.
         self.verified = self.resource.get_att_string("Verified")
         #: Token of the resource's ``Summary`` attribute: what each stage found.
         self.summary = self.resource.get_att_string("Summary")
 
+    @classmethod
+    def from_props(cls, scope: Construct, construct_id: str, props: EnvelopeEncryptionVerifierProps) -> EnvelopeEncryptionVerifier:
+        """The verifier built from a props object (the same fields as the keyword arguments)."""
+        return cls(scope, construct_id, **{f.name: getattr(props, f.name) for f in fields(props)})
 
     def serve_deletion_protection(self) -> str:
         """Let the handler switch this cluster's deletion protection; returns the service token to use.
 
-        Granted only where a ``Custom::ClusterDeletionProtection`` exists: UpdateClusterConfig is broad
+        Granted only where a ``ClusterDeletionProtection`` exists: UpdateClusterConfig is broad
         (it could also open the endpoint), so a verifier on its own never holds it.
         """
         self.policy.add_statements(
@@ -320,42 +294,70 @@ class EnvelopeEncryptionVerifier(Construct):
         )
         return self.provider.service_token
 
+    def _permissions(self, key: kms.IKey, unscoped: list[str]) -> list[iam.PolicyStatement]:
+        """The handler's AWS permissions: this cluster, this key, its own stack; '*' only where AWS has no resource."""
+        return [
+            iam.PolicyStatement(actions=["eks:DescribeCluster"], resources=[self._cluster_arn]),
+            # Its own stack's status: an update rollback to a state verified earlier is not re-verified,
+            # and a protection resource deleted by a rollback turns protection off instead of refusing.
+            iam.PolicyStatement(actions=["cloudformation:DescribeStacks"], resources=[Stack.of(self).stack_id]),
+            iam.PolicyStatement(
+                actions=["kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:ListGrants"], resources=[key.key_arn]
+            ),
+            iam.PolicyStatement(actions=unscoped, resources=["*"]),
+        ]
 
-def _acknowledge_vpc_access(role: iam.IRole) -> None:
-    acknowledge(
-        role,
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
-        "AWSLambdaVPCAccessExecutionRole is the AWS-maintained policy a Lambda in a VPC needs to manage its "
-        "network interfaces and write its logs; EC2 does not scope ENI creation to one function.",
-    )
+    def _read_deprecated_cluster(self, cluster: eks.ICluster, given: dict[str, Any]) -> dict[str, Any]:
+        """What ``cluster=`` gave before it was deprecated; arguments given explicitly win."""
+        message = (
+            "EnvelopeEncryptionVerifier(cluster=...) is deprecated: give cluster_name, cluster_role_arn, vpc and "
+            "cluster_security_groups instead, e.g. cluster_name=c.cluster_name, cluster_role_arn=c.role.role_arn, "
+            "vpc=c.vpc, cluster_security_groups=c.connections.security_groups, cluster_arn=c.cluster_arn, "
+            "wait_for=[c, ...] (the same template). cluster= will be removed in the next major version."
+        )
+        warnings.warn(message, DeprecationWarning, stacklevel=_callers_level())
+        Annotations.of(self).add_warning_v2(CLUSTER_ARGUMENT_DEPRECATED, message)
+        try:
+            role = cluster.role  # type: ignore[attr-defined]  # an eks.Cluster has one; an imported ICluster not
+        except Exception:
+            role = None
+        read = {
+            "cluster_name": cluster.cluster_name,
+            "cluster_arn": cluster.cluster_arn,
+            "cluster_role_arn": role.role_arn if role is not None else None,
+            "vpc": cluster.vpc,
+            "cluster_security_groups": cluster.connections.security_groups,
+        }
+        filled = {name: value for name, value in read.items() if given.get(name) is None}
+        # Before: the resource depended on the whole cluster construct (its ingress rules included).
+        filled["wait_for"] = (cluster, *given["wait_for"])
+        return filled
 
 
-#: Why a custom-resource Lambda needs no dead-letter queue (cdk-nag and checkov alike).
-CUSTOM_RESOURCE_DLQ_REASON = (
-    "A custom-resource Lambda reports every outcome to CloudFormation (SUCCESS or FAILED with a reason) "
-    "and logs it; a dead-letter queue would hold no event that CloudFormation does not already show."
-)
+def _callers_level() -> int:
+    """The ``stacklevel`` of the first frame outside this package and jsii: the line that passed ``cluster=``."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (frame.f_code.co_filename.startswith(_PACKAGE_DIR) or "jsii" in Path(frame.f_code.co_filename).parts):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
-def _acknowledge_sync_custom_resource_lambda(function: lambda_.IFunction) -> None:
-    """Findings that do not fit a custom-resource Lambda whose every outcome reaches CloudFormation."""
-    for finding in ("HIPAA.Security-LambdaDLQ", "NIST.800.53.R5-LambdaDLQ", "Serverless-LambdaDLQ"):
-        acknowledge(function, finding, CUSTOM_RESOURCE_DLQ_REASON)
-    checkov_skip(function, "CKV_AWS_116", CUSTOM_RESOURCE_DLQ_REASON)
-    acknowledge(
-        function,
-        "Serverless-LambdaTracing",
-        "Runs once per deploy; each stage's timing and call counts go to structured logs and the "
-        "custom resource's Summary, so X-Ray would add cost and permissions without new insight.",
-    )
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+#: What each required field needs when neither it nor the deprecated ``cluster=`` gives it.
+_REQUIRED = {
+    "cluster_name": "give the cluster's name (cluster.cluster_name)",
+    "cluster_role_arn": "give the cluster role's ARN (cluster.role.role_arn; for a cluster built elsewhere, "
+                        "roleArn of aws eks describe-cluster)",
+    "vpc": "give the cluster's VPC: the verifier's Lambdas run in its private subnets",
+    "cluster_security_groups": "give the cluster's security groups (cluster.connections.security_groups): HTTPS "
+                               "from the verifier is allowed into each",
+}
 
 
-def _acknowledge_no_reserved_concurrency(function: lambda_.IFunction) -> None:
-    reason = (
-        "No reserved concurrency by default (VerifierOptions.reserved_concurrency=None): Lambda refuses a "
-        "reservation that leaves fewer than 100 unreserved, and new or sandbox accounts have a limit of 10. "
-        "The function runs once per deploy (and per scheduled check)."
-    )
-    for finding in ("HIPAA.Security-LambdaConcurrency", "NIST.800.53.R5-LambdaConcurrency"):
-        acknowledge(function, finding, reason)
-    checkov_skip(function, "CKV_AWS_115", reason)
+def _require(given: dict[str, Any]) -> None:
+    problems = Problems()
+    for name, fix in _REQUIRED.items():
+        if given.get(name) is None:
+            problems.add(name, None, fix)
+    problems.raise_if_any()

@@ -6,6 +6,7 @@ custom resource at most 3600 s); the second (``complete=True``) re-encrypts and 
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,7 +20,7 @@ from aws_cdk.assertions import Match, Template
 from eks_envelope import EnvelopeConfigError, EnvelopeEncryptionForExistingCluster
 from eks_envelope.compliance import evaluate
 from stacks.compliance_packs import PACK_CLASS_PATHS, register_packs
-from eks_envelope.contract import VERIFICATION_RESOURCE_TYPE
+from eks_envelope.contract import ASSOCIATION_RESOURCE_TYPE, VERIFICATION_RESOURCE_TYPE, AssociationProperties
 from tests.helpers import bundled_template, new_app
 
 ROLE_ARN = "arn:aws:iam::111122223333:role/eksctl/eksctl-prod-cluster-ServiceRole-ABC"
@@ -226,3 +227,24 @@ def test_fails_alias_with_a_given_key() -> None:
     with pytest.raises(EnvelopeConfigError) as err:
         _adopt(stack, key=kms.Key.from_key_arn(stack, "K", KEY_ARN), key_alias="eks/x")
     assert "key_alias='eks/x': leave it out when key is given: the alias belongs to a new key" in str(err.value)
+
+
+def test_association_sends_the_contracts_properties(with_given_key: Template) -> None:
+    (resource,) = with_given_key.find_resources(ASSOCIATION_RESOURCE_TYPE).values()
+    sent = {k: v for k, v in resource["Properties"].items() if k not in ("ServiceToken", "ServiceTimeout")}
+    expected = AssociationProperties(cluster_name="prod", key_arn=KEY_ARN, reencrypt_kinds=("secrets", "configmaps"), complete=True)
+    assert sent == expected.to_properties()
+    assert AssociationProperties.from_properties(sent) == expected
+
+
+def test_both_handlers_come_from_one_builder(with_given_key: Template) -> None:
+    """The association's and the verifier's Lambdas: same runtime, timeout, memory, subnets and logging."""
+    functions = with_given_key.find_resources("AWS::Lambda::Function")
+    handlers = [f["Properties"] for f in functions.values() if f["Properties"].get("Handler") in ("associate.on_event", "index.on_event")]
+    shared = ("Runtime", "Timeout", "MemorySize", "VpcConfig", "LoggingConfig", "Code")
+
+    def shape(props: dict[str, Any]) -> str:
+        # Each handler names its own security group and log group (logical ids); the rest is the builder's.
+        return re.sub(r"Adopt(Verifier)?(\w+?)[0-9A-F]{8}\b", r"\2", json.dumps({k: props[k] for k in shared}, sort_keys=True))
+
+    assert len(handlers) == 2 and shape(handlers[0]) == shape(handlers[1])
