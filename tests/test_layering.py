@@ -198,12 +198,6 @@ def test_a_module_over_400_lines_says_why(module: Path) -> None:
 
 #: A constructor longer than this is doing the steps' work itself (issue #23: "no constructor over 120 lines").
 MAX_CONSTRUCTOR_LINES = 120
-#: Constructors still over the limit on this branch, each with who shrinks it. Strict: once one fits, the
-#: expected failure passes and the test fails until the entry goes.
-CONSTRUCTORS_BEING_SPLIT = {
-    "verifier.py::EnvelopeEncryptionVerifier": "issue #23 item 5: the shared custom-resource builder (helper C2)",
-    "existing.py::EnvelopeEncryptionForExistingCluster": "issue #23 item 5: the shared custom-resource builder (helper C2)",
-}
 
 
 def constructors() -> dict[str, int]:
@@ -222,14 +216,9 @@ def test_the_constructor_walk_sees_every_construct() -> None:
     found = constructors()
     assert {"cluster.py::EnvelopeEncryptedCluster", "key.py::ClusterSecretsKey", "monitoring.py::EnvelopeEncryptionMonitoring",
             "guardrail.py::SecretsEncryptionGuardrail", "verifier.py::EnvelopeEncryptionVerifier"} <= set(found)
-    assert set(CONSTRUCTORS_BEING_SPLIT) <= set(found), "an entry names a constructor that no longer exists"
 
 
-@pytest.mark.parametrize("constructor", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=CONSTRUCTORS_BEING_SPLIT[name]))
-    if name in CONSTRUCTORS_BEING_SPLIT else name
-    for name in sorted(constructors())
-])
+@pytest.mark.parametrize("constructor", sorted(constructors()))
 def test_no_constructor_is_over_120_lines(constructor: str) -> None:
     assert constructors()[constructor] <= MAX_CONSTRUCTOR_LINES, (
         f"{constructor}.__init__ has {constructors()[constructor]} lines: make it a list of named steps")
