@@ -389,9 +389,9 @@ def test_fails_when_a_schedule_is_asked_for_without_a_verifier() -> None:
 
 def test_handler_reads_what_the_schedule_sends() -> None:
     """The construct's payload (from the verification's own properties) parses in the handler's scheduled path."""
-    import scheduled
+    from verifier.entry import scheduled
 
-    assert (scheduled.SCHEDULED_EVENT_MARKER, scheduled.SCHEDULED_EVENT_KIND) == (SCHEDULED_EVENT_MARKER, SCHEDULED_EVENT_KIND)
+    assert scheduled.ScheduledVerification.is_scheduled({SCHEDULED_EVENT_MARKER: SCHEDULED_EVENT_KIND})
     properties = {"ClusterName": CLUSTER, "KeyArn": KEY_ARN, "ClusterRoleArn": ROLE_ARN, "CanaryNamespace": "default",
                   "CanaryLabelKey": "eks-envelope.io/canary", "CanaryLabelValue": "verifier", "PodCheck": "true",
                   "PodImage": "public.ecr.aws/docker/library/busybox:stable", "PodTimeoutSeconds": "300",
@@ -406,18 +406,20 @@ def test_handler_reads_what_the_schedule_sends() -> None:
 
 
 def test_verifier_metric_name_matches_the_handler() -> None:
-    import scheduled
+    from verifier.stages import metrics
 
     from eks_envelope.monitoring import VERIFIED_METRIC
 
-    assert scheduled.VERIFIED_METRIC == VERIFIED_METRIC
+    assert metrics.VERIFIED_METRIC == VERIFIED_METRIC
 
 
 def test_support_metric_and_namespace_property_match_the_handler() -> None:
-    import index
-    import scheduled
+    from verifier.contract import VerificationProperties
+    from verifier.stages import metrics
 
     from eks_envelope.monitoring import METRIC_NAMESPACE_PROPERTY, SUPPORT_DAYS_METRIC
 
-    assert scheduled.SUPPORT_DAYS_METRIC == SUPPORT_DAYS_METRIC
-    assert index.METRIC_NAMESPACE_PROPERTY == METRIC_NAMESPACE_PROPERTY
+    assert metrics.SUPPORT_DAYS_METRIC == SUPPORT_DAYS_METRIC
+    read = VerificationProperties.from_properties({**VerificationProperties(CLUSTER, KEY_ARN, ROLE_ARN).to_properties(),
+                                                   METRIC_NAMESPACE_PROPERTY: "Ops"})
+    assert read.metric_namespace == "Ops"

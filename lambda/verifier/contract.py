@@ -19,11 +19,11 @@ from typing import Any, Mapping
 from .text import scrub
 
 __all__ = [
-    "ASSOCIATION_RESOURCE_TYPE", "BUDGET_SECONDS", "CANARY_LABEL_KEY", "CANARY_LABEL_VALUE", "CANARY_NAMESPACE",
-    "CLOUDTRAIL_WAIT_RANGE", "CLOUDTRAIL_WAIT_SECONDS", "DEFAULT_LOOKBACK_HOURS", "DEFAULT_METRIC_NAMESPACE",
+    "ASSOCIATION_RESOURCE_TYPE", "BUDGET_SECONDS", "CALLER_KEY_ACTIONS", "CLUSTER_ROLE_KEY_ACTIONS", "CANARY_LABEL_KEY", "CANARY_LABEL_VALUE", "CANARY_NAMESPACE",
+    "CLOUDTRAIL_WAIT_RANGE", "CLOUDTRAIL_WAIT_SECONDS", "CLUSTER_DIMENSION", "DEFAULT_LOOKBACK_HOURS", "DEFAULT_METRIC_NAMESPACE",
     "DEFAULT_PAGE_SIZE", "DEFAULT_REENCRYPT_KINDS", "DELETION_PROTECTION_RESOURCE_TYPE", "EPHEMERAL_METADATA_KEY",
     "EVIDENCE_EVENTS_METRIC", "EVIDENCE_METRIC", "MAX_LOOKBACK_HOURS", "PAGE_SIZE_RANGE", "POD_IMAGE",
-    "POD_TIMEOUT_RANGE", "POD_TIMEOUT_SECONDS", "SCHEDULED_EVENT_KIND", "SCHEDULED_EVENT_MARKER", "STAGE_METRIC",
+    "POD_TIMEOUT_RANGE", "POD_TIMEOUT_SECONDS", "SCHEDULED_EVENT_KIND", "SCHEDULED_EVENT_MARKER", "STAGE_DIMENSION", "STAGE_METRIC",
     "SUPPORT_DAYS_METRIC", "VERIFICATION_RESOURCE_TYPE", "VERIFIED_METRIC", "ASSOCIATION_HANDLER", "VERIFIER_HANDLER", "AssociationProperties",
     "PropertyError", "ProtectionProperties", "ScheduledVerification", "VerificationProperties",
     "metric_namespace_problem",
@@ -42,8 +42,8 @@ ASSOCIATION_RESOURCE_TYPE = "Custom::EnvelopeEncryptionAssociation"
 
 #: The Lambda handlers, as the asset's root sees them (``eks_envelope.handler.asset_dir()``): the verifier
 #: (verification, deletion protection and the schedule) and the existing-cluster association.
-VERIFIER_HANDLER = "index.on_event"
-ASSOCIATION_HANDLER = "associate.on_event"
+VERIFIER_HANDLER = "verifier.entry.dispatch.on_event"
+ASSOCIATION_HANDLER = "verifier.entry.association.on_event"
 
 #: A scheduled verification event carries this key with this value, and no ``RequestType``.
 SCHEDULED_EVENT_MARKER = "eks-envelope"
@@ -67,6 +67,15 @@ EVIDENCE_METRIC = "EvidenceFound"
 EVIDENCE_EVENTS_METRIC = "EvidenceEvents"
 #: Days to the end of EKS standard support (EKS's own date).
 SUPPORT_DAYS_METRIC = "DaysToEndOfStandardSupport"
+#: Dimensions of those metrics: every one carries the cluster; StagePassed the stage too.
+CLUSTER_DIMENSION = "ClusterName"
+STAGE_DIMENSION = "Stage"
+
+#: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider): the key policy the
+#: construct writes grants it, and the association checks it (SimulatePrincipalPolicy) before it changes anything.
+CLUSTER_ROLE_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants")
+#: What the principal that creates the cluster (or associates the key) needs: EKS creates a grant for the cluster role.
+CALLER_KEY_ACTIONS = ("kms:CreateGrant", "kms:DescribeKey")
 
 # ---------------------------------------------------------------------------------------------
 # defaults: the construct's, and the workstation command's (which runs without CDK)

@@ -161,7 +161,7 @@ def test_new_key_is_retained_rotated_and_lets_the_existing_cluster_role_use_it(a
 
 def test_one_handler_that_starts_and_returns(adopted: SimpleNamespace) -> None:
     t = adopted.template
-    t.has_resource_properties("AWS::Lambda::Function", {"Handler": "associate.on_event", "Timeout": 840, "Runtime": "python3.14"})
+    t.has_resource_properties("AWS::Lambda::Function", {"Handler": "verifier.entry.association.on_event", "Timeout": 840, "Runtime": "python3.14"})
     assert not t.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": "associate.is_complete"}})
 
 

@@ -13,8 +13,8 @@ import sys
 import time
 from typing import Any, Callable, Sequence, TextIO
 
-import audit
-import jsonlog
+from ..stages import audit
+from .. import jsonlog
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -116,7 +116,7 @@ class Progress:
 def as_json(result: audit.AuditResult, options: audit.AuditOptions) -> dict[str, Any]:
     try:
         from eks_envelope import __version__ as version
-    except ImportError:  # the handler directory on its own (python lambda/verifier/audit_cli.py)
+    except ImportError:  # the handler package without the library (python -m verifier.entry.audit_cli)
         version = "unknown"
     return {
         "schema_version": audit.SCHEMA_VERSION,
