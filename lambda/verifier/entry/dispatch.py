@@ -24,7 +24,8 @@ class HandlerError(RuntimeError):
 def on_event(event: Any, context: Any) -> Any:
     """Dispatch: no RequestType = a scheduled run; the deletion-protection resource; else the verification."""
     if not isinstance(event, dict):
-        raise HandlerError("Stage event: the event is not a JSON object. Invoke the verifier only through CloudFormation or its schedule.")
+        raise HandlerError(fit_reason("event", "the event is not a JSON object",
+                                      "Invoke the verifier only through CloudFormation or its schedule."))
     if "RequestType" not in event:
         return scheduled.on_schedule(event, context)
     jsonlog.info("event", request_type=scrub(event.get("RequestType"), 20), resource_type=scrub(event.get("ResourceType"), 60),

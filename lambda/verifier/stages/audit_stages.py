@@ -309,7 +309,7 @@ def audit_cluster(ctx: RegionContext, name: str, options: AuditOptions, now: Cal
 def _client_error_verdict(stage: str, exc: ClientError, ctx: RegionContext) -> tuple[str, str]:
     code, op = code_of(exc), getattr(exc, "operation_name", "the call")
     if code in ACCESS_CODES:
-        return "no-access", (f"Stage {stage}: {op} was denied ({code}) in {ctx.account}/{ctx.region}. "
-                             "Allow it to the audit role (docs/audit.md, Permissions).")
+        return "no-access", fit_reason(stage, f"{op} was denied ({code}) in {ctx.account}/{ctx.region}",
+                                       "Allow it to the audit role (docs/audit.md, Permissions).", limit=400)
     return "error", StageRunner.classify(stage, exc).reason
 
