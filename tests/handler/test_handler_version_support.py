@@ -170,7 +170,7 @@ def test_create_reports_the_version_status_and_end_of_standard_support_in_data(w
 
 
 def test_rollback_answer_keeps_the_same_data_keys(world):
-    data = verification._data("k", verification.ROLLBACK_SUMMARY, [], [], [], None)
+    data = verification._data("k", verification.ROLLBACK_SUMMARY, [], [], [], None).to_data()
     assert (data["KubernetesVersion"], data["VersionStatus"], data["EndOfStandardSupport"]) == ("unknown",) * 3
 
 

@@ -19,7 +19,7 @@ from ..aws.clients import association_clients
 from ..aws.meter import CallMeter
 from ..aws.session import region
 from ..aws.updates import UpdateState
-from ..contract import AssociationProperties, PropertyError
+from ..contract import AssociationData, AssociationProperties, PropertyError
 from ..stages import association, reencrypt
 from ..text import fit_reason
 
@@ -116,10 +116,10 @@ def on_event(event: dict[str, Any], context: Any, *, clients: Any = None) -> dic
         if complete:
             reencrypted = _reencrypt(plan, cluster_name, kinds, page_size, token_provider, context)
     jsonlog.info("association", cluster=cluster_name, key=plan.key_arn, action=plan.action, status=status, update_id=update_id)
-    return {"PhysicalResourceId": physical_id(cluster_name), "Data": {
-        "KeyArn": plan.key_arn, "UpdateId": update_id, "Status": status, "Reencrypted": reencrypted,
-        "Next": _next_steps(cluster_name, plan.key_arn, status, update_id) if not reencrypted else
-        "Done: stored objects re-encrypted under the key; the verifier runs next."}}
+    done = "Done: stored objects re-encrypted under the key; the verifier runs next."
+    data = AssociationData(key_arn=plan.key_arn, update_id=update_id, status=status, reencrypted=reencrypted,
+                           next_steps=done if reencrypted else _next_steps(cluster_name, plan.key_arn, status, update_id))
+    return {"PhysicalResourceId": physical_id(cluster_name), "Data": data.to_data()}
 
 
 def _check_rights(plan: association.Plan, cluster_name: str, kinds: tuple[str, ...], token_provider: Any) -> None:

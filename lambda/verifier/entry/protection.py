@@ -1,7 +1,7 @@
 """``Custom::ClusterDeletionProtection``: switches EKS deletion protection on after a verified deploy, and off on purpose.
 
 Properties: ``ClusterName``, ``Protect`` ("true"/"false"). PhysicalResourceId ``<cluster>/deletion-protection``,
-Data ``{"Protected": "true"|"false"}``. Delete refuses while ``Protect`` is "true" (the stack is meant to
+Data ``contract.ProtectionData`` (``Protected``: "true"|"false"). Delete refuses while ``Protect`` is "true" (the stack is meant to
 survive a careless ``cdk destroy``), except while CloudFormation rolls back the create or update that
 added this resource: then the previous state (unprotected) is restored.
 """
@@ -17,7 +17,7 @@ from ..aws.budget import AWS_CALL_WORST_CASE_SECONDS, remaining_budget
 from ..aws.clients import protection_clients
 from ..aws.session import code_of, region
 from ..aws.updates import UpdateState, wait_for_update
-from ..contract import PropertyError, ProtectionProperties
+from ..contract import PropertyError, ProtectionData, ProtectionProperties
 from ..text import fit_reason, scrub
 
 POLL_SECONDS = 5.0
@@ -62,10 +62,10 @@ def on_event(event: dict[str, Any], context: Any, *, eks: Any = None, cloudforma
     try:
         if request_type == "Create" and protect:
             _protect_or_revert(eks, name, deadline, clock, sleep)
-            return {"PhysicalResourceId": physical, "Data": {"Protected": "true"}}
+            return {"PhysicalResourceId": physical, "Data": ProtectionData(protected=True).to_data()}
         if request_type in ("Create", "Update"):
             ensure(eks, name, protect, deadline, clock, sleep)
-            return {"PhysicalResourceId": physical, "Data": {"Protected": "true" if protect else "false"}}
+            return {"PhysicalResourceId": physical, "Data": ProtectionData(protected=protect).to_data()}
         if request_type != "Delete":
             raise _fail(f"unknown RequestType {scrub(request_type, 40)!r}", "Expected Create, Update or Delete.")
         if not _cluster_exists(eks, name):

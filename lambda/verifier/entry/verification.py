@@ -7,6 +7,7 @@ names the property, the value and the fix.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,7 +16,7 @@ from .. import jsonlog
 from ..aws.budget import build_runtime
 from ..aws.clients import Clients, build_clients, cloudwatch_client as _cloudwatch_client, open_kube, protection_clients
 from ..aws.session import region
-from ..contract import PropertyError, VerificationProperties
+from ..contract import PropertyError, VerificationData, VerificationProperties
 from ..model import ClusterFacts, Config, Report, Runtime
 from ..stages.kube_checks import sweep_canaries
 from ..stages.metrics import metric_data
@@ -84,7 +85,8 @@ def on_create_or_update(event: dict[str, Any], context: Any) -> dict[str, Any]:
             # Re-verifying a state CloudFormation rolls back to would let a cause outside the template (a key
             # disabled by hand) fail the rollback too, and wedge the stack in UPDATE_ROLLBACK_FAILED.
             jsonlog.info("verification.rollback_not_reverified", physical_id=scrub(physical, 200))
-            return {"PhysicalResourceId": physical, "Data": _data(config.expected_key or "", ROLLBACK_SUMMARY, [], [], [], None)}
+            rollback = _data(config.expected_key or "", ROLLBACK_SUMMARY, [], [], [], None)
+            return {"PhysicalResourceId": physical, "Data": rollback.to_data()}
     runtime = build_runtime(context)
     report = run_verification(config, build_clients(region(), budget_seconds=runtime.remaining(),
                                                     with_cloudtrail=config.cloudtrail_check), runtime)
@@ -92,14 +94,13 @@ def on_create_or_update(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if namespace:
         problem = publish_first_datapoint(namespace, config.cluster_name, report, runtime)
         if problem:
-            data["Warnings"] = " | ".join(w for w in (data["Warnings"], problem) if w)
-    if len(json.dumps(data)) > MAX_DATA_BYTES:  # the whole response must stay under CloudFormation's 4 KB
-        data["Summary"] = json.dumps({"stages": [[r.name, r.status, r.ms, r.aws, r.k8s] for r in report.results]}, separators=(",", ":"))
-        data["Warnings"] = data["Warnings"][:500]
-        data["Leftovers"] = _bounded_names(report.leftovers, 10)
-    if len(json.dumps(data)) > MAX_DATA_BYTES:
-        data["Summary"] = data["Summary"][:1000]
-    return {"PhysicalResourceId": physical, "Data": data}
+            data = replace(data, warnings=" | ".join(w for w in (data.warnings, problem) if w))
+    if _size(data) > MAX_DATA_BYTES:  # the whole response must stay under CloudFormation's 4 KB
+        stages = json.dumps({"stages": [[r.name, r.status, r.ms, r.aws, r.k8s] for r in report.results]}, separators=(",", ":"))
+        data = replace(data, summary=stages, warnings=data.warnings[:500], leftovers=_bounded_names(report.leftovers, 10))
+    if _size(data) > MAX_DATA_BYTES:
+        data = replace(data, summary=data.summary[:1000])
+    return {"PhysicalResourceId": physical, "Data": data.to_data()}
 
 
 def publish_first_datapoint(namespace: str, cluster: str, report: Report, runtime: Runtime) -> str | None:
@@ -145,16 +146,19 @@ def stack_client() -> Any:
 
 
 def _data(key_arn: str, summary: str, evidence: list[str], warnings: list[str], leftovers: list[str],
-          support: Any) -> dict[str, str]:
-    """The same keys on every success, so GetAtt never breaks: Verified, KeyArn, Summary, Evidence, Warnings,
-    Leftovers, and EKS's word on the cluster's version: KubernetesVersion, VersionStatus, EndOfStandardSupport
-    ("unknown" when the version-support stage did not run or EKS did not answer)."""
+          support: Any) -> VerificationData:
+    """The answer, with EKS's word on the cluster's version ("unknown" when the version-support stage did not run or EKS
+    did not answer)."""
     end = getattr(support, "end_of_standard_support", None)
-    return {"Verified": "true", "KeyArn": key_arn, "Summary": summary, "Evidence": ",".join(evidence),
-            "Warnings": " | ".join(warnings), "Leftovers": ",".join(leftovers),
-            "KubernetesVersion": str(getattr(support, "version", "") or "unknown")[:20],
-            "VersionStatus": str(getattr(support, "status", "") or "unknown")[:20],
-            "EndOfStandardSupport": end.isoformat() if end is not None else "unknown"}
+    return VerificationData(key_arn=key_arn, summary=summary, evidence=",".join(evidence), warnings=" | ".join(warnings),
+                            leftovers=",".join(leftovers),
+                            kubernetes_version=str(getattr(support, "version", "") or "unknown")[:20],
+                            version_status=str(getattr(support, "status", "") or "unknown")[:20],
+                            end_of_standard_support=end.isoformat() if end is not None else "unknown")
+
+
+def _size(data: VerificationData) -> int:
+    return len(json.dumps(data.to_data()))
 
 
 def on_delete(event: dict[str, Any], context: Any) -> dict[str, Any]:
