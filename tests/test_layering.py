@@ -310,3 +310,12 @@ def test_a_module_over_400_lines_says_why(module: Path) -> None:
         assert SIZE_REASON in (ast.get_docstring(ast.parse(text)) or ""), (
             f"{module.relative_to(REPO)} has {text.count(chr(10))} lines: split it, or say why in its docstring "
             f"({SIZE_REASON} because ...)")
+
+
+@pytest.mark.parametrize("module", sorted(HANDLER.rglob("*.py")), ids=lambda m: str(m.relative_to(HANDLER_ROOT)))
+def test_the_handler_imports_nothing_of_the_library_or_cdk(module: Path) -> None:
+    """The Lambda asset holds the handler alone: an import of the library, CDK or jsii would fail there (or pull CDK in)."""
+    tree = ast.parse(module.read_text())
+    absolute = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | {
+        (n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+    assert not absolute & {"eks_envelope", "aws_cdk", "constructs", "jsii", "cdk_nag", "stacks", "app"}

@@ -121,6 +121,9 @@ def test_installed_console_command_audits_through_aws_endpoint_url(installed: Pa
         server.shutdown()
     assert run.returncode == 0, run.stdout + run.stderr
     doc = json.loads((tmp_path / "audit.json").read_text())
+    from eks_envelope import __version__
+
+    assert doc["tool"] == {"name": "eks-envelope audit", "version": __version__}  # the command tells the handler's report
     assert [(c["account"], c["cluster"], c["verdict"]) for c in doc["clusters"]] == [(audit_world.LOOPBACK_ACCOUNT, "web", "cmk-verified")]
     assert "RESULT: every cluster cmk-verified" in run.stdout
     # every call went to the loopback endpoint: STS, EKS (list, describe, versions) and KMS (key, rotation, grants)

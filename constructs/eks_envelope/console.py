@@ -118,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.argv[0] = f"{PROG} {command}"
         if command == "verify":
             return _verify(rest, module)
+        if command == "audit":  # the report names the release that wrote it
+            return int(module.main(rest, version=__version__) or 0)
         return int(module.main(rest) or 0)
     except _Refused as err:
         print(f"{PROG}: {err}", file=sys.stderr)
