@@ -23,9 +23,9 @@ from types import SimpleNamespace
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "lambda" / "verifier"), str(REPO)]
+sys.path[:0] = [str(REPO / "lambda"), str(REPO)]
 
-import audit  # noqa: E402
+from verifier.stages import audit  # noqa: E402
 
 SEED = 20261202
 LATENCY = (0.050, 0.150)

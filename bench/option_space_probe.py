@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-for entry in ("constructs", "lambda/verifier", "."):
+for entry in ("constructs", "lambda", "."):
     sys.path.insert(0, str(REPO / entry))
 os.environ["PATH"] = f"{REPO / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 

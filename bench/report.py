@@ -175,7 +175,7 @@ def render(versions, runs, stats, prof, verifier, imports, import_top, suite, to
     walls = [r["wall_s"] for r in no_ct]
     add(f"- Local wall time of one verification against the fakes (sleeps cost nothing): first {walls[0] * 1000:.0f} ms,"
         f" median of {len(walls)} {med(walls) * 1000:.0f} ms ({min(walls) * 1000:.0f}–{max(walls) * 1000:.0f}).")
-    add(f"- Handler cold import (`import index`, fresh process, lambda/verifier on sys.path): median of {len(imports)}"
+    add(f"- Handler cold import (`import verifier.entry.dispatch`, fresh process, lambda/ on sys.path): median of {len(imports)}"
         f" {med(imports) * 1000:.0f} ms ({min(imports) * 1000:.0f}–{max(imports) * 1000:.0f}). Largest imports"
         f" (`-X importtime`, cumulative): " + ", ".join(f"{name} {sec * 1000:.0f} ms" for sec, name in import_top) + ".")
     add("")

@@ -173,14 +173,14 @@ def node_profile(profile_dir: Path) -> dict[str, float]:
 
 
 def handler_import_times(runs: int = 7) -> tuple[list[float], list[tuple[float, str]]]:
-    code = ("import sys,time; sys.path.insert(0, 'lambda/verifier'); t=time.perf_counter(); import index; "
+    code = ("import sys,time; sys.path.insert(0, 'lambda'); t=time.perf_counter(); import verifier.entry.dispatch; "
             "print(time.perf_counter()-t)")
     times = []
     for _ in range(runs):
         out = subprocess.run([PY, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
         times.append(float(out.stdout.strip()))
     # one -X importtime run: the top-level packages with the largest cumulative import time
-    out = subprocess.run([PY, "-X", "importtime", "-c", "import sys; sys.path.insert(0, 'lambda/verifier'); import index"],
+    out = subprocess.run([PY, "-X", "importtime", "-c", "import sys; sys.path.insert(0, 'lambda'); import verifier.entry.dispatch"],
                          cwd=REPO, capture_output=True, text=True, check=True)
     children: list[tuple[float, str]] = []
     top: list[tuple[float, str]] = []
@@ -192,8 +192,8 @@ def handler_import_times(runs: int = 7) -> tuple[list[float], list[tuple[float, 
         if indent == 3:  # a direct child of the next top-level import
             children.append((cumulative, name))
         elif indent == 1:
-            if name == "index":
-                top = [(cumulative, "index (total)"), *sorted(children, reverse=True)]
+            if name == "verifier.entry.dispatch":
+                top = [(cumulative, "verifier.entry.dispatch (total)"), *sorted(children, reverse=True)]
             children = []
     return times, top[:6]
 

@@ -2,7 +2,7 @@
 
 Run by bench/run_bench.py through pytest (the fakes are pytest fixtures):
     BENCH_VERIFIER_OUT=out.json .venv/bin/python -m pytest -q -p no:cacheprovider bench/verifier_probe.py
-Each test runs one Create through index.on_event, as the Lambda does (build_clients/build_runtime
+Each test runs one Create through dispatch.on_event, as the Lambda does (build_clients/build_runtime
 swapped for the fakes, exactly like tests/handler's `wired` fixture). AWS calls are counted twice:
 by the handler's own per-stage counters and by a botocore `before-parameter-build` hook (it also sees stubbed calls) on the clients.
 """
@@ -19,7 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "handler"))
 
-import index  # noqa: E402
+from verifier.entry import dispatch, verification  # noqa: E402
 from verifier_fakes import (  # noqa: E402,F401  (fixtures are used by name)
     REGION, FakeContext, aws_env, fake_time, kube_server, lookup_events_fixture, pki, runtime, stubbed_cloudtrail, world,
 )
@@ -59,8 +59,8 @@ def _verify_once(world, runtime, monkeypatch, *, cloudtrail: bool) -> dict:
     tokens = []
     issue = clients.token_provider
     clients.token_provider = lambda name: tokens.append(1) or issue(name)
-    monkeypatch.setattr(index, "build_clients", lambda region, *a, **k: clients)
-    monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
+    monkeypatch.setattr(verification, "build_clients", lambda region, *a, **k: clients)
+    monkeypatch.setattr(verification, "build_runtime", lambda context, cap_seconds=None: runtime)
     counter: dict[str, int] = {}
     unhook = _hook(clients, counter)
     scenario = world.server.scenario
@@ -71,7 +71,7 @@ def _verify_once(world, runtime, monkeypatch, *, cloudtrail: bool) -> dict:
              "ResourceProperties": world.props(PodCheck="true", CloudTrailCheck="true" if cloudtrail else "false")}
     try:
         started = time.perf_counter()
-        result = index.on_event(event, FakeContext())
+        result = dispatch.on_event(event, FakeContext())
         wall = time.perf_counter() - started
     finally:
         unhook()

@@ -12,4 +12,4 @@ help-existing:
 
 encrypt-existing: deps
 	@test -n "$(CLUSTER)" -a -n "$(KEY)" || { echo "usage: make encrypt-existing CLUSTER=<name> KEY=<key arn> [REGION=<region>] [DRY_RUN=1]" >&2; exit 2; }
-	@$(PY) lambda/verifier/encrypt_existing.py --cluster "$(CLUSTER)" --key "$(KEY)" $(if $(REGION),--region "$(REGION)") $(if $(call on,DRY_RUN),--dry-run)
+	@$(LIB).console encrypt-existing --cluster "$(CLUSTER)" --key "$(KEY)" $(if $(REGION),--region "$(REGION)") $(if $(call on,DRY_RUN),--dry-run)

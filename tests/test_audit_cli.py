@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 import pytest
 from moto import mock_aws
 
-import audit
-import audit_cli
-import audit_stages
-from model import VerificationError
+from verifier.stages import audit
+from verifier.entry import audit_cli
+from verifier.stages import audit_stages
+from verifier.model import VerificationError
 from tests import audit_world
 
 
@@ -96,7 +96,7 @@ def test_cloudtrail_evidence_from_the_shared_lookup_events_fixture(one_account) 
 
 
 def test_kubernetes_round_trip_where_the_endpoint_cannot_be_reached_is_a_warning(one_account, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kube
+    from verifier import kube
 
     monkeypatch.setattr(audit_stages, "KUBE_POLICY", kube.RetryPolicy(auth_grace_seconds=0.0, max_connect_attempts=1, request_timeout_seconds=2.0))
     code, out, _err = _run(["--regions", "us-east-1", "--kubernetes", "--json", "-"], one_account)
@@ -132,7 +132,7 @@ def test_progress_redraws_one_line_on_a_terminal_and_prints_tenths_elsewhere() -
 def test_support_window_is_judged_against_the_given_day() -> None:
     from datetime import date
 
-    from version_support import VersionSupport
+    from verifier.stages.version_support import VersionSupport
 
     support = VersionSupport("1.35", status="STANDARD_SUPPORT", end_of_standard_support=date(2027, 1, 15),
                              end_of_extended_support=date(2028, 1, 15))

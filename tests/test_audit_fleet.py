@@ -9,8 +9,8 @@ import time
 import pytest
 from moto import mock_aws
 
-import audit
-import audit_cli
+from verifier.stages import audit
+from verifier.entry import audit_cli
 from tests import audit_world
 
 

@@ -109,3 +109,29 @@ def test_a_hostile_value_is_shown_scrubbed_and_bounded() -> None:
     with pytest.raises(PropertyError) as err:
         VerificationProperties.from_properties({**VERIFICATION.to_properties(), "PodCheck": "<script>\x00" + "x" * 500})
     assert "<script>" not in str(err.value) and "\x00" not in str(err.value) and len(str(err.value)) < 200
+
+
+# --- the answers: what each resource returns in Data, and what the constructs read back -----------------------------
+
+@pytest.mark.parametrize("answer", [
+    contract.VerificationData("arn:aws:kms:eu-west-1:111122223333:key/k", "{}"),
+    contract.ProtectionData(protected=False),
+    contract.AssociationData("arn:aws:kms:eu-west-1:111122223333:key/k", "u1", "ASSOCIATING", "", "wait"),
+])
+def test_an_answer_carries_exactly_its_attributes_as_strings(answer) -> None:
+    data = answer.to_data()
+    assert list(data) == list(answer.ATTRIBUTES)
+    assert all(isinstance(v, str) for v in data.values())
+
+
+def test_the_constructs_read_only_attributes_the_handler_answers() -> None:
+    """GetAtt names are wire names too: each ``get_att_string("<name>")`` of the library names an attribute of an answer."""
+    answered = {*contract.VerificationData.ATTRIBUTES, *contract.ProtectionData.ATTRIBUTES, *contract.AssociationData.ATTRIBUTES}
+    read = set()
+    for module in (REPO / "constructs" / "eks_envelope").rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get_att_string"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                read.add(node.args[0].value)
+    assert {"Verified", "Summary", "Protected", "Status", "UpdateId", "Next", "Reencrypted"} <= read  # the walk sees them
+    assert read <= answered, read - answered

@@ -8,6 +8,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from eks_envelope import EnvelopeConfigError
+from eks_envelope.contract import VERIFIER_HANDLER
 from eks_envelope.key import KEY_LOCK_SID
 from eks_envelope.monitoring import KEY_THREATS
 from stacks.settings import settings_from_context
@@ -58,7 +59,7 @@ def test_schedule_invokes_the_deploy_time_verifier(default: Template) -> None:
     custom = default.find_resources("Custom::EnvelopeEncryptionVerification")
     assert len(custom) == 1
     handler_ids = [lid for lid, fn in default.find_resources("AWS::Lambda::Function").items()
-                   if fn["Properties"].get("Handler") == "index.on_event"]
+                   if fn["Properties"].get("Handler") == VERIFIER_HANDLER]
     assert target["Arn"] == {"Fn::GetAtt": [handler_ids[0], "Arn"]} and len(handler_ids) == 1
     payload = _literal_input(target["Input"])
     assert '"eks-envelope":"scheduled-verification"' in payload and "RequestType" not in payload

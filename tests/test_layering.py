@@ -6,6 +6,7 @@ Static (ast), so it costs no synth.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,8 +81,10 @@ def test_every_public_construct_attribute_is_documented(name: str) -> None:
 
 # --- import graph and module size ---------------------------------------------------------------
 
-#: Flat module folders (imported by bare name) beside the library package.
-HANDLER = REPO / "lambda" / "verifier"
+#: The handler package (``verifier``) and the directory that holds it (the Lambda asset's root).
+HANDLER_ROOT = REPO / "lambda"
+HANDLER = HANDLER_ROOT / "verifier"
+#: A flat module folder (imported by bare name) beside the library package.
 SCRIPTS = REPO / "scripts"
 #: A module longer than this says why in its docstring, with these words.
 MAX_LINES, SIZE_REASON = 400, "Over 400 lines"
@@ -129,8 +132,42 @@ def library_import_graph() -> dict[str, set[str]]:
     return graph
 
 
+def package_import_graph(root: Path, package: str) -> dict[str, set[str]]:
+    """Module -> the modules of ``package`` (under ``root``) it imports anywhere: at load time or inside a function.
+
+    A function-level import closes a circle just as well, only later (the handler's scheduled.py and index.py
+    did that). Relative and absolute imports both count; ``from . import x`` is the submodule x when there is one.
+    """
+    modules = {}
+    for path in (root / package).rglob("*.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        here = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = here
+                for _ in range(node.level - 1):
+                    base = base.rpartition(".")[0]
+                base = ".".join(filter(None, [base if node.level else "", node.module or ""]))
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            else:
+                continue
+            edges |= {t for t in targets if t in modules and t != name}
+        graph[name] = edges
+    return graph
+
+
+def handler_import_graph() -> dict[str, set[str]]:
+    return package_import_graph(HANDLER_ROOT, "verifier")
+
+
 def flat_import_graph(folder: Path) -> dict[str, set[str]]:
-    """The same for a folder of modules that import each other by bare name (the handler, the scripts)."""
+    """The same for a folder of modules that import each other by bare name (the scripts)."""
     names = {m.stem for m in folder.glob("*.py")}
     graph = {}
     for module in folder.glob("*.py"):
@@ -165,14 +202,95 @@ def test_the_graph_sees_the_imports() -> None:
     assert "eks_envelope.verifier" in library["eks_envelope.cluster"]
     assert "eks_envelope.compliance.rule" in library["eks_envelope.compliance.rules.eks"]
     assert "eks_envelope.validation" not in library["eks_envelope"]  # only under TYPE_CHECKING
-    assert "kube_transport" in flat_import_graph(HANDLER)["kube"]
+    handler = handler_import_graph()
+    assert "verifier.kube.transport" in handler["verifier.kube.client"]  # relative, at load time
+    assert "verifier.aws.session" in handler["verifier.stages.audit"]  # inside a function
+    assert "verifier.kube" in handler["verifier.aws.clients"]  # `from .. import kube`: the package
+    assert "constraints" in flat_import_graph(SCRIPTS)["scan"]
 
 
 @pytest.mark.parametrize("graph", ["library", "handler", "scripts"])
 def test_no_import_circle(graph: str) -> None:
-    built = {"library": library_import_graph, "handler": lambda: flat_import_graph(HANDLER),
+    built = {"library": library_import_graph, "handler": handler_import_graph,
              "scripts": lambda: flat_import_graph(SCRIPTS)}[graph]()
     assert cycles(built) == []
+
+
+def test_a_function_level_import_closes_a_circle_too(tmp_path: Path) -> None:
+    """The shape the handler had: scheduled imported index's helpers, index imported scheduled inside a function."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "index.py").write_text("def on_event():\n    from . import scheduled\n    return scheduled.run()\n")
+    (package / "scheduled.py").write_text("from .index import on_event\n\ndef run():\n    return on_event\n")
+    assert cycles(package_import_graph(tmp_path, "pkg")) == [["pkg.index", "pkg.scheduled", "pkg.index"]]
+
+
+# --- the handler's layers ----------------------------------------------------------------------------------
+
+#: Each layer of the handler imports only its own and the layers before it: the data first, then the Kubernetes
+#: client, the AWS plumbing, the stages; the entry points (Lambda handlers and commands) last.
+HANDLER_LAYERS = [
+    ("data", {"verifier", "verifier.contract", "verifier.text", "verifier.jsonlog", "verifier.model"}),
+    ("kube", "verifier.kube"),
+    ("aws", "verifier.aws"),
+    ("stages", "verifier.stages"),
+    ("entry", "verifier.entry"),
+]
+
+
+def _layer(module: str) -> int:
+    for rank, (_name, members) in enumerate(HANDLER_LAYERS):
+        if module in members if isinstance(members, set) else module == members or module.startswith(members + "."):
+            return rank
+    raise AssertionError(f"{module} belongs to no layer of the handler: add it to HANDLER_LAYERS")
+
+
+def test_every_handler_module_has_a_layer() -> None:
+    assert {_layer(m) for m in handler_import_graph()} == set(range(len(HANDLER_LAYERS)))
+
+
+@pytest.mark.parametrize("module", sorted(handler_import_graph()))
+def test_a_handler_module_imports_no_later_layer(module: str) -> None:
+    later = sorted(t for t in handler_import_graph()[module] if _layer(t) > _layer(module))
+    assert later == [], f"{module} ({HANDLER_LAYERS[_layer(module)][0]}) imports {later}"
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, pending = set(), [start]
+    while pending:
+        for nxt in graph.get(pending.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                pending.append(nxt)
+    return seen
+
+
+@pytest.mark.parametrize("module", ["verifier.model", "verifier.contract", "verifier.text"])
+def test_the_data_imports_no_client(module: str) -> None:
+    """The data layer never reaches the Kubernetes client, the AWS plumbing or an SDK, however indirectly."""
+    graph = handler_import_graph()
+    assert {m for m in _reachable(graph, module) if not m.startswith(("verifier.kube", "verifier.aws"))} == _reachable(graph, module)
+    for name in {module, *_reachable(graph, module)}:
+        path = HANDLER_ROOT.joinpath(*name.split(".")).with_suffix(".py")
+        tree = ast.parse(path.read_text())
+        sdks = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | {
+            (n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+        assert not sdks & {"boto3", "botocore", "aws_cdk", "constructs", "jsii"}, f"{name} imports {sdks}"
+
+
+def test_one_contract_imported_by_both_sides() -> None:
+    """The library re-exports the handler's contract.py (the same file), and the handler reads it."""
+    library_side = ast.parse((LIBRARY / "contract.py").read_text())
+    assert any(isinstance(n, ast.ImportFrom) and n.level == 1 and n.module == "_handler.verifier.contract"
+               for n in ast.walk(library_side))
+    readers = {m for m, edges in handler_import_graph().items() if "verifier.contract" in edges}
+    assert {"verifier.model", "verifier.entry.verification", "verifier.entry.scheduled", "verifier.entry.protection",
+            "verifier.entry.association", "verifier.entry.cli"} <= readers
+    import eks_envelope.contract  # noqa: F401  (registers and loads the handler's file under the library's name)
+    from verifier import contract
+
+    assert Path(sys.modules["eks_envelope._handler.verifier.contract"].__file__).resolve() == Path(contract.__file__).resolve()
 
 
 def test_the_cycle_check_finds_a_circle() -> None:
@@ -240,3 +358,12 @@ def test_removal_policies_are_decided_in_retention_only() -> None:
     for name in ("cluster.py", "cluster_props.py", "cluster_steps.py", "cluster_assurance.py", "monitoring.py"):
         assert "RemovalPolicy" not in (LIBRARY / name).read_text(), name
     assert "RemovalPolicy.DESTROY if" in (LIBRARY / "retention.py").read_text()
+
+
+@pytest.mark.parametrize("module", sorted(HANDLER.rglob("*.py")), ids=lambda m: str(m.relative_to(HANDLER_ROOT)))
+def test_the_handler_imports_nothing_of_the_library_or_cdk(module: Path) -> None:
+    """The Lambda asset holds the handler alone: an import of the library, CDK or jsii would fail there (or pull CDK in)."""
+    tree = ast.parse(module.read_text())
+    absolute = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | {
+        (n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+    assert not absolute & {"eks_envelope", "aws_cdk", "constructs", "jsii", "cdk_nag", "stacks", "app"}

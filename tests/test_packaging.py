@@ -121,6 +121,9 @@ def test_installed_console_command_audits_through_aws_endpoint_url(installed: Pa
         server.shutdown()
     assert run.returncode == 0, run.stdout + run.stderr
     doc = json.loads((tmp_path / "audit.json").read_text())
+    from eks_envelope import __version__
+
+    assert doc["tool"] == {"name": "eks-envelope audit", "version": __version__}  # the command tells the handler's report
     assert [(c["account"], c["cluster"], c["verdict"]) for c in doc["clusters"]] == [(audit_world.LOOPBACK_ACCOUNT, "web", "cmk-verified")]
     assert "RESULT: every cluster cmk-verified" in run.stdout
     # every call went to the loopback endpoint: STS, EKS (list, describe, versions) and KMS (key, rotation, grants)
@@ -132,7 +135,7 @@ def test_installed_console_command_audits_through_aws_endpoint_url(installed: Pa
 def test_installed_package_is_seen_as_typed(installed: Path) -> None:
     site = next(installed.glob("lib/python*/site-packages"))
     assert (site / "eks_envelope" / "py.typed").is_file()
-    assert (site / "eks_envelope" / "_handler" / "verifier" / "cli.py").is_file()
+    assert (site / "eks_envelope" / "_handler" / "verifier" / "entry" / "cli.py").is_file()
 
 
 def test_library_example_runs_as_documented_outside_the_repo(installed: Path, tmp_path: Path) -> None:
@@ -152,9 +155,12 @@ def test_library_example_runs_as_documented_outside_the_repo(installed: Path, tm
     template = json.loads((project / "cdk.out" / "TeamCluster.template.json").read_text())
     types = {r["Type"] for r in template["Resources"].values()}
     assert {"AWS::EKS::Cluster", "Custom::EnvelopeEncryptionVerification", "AWS::Lambda::Function"} <= types
-    handler_assets = [p for p in (project / "cdk.out").glob("asset.*") if (p / "index.py").is_file()]
-    assert handler_assets and (handler_assets[0] / "checks.py").is_file()
-    assert {m.name for m in (REPO / "lambda" / "verifier").glob("*.py")} <= {m.name for m in handler_assets[0].glob("*.py")}
+    # The asset's root holds the package `verifier` alone: the handler strings are dotted paths into it.
+    handler_assets = [p for p in (project / "cdk.out").glob("asset.*") if (p / "verifier" / "entry" / "dispatch.py").is_file()]
+    assert handler_assets and [c.name for c in handler_assets[0].iterdir()] == ["verifier"]
+    ours = {m.relative_to(REPO / "lambda").as_posix() for m in (REPO / "lambda" / "verifier").rglob("*.py")}
+    assert ours <= {m.relative_to(handler_assets[0]).as_posix() for m in handler_assets[0].rglob("*.py")}
+    assert not list(handler_assets[0].rglob("__pycache__")) and not list(handler_assets[0].rglob("*.pyc"))
     site = next(installed.glob("lib/python*/site-packages"))
     assert not (REPO / "constructs").as_posix() in (project / "cdk.out" / "manifest.json").read_text()
     assert site.is_dir()
@@ -176,3 +182,20 @@ def test_library_guide_shows_the_tested_example_verbatim() -> None:
     assert marker in guide
     shown = guide.split(marker, 1)[1].split("```", 1)[0]
     assert shown == example
+
+
+@pytest.mark.parametrize("name", ["VERIFIER_HANDLER", "ASSOCIATION_HANDLER"])
+def test_handler_strings_resolve_in_the_asset_as_lambda_loads_them(name: str) -> None:
+    """Lambda puts the asset's root on sys.path and imports the handler string's module: nothing else is there."""
+    from eks_envelope import contract
+    from eks_envelope.handler import asset_dir
+
+    assert sorted(p.name for p in asset_dir().iterdir() if p.name != "__pycache__") == ["verifier"]
+    module, _, function = getattr(contract, name).rpartition(".")
+    code = ("import importlib, sys; sys.path.insert(0, sys.argv[1]); m = importlib.import_module(sys.argv[2]); "
+            "assert callable(getattr(m, sys.argv[3])), 'no handler function'; "
+            "outside = sorted(n for n in sys.modules if n.split('.')[0] in ('eks_envelope', 'aws_cdk', 'jsii', 'constructs')); "
+            "assert not outside, outside")
+    run = subprocess.run([sys.executable, "-I", "-c", code, str(asset_dir()), module, function], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr

@@ -5,10 +5,10 @@
     eks-envelope audit [--accounts ID,ID | --organization --role-name R] [--regions R,R] [--json FILE]
     eks-envelope --version
 
-``verify`` runs ``cli.main`` of the Lambda handler (the same stages the custom resource runs on
-every deploy); ``make verify`` in a checkout calls this module too. The handler's modules import
-each other as top-level names (``import checks``), as they do in the Lambda, so their directory
-goes on ``sys.path`` first. Nothing here imports aws-cdk-lib: the command needs no Node.js.
+``verify`` runs ``verifier.entry.cli.main`` of the Lambda handler (the same stages the custom resource runs
+on every deploy); ``make verify`` in a checkout calls this module too. The commands are imported as the
+package the wheel ships (``eks_envelope._handler.verifier.entry``; ``handler.register`` makes that name work in
+a checkout). Nothing here imports aws-cdk-lib: the command needs no Node.js.
 """
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ import sys
 from typing import Any, Callable, Sequence
 
 from . import __version__
-from .handler import handler_dir
+from .handler import register
 
 PROG = "eks-envelope"
-#: Subcommand -> (module in the handler directory, one-line description).
+#: The handler's commands, as the library imports them.
+COMMANDS = f"{__package__}._handler.verifier.entry"
+#: Subcommand -> (command module of the handler, one-line description).
 SUBCOMMANDS = {
     "verify": ("cli", "verify envelope encryption of an EKS cluster end to end (the deploy-time checks)"),
     "encrypt-existing": ("encrypt_existing", "put an existing cluster's secrets under your KMS key"),
@@ -36,14 +38,13 @@ def _usage() -> str:
 
 
 def _load(module_name: str) -> Any | None:
-    """Import a handler module by its top-level name; None when this version does not ship it."""
-    directory = str(handler_dir())
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
+    """Import a command of the handler; None when this version does not ship it."""
+    register()
+    name = f"{COMMANDS}.{module_name}"
     try:
-        return importlib.import_module(module_name)
+        return importlib.import_module(name)
     except ModuleNotFoundError as err:
-        if err.name == module_name:
+        if err.name == name:
             return None
         if err.name in ("boto3", "botocore"):
             raise _Refused(f"boto3 is missing: pip install '{PROG}[verify]'") from None
@@ -117,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.argv[0] = f"{PROG} {command}"
         if command == "verify":
             return _verify(rest, module)
+        if command == "audit":  # the report names the release that wrote it
+            return int(module.main(rest, version=__version__) or 0)
         return int(module.main(rest) or 0)
     except _Refused as err:
         print(f"{PROG}: {err}", file=sys.stderr)

@@ -29,8 +29,12 @@ def handler_dir() -> Path:
 
 
 def asset_dir() -> Path:
-    """The Lambda asset: the directory the handler strings in ``contract`` (``VERIFIER_HANDLER`` ...) are relative to."""
-    return handler_dir()
+    """The Lambda asset: the directory the handler strings in ``contract`` (``VERIFIER_HANDLER`` ...) are relative to.
+
+    It holds the package ``verifier`` alone, so the Lambda imports ``verifier.entry.dispatch`` and the package's
+    relative imports work as they do in a checkout and in the wheel.
+    """
+    return handler_root()
 
 
 def register() -> None:

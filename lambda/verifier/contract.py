@@ -5,6 +5,9 @@ The constructs write CloudFormation properties with ``to_properties()`` (and the
 Every name that crosses the wire is spelled here once: resource types, property names, the scheduled
 marker, metric names, the canary labels and the construct's defaults for the workstation command.
 
+Over 400 lines because it is the one file both sides import: the properties in, the answers out, the
+names and the defaults of four resources and the schedule; split, the halves would be imported apart again.
+
 Stdlib only (the library imports it without boto3, the Lambda without aws-cdk-lib). Values on the
 construct side may be CDK tokens: ``to_properties()`` only spells them, validation of construct props
 happens at synth in the library. ``from_*`` refuse what the handler cannot use with a ``PropertyError``
@@ -14,18 +17,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 from .text import scrub
 
 __all__ = [
-    "ASSOCIATION_RESOURCE_TYPE", "BUDGET_SECONDS", "CANARY_LABEL_KEY", "CANARY_LABEL_VALUE", "CANARY_NAMESPACE",
-    "CLOUDTRAIL_WAIT_RANGE", "CLOUDTRAIL_WAIT_SECONDS", "DEFAULT_LOOKBACK_HOURS", "DEFAULT_METRIC_NAMESPACE",
+    "ASSOCIATION_RESOURCE_TYPE", "BUDGET_SECONDS", "CALLER_KEY_ACTIONS", "CLUSTER_ROLE_KEY_ACTIONS", "CANARY_LABEL_KEY", "CANARY_LABEL_VALUE", "CANARY_NAMESPACE",
+    "CLOUDTRAIL_WAIT_RANGE", "CLOUDTRAIL_WAIT_SECONDS", "CLUSTER_DIMENSION", "DEFAULT_LOOKBACK_HOURS", "DEFAULT_METRIC_NAMESPACE",
     "DEFAULT_PAGE_SIZE", "DEFAULT_REENCRYPT_KINDS", "DELETION_PROTECTION_RESOURCE_TYPE", "EPHEMERAL_METADATA_KEY",
     "EVIDENCE_EVENTS_METRIC", "EVIDENCE_METRIC", "MAX_LOOKBACK_HOURS", "PAGE_SIZE_RANGE", "POD_IMAGE",
-    "POD_TIMEOUT_RANGE", "POD_TIMEOUT_SECONDS", "SCHEDULED_EVENT_KIND", "SCHEDULED_EVENT_MARKER", "STAGE_METRIC",
+    "POD_TIMEOUT_RANGE", "POD_TIMEOUT_SECONDS", "SCHEDULED_EVENT_KIND", "SCHEDULED_EVENT_MARKER", "STAGE_DIMENSION", "STAGE_METRIC",
     "SUPPORT_DAYS_METRIC", "VERIFICATION_RESOURCE_TYPE", "VERIFIED_METRIC", "ASSOCIATION_HANDLER", "VERIFIER_HANDLER", "AssociationProperties",
-    "PropertyError", "ProtectionProperties", "ScheduledVerification", "VerificationProperties",
+    "AssociationData", "PropertyError", "ProtectionData", "ProtectionProperties", "ScheduledVerification",
+    "VerificationData", "VerificationProperties",
     "metric_namespace_problem",
     "METRIC_NAMESPACE_PROPERTY",
 ]
@@ -43,8 +47,8 @@ ASSOCIATION_RESOURCE_TYPE = "Custom::EnvelopeEncryptionAssociation"
 
 #: The Lambda handlers, as the asset's root sees them (``eks_envelope.handler.asset_dir()``): the verifier
 #: (verification, deletion protection and the schedule) and the existing-cluster association.
-VERIFIER_HANDLER = "index.on_event"
-ASSOCIATION_HANDLER = "associate.on_event"
+VERIFIER_HANDLER = "verifier.entry.dispatch.on_event"
+ASSOCIATION_HANDLER = "verifier.entry.association.on_event"
 
 #: A scheduled verification event carries this key with this value, and no ``RequestType``.
 SCHEDULED_EVENT_MARKER = "eks-envelope"
@@ -71,6 +75,15 @@ SUPPORT_DAYS_METRIC = "DaysToEndOfStandardSupport"
 #: The verification resource's property naming the namespace its first ``Verified`` datapoint goes to (set by
 #: EnvelopeEncryptionMonitoring on the verifier's resource; ``VerificationProperties.metric_namespace``).
 METRIC_NAMESPACE_PROPERTY = "MetricNamespace"
+#: Dimensions of those metrics: every one carries the cluster; StagePassed the stage too.
+CLUSTER_DIMENSION = "ClusterName"
+STAGE_DIMENSION = "Stage"
+
+#: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider): the key policy the
+#: construct writes grants it, and the association checks it (SimulatePrincipalPolicy) before it changes anything.
+CLUSTER_ROLE_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants")
+#: What the principal that creates the cluster (or associates the key) needs: EKS creates a grant for the cluster role.
+CALLER_KEY_ACTIONS = ("kms:CreateGrant", "kms:DescribeKey")
 
 # ---------------------------------------------------------------------------------------------
 # defaults: the construct's, and the workstation command's (which runs without CDK)
@@ -351,3 +364,53 @@ class AssociationProperties:
             complete=_bool(props, "Complete", default=False),
             page_size=_whole(props, "PageSize", PAGE_SIZE_RANGE, DEFAULT_PAGE_SIZE, "The construct passes it: deploy with a matching eks-envelope version."),
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# answers: each resource's Data, which the constructs read with GetAtt (``ATTRIBUTES`` names them)
+
+
+@dataclass(frozen=True)
+class VerificationData:
+    """A verified Create or Update: the same keys every time, so GetAtt never breaks ("unknown" where EKS did not say)."""
+
+    ATTRIBUTES: ClassVar[tuple[str, ...]] = ("Verified", "KeyArn", "Summary", "Evidence", "Warnings", "Leftovers",
+                                             "KubernetesVersion", "VersionStatus", "EndOfStandardSupport")
+    key_arn: str
+    summary: str
+    evidence: str = ""
+    warnings: str = ""
+    leftovers: str = ""
+    kubernetes_version: str = "unknown"
+    version_status: str = "unknown"
+    end_of_standard_support: str = "unknown"
+
+    def to_data(self) -> dict[str, str]:
+        return dict(zip(self.ATTRIBUTES, ("true", self.key_arn, self.summary, self.evidence, self.warnings, self.leftovers,
+                                          self.kubernetes_version, self.version_status, self.end_of_standard_support)))
+
+
+@dataclass(frozen=True)
+class ProtectionData:
+    """Whether the cluster is deletion-protected now."""
+
+    ATTRIBUTES: ClassVar[tuple[str, ...]] = ("Protected",)
+    protected: bool
+
+    def to_data(self) -> dict[str, str]:
+        return {"Protected": _spell(self.protected)}
+
+
+@dataclass(frozen=True)
+class AssociationData:
+    """Where the association stands (``Status``: ASSOCIATING or ASSOCIATED) and what the operator does next."""
+
+    ATTRIBUTES: ClassVar[tuple[str, ...]] = ("KeyArn", "UpdateId", "Status", "Reencrypted", "Next")
+    key_arn: str
+    update_id: str
+    status: str
+    reencrypted: str
+    next_steps: str
+
+    def to_data(self) -> dict[str, str]:
+        return dict(zip(self.ATTRIBUTES, (self.key_arn, self.update_id, self.status, self.reencrypted, self.next_steps)))

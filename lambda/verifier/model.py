@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-import kube
-from text import MAX_REASON, fit_reason  # noqa: F401  (re-exported: the handler's modules import them from here)
+from . import contract
+from .text import fit_reason
 
 CANARY_PREFIX = "eks-envelope-canary-"
 MANAGED_BY_LABEL = ("app.kubernetes.io/managed-by", "eks-envelope-verifier")
@@ -28,6 +28,25 @@ EVIDENCE = {
     "kms-provider-healthy": "the API server's /readyz?verbose reports its KMS provider healthy",
     "cloudtrail-key-use": "CloudTrail shows the cluster role calling KMS with your key",
 }
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounds for one Kubernetes request; every retry loop of the client (``kube``) ends on one of these.
+
+    Data, so the runtime knobs below carry it without the data layer importing the client.
+    """
+
+    auth_grace_seconds: float = 90.0  # fresh access entries answer 401/403 for a while
+    max_server_retries: int = 5  # 429 and 5xx
+    max_connect_attempts: int = 2  # connect failures and lost responses (the request is idempotent)
+    base_backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 8.0
+    request_timeout_seconds: float = 10.0  # wall clock for one attempt: connect, TLS, request, whole response
+
+
+#: Cleanup after a failure: no grace period, one retry, short attempts.
+CLEANUP_POLICY = RetryPolicy(auth_grace_seconds=0.0, max_server_retries=1, max_connect_attempts=1, request_timeout_seconds=5.0)
 
 
 class VerificationError(Exception):
@@ -60,7 +79,10 @@ class VerificationError(Exception):
 
 @dataclass
 class Config:
-    """What to verify. Every default lives in the construct (or the CLI's defaults module), none here."""
+    """What to verify: built from the wire contract (``from_properties``) or for a workstation (``for_workstation``).
+
+    Every default lives in ``contract``, none here.
+    """
 
     cluster_name: str
     expected_key: str | None  # None: take the cluster's own key (workstation mode)
@@ -78,6 +100,63 @@ class Config:
     run_id: str
     #: False only for scheduled runs (SecretCheck): cluster and key stages, no Kubernetes call at all.
     secret_check: bool = True
+
+    @classmethod
+    def from_properties(cls, props: contract.VerificationProperties, *, owner: str, run_id: str,
+                        secret_check: bool = True) -> Config:
+        """The one place a deployed verifier's Config is built: the properties the construct wrote (or the schedule sent)."""
+        return cls(
+            cluster_name=props.cluster_name,
+            expected_key=props.key_arn,
+            cluster_role_arn=props.cluster_role_arn,
+            namespace=props.canary_namespace,
+            label_key=props.canary_label_key,
+            label_value=props.canary_label_value,
+            pod_check=props.pod_check,
+            pod_image=props.pod_image,
+            pod_timeout_seconds=float(props.pod_timeout_seconds),
+            cloudtrail_check=props.cloudtrail_check,
+            cloudtrail_wait_seconds=float(props.cloudtrail_wait_seconds),
+            cloudtrail_required=props.cloudtrail_required,
+            owner=owner or "unknown-owner",
+            run_id=run_id or "unknown-run",
+            secret_check=secret_check,
+        )
+
+    @classmethod
+    def for_workstation(
+        cls,
+        cluster_name: str,
+        expected_key: str | None,
+        *,
+        owner: str,
+        namespace: str = contract.CANARY_NAMESPACE,
+        pod_check: bool = False,
+        pod_image: str = contract.POD_IMAGE,
+        pod_timeout_seconds: float = contract.POD_TIMEOUT_SECONDS,
+        cloudtrail_check: bool = False,
+        cloudtrail_wait_seconds: float = contract.CLOUDTRAIL_WAIT_SECONDS,
+        cloudtrail_required: bool = False,
+    ) -> Config:
+        """The verifier off the Lambda (``eks-envelope verify``, encrypt-existing, the audit): the contract's defaults,
+        the cluster role from DescribeCluster, canaries owned by ``<owner>/<run id>``."""
+        run_id = secrets.token_hex(6)
+        return cls(
+            cluster_name=cluster_name,
+            expected_key=expected_key,
+            cluster_role_arn=None,  # taken from DescribeCluster roleArn
+            namespace=namespace,
+            label_key=contract.CANARY_LABEL_KEY,
+            label_value=contract.CANARY_LABEL_VALUE,
+            pod_check=pod_check,
+            pod_image=pod_image,
+            pod_timeout_seconds=float(pod_timeout_seconds),
+            cloudtrail_check=cloudtrail_check,
+            cloudtrail_wait_seconds=float(cloudtrail_wait_seconds),
+            cloudtrail_required=cloudtrail_required,
+            owner=f"{owner}/{run_id}",
+            run_id=run_id,
+        )
 
     @property
     def label_selector(self) -> str:
@@ -97,13 +176,13 @@ class Runtime:
     sleep: Callable[[float], None] = time.sleep
     now_utc: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     rng: random.Random = field(default_factory=random.Random)
-    kube_policy: kube.RetryPolicy = field(default_factory=kube.RetryPolicy)
+    kube_policy: RetryPolicy = field(default_factory=RetryPolicy)
     pod_poll_seconds: float = 5.0
     cloudtrail_poll_seconds: float = 20.0
     cloudtrail_min_interval_seconds: float = 0.5  # LookupEvents allows 2 requests per second
     cloudtrail_lookback_seconds: float = 3600.0
     cleanup_seconds: float = 15.0  # kept back from every stage so cleanup always runs
-    cleanup_policy: kube.RetryPolicy = field(default_factory=lambda: kube.CLEANUP_POLICY)
+    cleanup_policy: RetryPolicy = field(default_factory=lambda: CLEANUP_POLICY)
     health_seconds: float = 10.0  # /readyz?verbose gets at most this
     #: A canary older than this cannot belong to a run still in flight (Lambda <= 15 min, CLI budget 15 min).
     in_flight_max_seconds: float = 16 * 60.0

@@ -19,7 +19,7 @@ from existing_fakes import (  # noqa: E402
 )
 from verifier_fakes import _shared_clients, aws_env, pki  # noqa: E402,F401
 
-import association  # noqa: E402
+from verifier.stages import association  # noqa: E402
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "handler"))
 
 from verifier_fakes import ACCOUNT, CLUSTER_ROLE_ARN, REGION, FakeTime, Pki, _KubeHandler, make_key, serve_tls, validate_token  # noqa: E402
 
-import association  # noqa: E402
+from verifier.stages import association  # noqa: E402
 
 CLUSTER = "adopted"
 AWS_OWNED = "aws-owned-key"  # what EKS >= 1.28 encrypts with before a customer key is associated

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from existing_fakes import ALLOW_CALLER, ALLOW_ROLE, CLUSTER, UPDATE_ID, expect_describe, stubbed_iam, update_shape
 
-import associate
-import association
-import kube
+from verifier.entry import association as associate
+from verifier.stages import association
+from verifier import kube
 from verifier_fakes import FakeContext
 
 PHYSICAL_ID = "adopted/encryption-association"
@@ -79,7 +79,7 @@ def test_fails_complete_while_the_update_runs_and_changes_nothing(account: Any) 
     with pytest.raises(RuntimeError) as err:
         associate.on_event(_update(account, Complete="true"), FakeContext(), clients=_clients(account, stubbed_iam()[0]))
     message = str(err.value)
-    assert message.startswith(f"Association update {UPDATE_ID} is still in progress")
+    assert message.startswith(f"Stage association: Association update {UPDATE_ID} is still in progress")
     assert "deploy again" in message and len(message) <= 256
     assert account.eks.changes() == [] and account.api.etcd.count("PUT") == 0
 
@@ -113,7 +113,7 @@ def test_fails_complete_before_any_association_started(account: Any) -> None:
     account.eks.stubber.add_response("list_updates", {"updateIds": []}, {"name": CLUSTER, "maxResults": 100})
     with pytest.raises(RuntimeError) as err:
         associate.on_event(_event(account, Complete="true"), FakeContext(), clients=_clients(account))
-    assert str(err.value).startswith("Refused, nothing changed: no association of")
+    assert str(err.value).startswith("Stage association: Refused, nothing changed: no association of")
     assert "complete=False" in str(err.value)
     assert account.eks.changes() == []
 
@@ -124,7 +124,7 @@ def test_a_failed_update_is_reported_when_completing(account: Any) -> None:
     expect_describe(account.eks, account.key_arn, "Failed")
     with pytest.raises(RuntimeError) as err:
         associate.on_event(_update(account, Complete="true"), FakeContext(), clients=_clients(account))
-    assert str(err.value).startswith(f"Association update {UPDATE_ID} ended Failed (AccessDenied: KMS key access denied")
+    assert str(err.value).startswith(f"Stage association: Association update {UPDATE_ID} ended Failed (AccessDenied: KMS key access denied")
     assert account.eks.changes() == [] and account.api.etcd.count("PUT") == 0
 
 
@@ -133,7 +133,9 @@ def test_fails_create_refused_and_nothing_changes(account: Any) -> None:
     account.eks.cluster().encryption_config = association.encryption_config(other)
     with pytest.raises(RuntimeError) as err:
         associate.on_event(_event(account), FakeContext(), clients=_clients(account))
-    assert str(err.value).startswith(f"Refused, nothing changed: KEY: cluster adopted already encrypts secrets with {other}")
+    # Over 256 characters with the stage: the ARNs shrink to their resource part before anything is cut (fit_reason).
+    assert str(err.value).startswith("Stage association: Refused, nothing changed: KEY: cluster adopted already encrypts "
+                                     f"secrets with {other.split(':')[-1]}")
     assert len(str(err.value)) <= 256
     assert account.eks.changes() == [] and account.api.etcd.count("PUT") == 0
 
@@ -142,7 +144,7 @@ def test_fails_create_without_cluster_wide_rights(account: Any) -> None:
     account.api.etcd.rbac = {"list secrets": False}
     with pytest.raises(RuntimeError) as err:
         associate.on_event(_event(account), FakeContext(), clients=_clients(account))
-    assert str(err.value) == ("Refused, nothing changed: the handler role lacks cluster-wide list secrets. "
+    assert str(err.value) == ("Stage association: Refused, nothing changed: the handler role lacks cluster-wide list secrets. "
                               "Check its access entry (AmazonEKSEditPolicy, cluster scope).")
     assert account.eks.changes() == []
 
@@ -155,7 +157,7 @@ def test_fails_when_a_secret_cannot_be_rewritten_and_names_it(account: Any) -> N
     etcd.write_key = account.key_arn
     with pytest.raises(RuntimeError) as err:
         associate.on_event(_update(account, Complete="true"), FakeContext(), clients=_clients(account, stubbed_iam()[0]))
-    assert str(err.value).startswith("1 object(s) could not be rewritten: team-2/secret-00005. The key is associated;")
+    assert str(err.value).startswith("Stage association: 1 object(s) could not be rewritten: team-2/secret-00005. The key is associated;")
     assert len(etcd.writes_per_object()) == 5
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from existing_fakes import ALLOW_CALLER, ALLOW_ROLE, CLUSTER, expect_association, expect_describe, stubbed_iam
 
-import encrypt_existing
-import kube
+from verifier.entry import encrypt_existing
+from verifier import kube
 
 
 def run(account: Any, *extra: str, iam: Any = None, key: str | None = None) -> tuple[int, str]:

@@ -174,12 +174,14 @@ def test_fails_caller_cannot_create_grant(account: Any, before: dict[str, Any]) 
 
 
 def test_fails_cluster_role_cannot_use_key(account: Any, before: dict[str, Any]) -> None:
-    iam, _ = stubbed_iam(ALLOW_CALLER, {"kms:Encrypt": "allowed", "kms:Decrypt": "explicitDeny", "kms:DescribeKey": "allowed"})
+    iam, _ = stubbed_iam(ALLOW_CALLER, {"kms:Encrypt": "allowed", "kms:Decrypt": "explicitDeny", "kms:DescribeKey": "allowed",
+                                        "kms:ListGrants": "allowed"})
     code, out = run(account, iam=iam)
     assert code == 1
+    # The actions are the contract's, the same list the construct's key policy grants (they once drifted: 3 vs 4).
     assert (f"KEY: cluster role arn:aws:iam::123456789012:role/eks/eks-envelope-ClusterRole-TEST may not kms:Decrypt on "
             f"{account.key_arn} (explicitDeny). Add a key policy statement allowing kms:Encrypt, kms:Decrypt, "
-            "kms:DescribeKey to the cluster role (as ClusterSecretsKey.grant_cluster_role does).") in out
+            "kms:DescribeKey, kms:ListGrants to the cluster role (as ClusterSecretsKey.grant_cluster_role does).") in out
     assert_untouched(account, before, out)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import encrypt_existing
+from verifier.entry import encrypt_existing
 from tests.helpers import REPO, no_credentials_env
 
 
@@ -19,7 +19,7 @@ def _make(*args: str) -> subprocess.CompletedProcess:
 
 def test_make_passes_cluster_key_region_and_dry_run() -> None:
     result = _make("-n", "encrypt-existing", "CLUSTER=prod", f"KEY={README_KEY}", "REGION=eu-west-1", "DRY_RUN=1")
-    assert (f'lambda/verifier/encrypt_existing.py --cluster "prod" --key "{README_KEY}" '
+    assert (f'eks_envelope.console encrypt-existing --cluster "prod" --key "{README_KEY}" '
             '--region "eu-west-1" --dry-run') in result.stdout
     assert "--dry-run" not in _make("-n", "encrypt-existing", "CLUSTER=prod", "KEY=k", "DRY_RUN=0").stdout
 

@@ -5,10 +5,10 @@ import copy
 
 import pytest
 
-import aws_checks
-import checks
-import index
-import kube
+from verifier.stages import aws_checks
+from verifier.stages import verification as checks
+from verifier.entry import dispatch, verification
+from verifier import kube
 from verifier_fakes import (
     CLUSTER,
     CLUSTER_ROLE_ARN,
@@ -389,26 +389,26 @@ def test_cloudtrail_access_denied_is_skipped_not_failed(world, runtime):
 
 
 def test_delete_with_cluster_gone_succeeds(world, monkeypatch):
-    monkeypatch.setattr(index, "build_clients", lambda region, *a, **k: world.clients())
+    monkeypatch.setattr(verification, "build_clients", lambda region, *a, **k: world.clients())
     world.eks.delete_cluster(name=CLUSTER)
     event = {"RequestType": "Delete", "PhysicalResourceId": f"{CLUSTER}/envelope-verification",
              "ResourceProperties": world.props(), "LogicalResourceId": "Verification"}
     with Within(2):
-        result = index.on_event(event, FakeContext())
+        result = dispatch.on_event(event, FakeContext())
     assert result == {"PhysicalResourceId": f"{CLUSTER}/envelope-verification"}
 
 
 def test_delete_with_unreachable_endpoint_still_succeeds(world, runtime, monkeypatch, blackhole, pki):
-    monkeypatch.setattr(index, "build_clients", lambda region, *a, **k: world.clients())
+    monkeypatch.setattr(verification, "build_clients", lambda region, *a, **k: world.clients())
     runtime.cleanup_policy = kube.RetryPolicy(auth_grace_seconds=0, max_server_retries=1, max_connect_attempts=1,
                                               request_timeout_seconds=0.3)
-    monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
+    monkeypatch.setattr(verification, "build_runtime", lambda context, cap_seconds=None: runtime)
     world.point_cluster_at(blackhole, pki.ca_pem)
     runtime.cleanup_seconds = 1.0
     event = {"RequestType": "Delete", "PhysicalResourceId": f"{CLUSTER}/envelope-verification",
              "ResourceProperties": world.props()}
     with Within(2):
-        assert index.on_event(event, FakeContext())["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification"
+        assert dispatch.on_event(event, FakeContext())["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification"
 
 
 def test_fails_aws_endpoint_unreachable_with_reason(world, runtime):

@@ -9,9 +9,10 @@ import base64
 
 import pytest
 
-import checks
-import index
-import kube
+from verifier import contract, text
+from verifier.stages import verification as checks
+from verifier.entry import dispatch, verification
+from verifier import kube
 from verifier_fakes import CLUSTER, STACK_ID, FakeContext, Within, make_key
 
 
@@ -177,9 +178,9 @@ def test_fails_other_key_same_account_reports_both(world, runtime):
 
 def test_long_reason_keeps_the_fix_and_scrubs_server_text():
     problem = "x" * 400 + " <script>alert(1)</script>"
-    reason = checks.fit_reason("secret-roundtrip", problem, "Do the fix.", "Left on the cluster: secrets/a.")
+    reason = text.fit_reason("secret-roundtrip", problem, "Do the fix.", "Left on the cluster: secrets/a.")
     assert len(reason) <= 256 and reason.endswith("Do the fix. Left on the cluster: secrets/a.")
-    assert kube.scrub("<h1>bad\x00\x1b[31m gateway</h1>", 40) == "bad [31m gateway"
+    assert text.scrub("<h1>bad\x00\x1b[31m gateway</h1>", 40) == "bad [31m gateway"
 
 
 # --- hostile events --------------------------------------------------------------------------
@@ -197,9 +198,9 @@ def test_long_reason_keeps_the_fix_and_scrubs_server_text():
 ])
 def test_hostile_events_fail_with_a_bounded_reason(world, event):
     with pytest.raises(Exception) as info:
-        index.on_event(event, FakeContext())
+        dispatch.on_event(event, FakeContext())
     reason = str(info.value)
-    assert isinstance(info.value, (index.PropertyError, index.HandlerError, checks.VerificationError)) or \
+    assert isinstance(info.value, (contract.PropertyError, dispatch.HandlerError, checks.VerificationError)) or \
         type(info.value).__name__ == "ProtectionError", type(info.value)
     assert reason.startswith("Stage ") and len(reason) <= 256 and "<b>" not in reason, reason
 
@@ -208,13 +209,13 @@ def test_unexpected_exception_is_a_bounded_reason(world, runtime, monkeypatch):
     def boom(*_a, **_k):
         raise KeyError("'some raw server text <html>'")
 
-    monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
-    monkeypatch.setattr(index, "build_clients", lambda region, **_: world.clients())
-    monkeypatch.setattr(checks, "run_verification", boom)
+    monkeypatch.setattr(verification, "build_runtime", lambda context, cap_seconds=None: runtime)
+    monkeypatch.setattr(verification, "build_clients", lambda region, **_: world.clients())
+    monkeypatch.setattr(verification, "run_verification", boom)
     ev = {"RequestType": "Create", "StackId": STACK_ID, "LogicalResourceId": "Verify", "RequestId": "r",
           "ResourceProperties": world.props()}
-    with pytest.raises(index.HandlerError) as info:
-        index.on_event(ev, FakeContext())
+    with pytest.raises(dispatch.HandlerError) as info:
+        dispatch.on_event(ev, FakeContext())
     assert str(info.value) == ("Stage handler: internal error (KeyError). Retry; if it repeats, report the "
                                "handler.crashed log line.")
 
@@ -223,9 +224,9 @@ def test_delete_of_a_misbehaving_server_returns_fast(world, runtime, monkeypatch
     world.server.scenario.misbehave("GET", "pods", "hang", times=None)
     runtime.cleanup_policy = kube.RetryPolicy(auth_grace_seconds=0, max_server_retries=1, max_connect_attempts=1,
                                               request_timeout_seconds=0.5)
-    monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
-    monkeypatch.setattr(index, "build_clients", lambda region, **_: world.clients())
+    monkeypatch.setattr(verification, "build_runtime", lambda context, cap_seconds=None: runtime)
+    monkeypatch.setattr(verification, "build_clients", lambda region, **_: world.clients())
     ev = {"RequestType": "Delete", "PhysicalResourceId": f"{CLUSTER}/envelope-verification/x", "StackId": STACK_ID,
           "LogicalResourceId": "Verify", "RequestId": "d", "ResourceProperties": world.props()}
     with Within(4):
-        assert index.on_event(ev, FakeContext()) == {"PhysicalResourceId": f"{CLUSTER}/envelope-verification/x"}
+        assert dispatch.on_event(ev, FakeContext()) == {"PhysicalResourceId": f"{CLUSTER}/envelope-verification/x"}

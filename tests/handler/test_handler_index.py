@@ -6,16 +6,17 @@ import json
 
 import pytest
 
-import checks
-import index
-import jsonlog
+from verifier import contract
+from verifier.stages import verification as checks
+from verifier.entry import dispatch, verification
+from verifier import jsonlog
 
 from verifier_fakes import CLUSTER, OWNER, REGION, STACK_ID, FakeContext, Within, lookup_events_fixture, stubbed_cloudtrail
 
 
 @pytest.fixture
 def wired(world, runtime, monkeypatch):
-    """index.on_event with the moto/fake-server clients and the fake clock; records every token issued."""
+    """dispatch.on_event with the moto/fake-server clients and the fake clock; records every token issued."""
     tokens: list[str] = []
     clients = world.clients()
     issue = clients.token_provider
@@ -25,9 +26,9 @@ def wired(world, runtime, monkeypatch):
         return tokens[-1]
 
     clients.token_provider = recording_provider
-    monkeypatch.setattr(index, "build_clients", lambda region, *a, **k: clients)
+    monkeypatch.setattr(verification, "build_clients", lambda region, *a, **k: clients)
 
-    monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
+    monkeypatch.setattr(verification, "build_runtime", lambda context, cap_seconds=None: runtime)
     world.tokens = tokens
     world.wired_clients = clients
     return world
@@ -41,7 +42,7 @@ def event(world, request_type="Create", **props):
 
 def test_create_returns_data_with_summary_and_stable_physical_id(wired):
     with Within(3):
-        result = index.on_event(event(wired), FakeContext())
+        result = dispatch.on_event(event(wired), FakeContext())
     assert result["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification"
     data = result["Data"]
     assert set(data) == {"Verified", "KeyArn", "Summary", "Evidence", "Warnings", "Leftovers", "KubernetesVersion",
@@ -60,10 +61,10 @@ def test_create_returns_data_with_summary_and_stable_physical_id(wired):
 
 
 def test_canary_value_and_token_never_in_logs_or_data(wired, capsys):
-    result = index.on_event(event(wired, PodCheck="true"), FakeContext())
+    result = dispatch.on_event(event(wired, PodCheck="true"), FakeContext())
     wired.server.scenario.pod_mode = "wrong"
     with pytest.raises(checks.VerificationError) as info:
-        index.on_event(event(wired), FakeContext())
+        dispatch.on_event(event(wired), FakeContext())
     out = capsys.readouterr()
     logs = out.out + out.err
     values = wired.server.scenario.seen_values
@@ -79,7 +80,7 @@ def test_canary_value_and_token_never_in_logs_or_data(wired, capsys):
 
 
 def test_default_stages_calls(wired):
-    result = index.on_event(event(wired, PodCheck="false"), FakeContext())
+    result = dispatch.on_event(event(wired, PodCheck="false"), FakeContext())
     summary = json.loads(result["Data"]["Summary"])
     assert [s["status"] for s in summary["stages"]] == ["passed", "passed", "passed", "passed", "skipped", "passed", "skipped"]
     assert summary["aws"] == 5  # DescribeCluster, DescribeKey, GetKeyRotationStatus, ListGrants, DescribeClusterVersions
@@ -95,28 +96,29 @@ REQUIRED = ["ClusterName", "KeyArn", "ClusterRoleArn", "CanaryNamespace", "Canar
 def test_fails_missing_required_property(wired, missing):
     ev = event(wired)
     del ev["ResourceProperties"][missing]
-    with pytest.raises(index.PropertyError) as info:
-        index.on_event(ev, FakeContext())
+    with pytest.raises(contract.PropertyError) as info:
+        dispatch.on_event(ev, FakeContext())
     assert str(info.value).startswith(f"Stage properties: Property {missing} is missing or empty")
     assert wired.server.scenario.log == []
 
 
 def test_fails_bad_boolean_property_names_property_value_and_fix(wired):
-    with pytest.raises(index.PropertyError) as info:
-        index.on_event(event(wired, PodCheck="yes"), FakeContext())
-    assert str(info.value) == "Stage properties: Property PodCheck is 'yes'; expected \"true\" or \"false\". Fix the value passed to the verifier."
+    with pytest.raises(contract.PropertyError) as info:
+        dispatch.on_event(event(wired, PodCheck="yes"), FakeContext())
+    assert str(info.value) == "Stage properties: Property PodCheck is 'yes'; expected \"true\" or \"false\". Fix the value passed by the construct."
 
 
 def test_booleans_accept_case_insensitive_strings_and_bools(world):
     base = world.props()
-    assert index.parse_properties({**base, "PodCheck": "TRUE", "CloudTrailCheck": "False"}).pod_check is True
-    assert index.parse_properties({**base, "PodCheck": False}).pod_check is False
-    assert index.parse_properties({**base, "CloudTrailCheck": True}).cloudtrail_check is True
+    mixed = verification.properties({**base, "PodCheck": "TRUE", "CloudTrailCheck": "False"})
+    assert (mixed.pod_check, mixed.cloudtrail_check) == (True, False)
+    assert verification.properties({**base, "PodCheck": False}).pod_check is False
+    assert verification.properties({**base, "CloudTrailCheck": True}).cloudtrail_check is True
 
 
 def test_fails_non_numeric_timeout(wired):
-    with pytest.raises(index.PropertyError, match="Property PodTimeoutSeconds is 'soon'; expected a number of seconds"):
-        index.on_event(event(wired, PodTimeoutSeconds="soon"), FakeContext())
+    with pytest.raises(contract.PropertyError, match="Property PodTimeoutSeconds is 'soon'; expected a number of seconds"):
+        dispatch.on_event(event(wired, PodTimeoutSeconds="soon"), FakeContext())
 
 
 def test_delete_sweeps_only_provably_ours_canaries(wired):
@@ -129,7 +131,7 @@ def test_delete_sweeps_only_provably_ours_canaries(wired):
     scenario.plant("secrets", "eks-envelope-canary-unlabelled", labels={"app": "x"}, age_seconds=5 * 3600)
     ev = {"RequestType": "Delete", "PhysicalResourceId": f"{CLUSTER}/envelope-verification/abc", "StackId": STACK_ID,
           "LogicalResourceId": "Verify", "RequestId": "d1", "ResourceProperties": wired.props()}
-    result = index.on_event(ev, FakeContext())
+    result = dispatch.on_event(ev, FakeContext())
     assert result == {"PhysicalResourceId": f"{CLUSTER}/envelope-verification/abc"}
     assert sorted(n for _, n in scenario.secrets) == ["eks-envelope-canary-other-young", "eks-envelope-canary-ours-young",
                                                      "eks-envelope-canary-unlabelled", "unrelated"]
@@ -138,7 +140,7 @@ def test_delete_sweeps_only_provably_ours_canaries(wired):
 def test_fails_deadline_reached_with_reason(wired, runtime):
     runtime.deadline = runtime.clock() + 0.5
     with pytest.raises(checks.VerificationError, match="Stage cluster: no time left before the stage"):
-        index.on_event(event(wired), FakeContext())
+        dispatch.on_event(event(wired), FakeContext())
 
 
 def test_data_summary_stays_under_4kb_with_long_details():
@@ -164,7 +166,7 @@ def test_cloudtrail_evidence_found_end_to_end_in_summary(wired):
     client, stubber = stubbed_cloudtrail(("ok", lookup_events_fixture(wired.key_id)))
     wired.wired_clients.cloudtrail = client
     wired.wired_clients.meter.attach(client)  # counted like every client the handler builds
-    result = index.on_event(event(wired, CloudTrailCheck="true", PodCheck="false"), FakeContext())
+    result = dispatch.on_event(event(wired, CloudTrailCheck="true", PodCheck="false"), FakeContext())
     ct = json.loads(result["Data"]["Summary"])["stages"][-1]
     assert ct["name"] == "cloudtrail" and ct["status"] == "found" and ct["aws"] == 1
     assert result["Data"]["Evidence"].endswith(",cloudtrail-key-use")

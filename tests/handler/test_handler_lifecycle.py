@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import json
 import types
 
@@ -10,19 +9,19 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-import aws_checks
-import checks
-import index
-import protection
+from verifier.stages import aws_checks
+from verifier.stages import verification as checks
+from verifier.entry import dispatch, verification
+from verifier.entry import protection, scheduled
 from verifier_fakes import CLUSTER, OWNER, REGION, STACK_ID, FakeContext, stubbed_cloudtrail
 
 
 @pytest.fixture
 def wired(world, runtime, monkeypatch):
-    monkeypatch.setattr(index, "build_clients", lambda region, **_: world.clients())
-    monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
+    monkeypatch.setattr(verification, "build_clients", lambda region, **_: world.clients())
+    monkeypatch.setattr(verification, "build_runtime", lambda context, cap_seconds=None: runtime)
     world.stack_status = "UPDATE_IN_PROGRESS"
-    monkeypatch.setattr(index, "stack_client", lambda: types.SimpleNamespace(
+    monkeypatch.setattr(verification, "stack_client", lambda: types.SimpleNamespace(
         describe_stacks=lambda StackName: {"Stacks": [{"StackName": "s", "StackStatus": world.stack_status}]}))
     return world
 
@@ -39,14 +38,14 @@ def event(world, request_type, physical=None, **props):
 
 
 def test_update_rollback_to_a_verified_state_is_not_reverified(wired):
-    created = index.on_event(event(wired, "Create"), FakeContext())
+    created = dispatch.on_event(event(wired, "Create"), FakeContext())
     wired.kms.disable_key(KeyId=wired.key_id)  # a cause outside the template
     with pytest.raises(checks.VerificationError, match="is Disabled"):
-        index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
+        dispatch.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
     posts = wired.server.scenario.calls("POST")
     # CloudFormation's update rollback: the old properties, the same physical id, the stack rolling back.
     wired.stack_status = "UPDATE_ROLLBACK_IN_PROGRESS"
-    rolled_back = index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="1"), FakeContext())
+    rolled_back = dispatch.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="1"), FakeContext())
     assert rolled_back["PhysicalResourceId"] == created["PhysicalResourceId"]
     assert set(rolled_back["Data"]) == set(created["Data"])
     assert rolled_back["Data"]["Verified"] == "true"
@@ -57,27 +56,27 @@ def test_update_rollback_to_a_verified_state_is_not_reverified(wired):
 def test_update_rollback_after_the_verification_itself_succeeded_is_not_reverified(wired):
     # The verification's update passed (new id); a later resource failed; the rollback sends the old
     # properties with the new id while the stack is UPDATE_ROLLBACK_IN_PROGRESS.
-    created = index.on_event(event(wired, "Create"), FakeContext())
-    updated = index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
+    created = dispatch.on_event(event(wired, "Create"), FakeContext())
+    updated = dispatch.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
     wired.kms.disable_key(KeyId=wired.key_id)
     posts = wired.server.scenario.calls("POST")
     wired.stack_status = "UPDATE_ROLLBACK_IN_PROGRESS"
-    rolled_back = index.on_event(event(wired, "Update", updated["PhysicalResourceId"], RunNonce="1"), FakeContext())
+    rolled_back = dispatch.on_event(event(wired, "Update", updated["PhysicalResourceId"], RunNonce="1"), FakeContext())
     assert rolled_back["PhysicalResourceId"] == updated["PhysicalResourceId"]
     assert rolled_back["Data"]["Summary"] == "rollback to a state verified earlier; not re-verified"
     assert wired.server.scenario.calls("POST") == posts
 
 
 def test_forward_update_is_verified_even_with_the_key_broken(wired):
-    created = index.on_event(event(wired, "Create"), FakeContext())
+    created = dispatch.on_event(event(wired, "Create"), FakeContext())
     wired.kms.disable_key(KeyId=wired.key_id)
     with pytest.raises(checks.VerificationError, match="is Disabled"):
-        index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
+        dispatch.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
 
 
 def test_update_with_new_properties_verifies_under_the_same_id(wired):
-    created = index.on_event(event(wired, "Create"), FakeContext())
-    updated = index.on_event(event(wired, "Update", created["PhysicalResourceId"], PodCheck="false"), FakeContext())
+    created = dispatch.on_event(event(wired, "Create"), FakeContext())
+    updated = dispatch.on_event(event(wired, "Update", created["PhysicalResourceId"], PodCheck="false"), FakeContext())
     assert updated["PhysicalResourceId"] == created["PhysicalResourceId"] == f"{CLUSTER}/envelope-verification"
     assert wired.server.scenario.calls("POST", "secrets") == 2
 
@@ -85,27 +84,27 @@ def test_update_with_new_properties_verifies_under_the_same_id(wired):
 def test_redeploying_a_change_rolled_back_after_its_verification_passed_is_verified_again(wired):
     # The verification's update passes, a later resource fails, the rollback is not re-verified: then the
     # same change deployed again must be verified, never answered "not re-verified" with Verified=true.
-    created = index.on_event(event(wired, "Create"), FakeContext())
-    updated = index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
+    created = dispatch.on_event(event(wired, "Create"), FakeContext())
+    updated = dispatch.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
     wired.stack_status = "UPDATE_ROLLBACK_IN_PROGRESS"
-    rolled_back = index.on_event(event(wired, "Update", updated["PhysicalResourceId"], RunNonce="1"), FakeContext())
-    assert rolled_back["Data"]["Summary"] == index.ROLLBACK_SUMMARY
+    rolled_back = dispatch.on_event(event(wired, "Update", updated["PhysicalResourceId"], RunNonce="1"), FakeContext())
+    assert rolled_back["Data"]["Summary"] == verification.ROLLBACK_SUMMARY
     posts = wired.server.scenario.calls("POST", "secrets")
     wired.stack_status = "UPDATE_IN_PROGRESS"
-    again = index.on_event(event(wired, "Update", rolled_back["PhysicalResourceId"], RunNonce="2"), FakeContext())
-    assert again["Data"]["Summary"] != index.ROLLBACK_SUMMARY
+    again = dispatch.on_event(event(wired, "Update", rolled_back["PhysicalResourceId"], RunNonce="2"), FakeContext())
+    assert again["Data"]["Summary"] != verification.ROLLBACK_SUMMARY
     assert wired.server.scenario.calls("POST", "secrets") == posts + 1
 
 
 def test_redeploy_with_a_broken_key_after_such_a_rollback_fails(wired):
-    created = index.on_event(event(wired, "Create"), FakeContext())
-    updated = index.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
+    created = dispatch.on_event(event(wired, "Create"), FakeContext())
+    updated = dispatch.on_event(event(wired, "Update", created["PhysicalResourceId"], RunNonce="2"), FakeContext())
     wired.stack_status = "UPDATE_ROLLBACK_IN_PROGRESS"
-    rolled_back = index.on_event(event(wired, "Update", updated["PhysicalResourceId"], RunNonce="1"), FakeContext())
+    rolled_back = dispatch.on_event(event(wired, "Update", updated["PhysicalResourceId"], RunNonce="1"), FakeContext())
     wired.kms.disable_key(KeyId=wired.key_id)
     wired.stack_status = "UPDATE_IN_PROGRESS"
     with pytest.raises(checks.VerificationError, match="is Disabled"):
-        index.on_event(event(wired, "Update", rolled_back["PhysicalResourceId"], RunNonce="2"), FakeContext())
+        dispatch.on_event(event(wired, "Update", rolled_back["PhysicalResourceId"], RunNonce="2"), FakeContext())
 
 
 @pytest.mark.parametrize("legacy_props", [{"RunNonce": "1"}, {"RunNonce": "2"}], ids=["same-props", "new-props"])
@@ -114,9 +113,9 @@ def test_update_of_a_stack_created_with_a_fingerprinted_id_keeps_it_and_verifies
     # would make CloudFormation delete the old one after the update; keeping it sends no Delete at all. Even an id
     # whose fingerprint matches the properties is verified: only the stack's status says "rollback".
     legacy = f"{CLUSTER}/envelope-verification/{_legacy_fingerprint(wired.props(**legacy_props))}"
-    result = index.on_event(event(wired, "Update", legacy, **legacy_props), FakeContext())
+    result = dispatch.on_event(event(wired, "Update", legacy, **legacy_props), FakeContext())
     assert result["PhysicalResourceId"] == legacy
-    assert result["Data"]["Summary"] != index.ROLLBACK_SUMMARY
+    assert result["Data"]["Summary"] != verification.ROLLBACK_SUMMARY
     assert wired.server.scenario.calls("POST", "secrets") == 1
 
 
@@ -136,7 +135,7 @@ def test_delete_of_a_legacy_id_sweeps_only_canaries_provably_ours_and_done(wired
     scenario.plant("secrets", "eks-envelope-canary-ours-in-flight", owner=OWNER, age_seconds=30)
     scenario.plant("secrets", "eks-envelope-canary-schedule", owner=f"schedule/{CLUSTER}", age_seconds=20 * 60)
     legacy = f"{CLUSTER}/envelope-verification/0123456789ab"
-    result = index.on_event(event(wired, "Delete", legacy), FakeContext())
+    result = dispatch.on_event(event(wired, "Delete", legacy), FakeContext())
     assert result == {"PhysicalResourceId": legacy}
     assert sorted(n for _, n in scenario.secrets) == ["eks-envelope-canary-ours-in-flight", "eks-envelope-canary-schedule"]
     assert wired.server.scenario.calls("DELETE", "secrets") == 1
@@ -148,9 +147,9 @@ def test_update_is_verified_when_the_stack_status_cannot_be_read(wired, monkeypa
     stub = Stubber(cfn)
     stub.add_client_error("describe_stacks", service_error_code="AccessDenied", http_status_code=403)
     stub.activate()
-    monkeypatch.setattr(index, "stack_client", lambda: cfn)
-    result = index.on_event(event(wired, "Update", f"{CLUSTER}/envelope-verification", RunNonce="2"), FakeContext())
-    assert result["Data"]["Summary"] != index.ROLLBACK_SUMMARY
+    monkeypatch.setattr(verification, "stack_client", lambda: cfn)
+    result = dispatch.on_event(event(wired, "Update", f"{CLUSTER}/envelope-verification", RunNonce="2"), FakeContext())
+    assert result["Data"]["Summary"] != verification.ROLLBACK_SUMMARY
     stub.assert_no_pending_responses()
 
 
@@ -169,17 +168,15 @@ def test_stack_rolling_back_answers_for_the_states_asked(status, rolling_back):
 
 def test_event_without_request_type_is_a_scheduled_run(monkeypatch):
     seen = []
-    monkeypatch.setitem(sys.modules, "scheduled", types.SimpleNamespace(on_schedule=lambda e, c: seen.append(e) or {"ok": 1}))
-    assert index.on_event({"source": "aws.events"}, FakeContext()) == {"ok": 1}
+    monkeypatch.setattr(scheduled, "on_schedule", lambda e, c: seen.append(e) or {"ok": 1})
+    assert dispatch.on_event({"source": "aws.events"}, FakeContext()) == {"ok": 1}
     assert seen == [{"source": "aws.events"}]
 
 
-def test_fails_scheduled_run_without_scheduled_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "scheduled", None)  # import fails as if the file were absent
-    with pytest.raises((index.HandlerError, ImportError)) as info:
-        index.on_event({"source": "aws.events"}, FakeContext())
-    if isinstance(info.value, index.HandlerError):
-        assert "scheduled.py" in str(info.value)
+def test_fails_event_without_request_type_or_the_schedules_marker():
+    with pytest.raises(scheduled.ScheduledEventError) as info:
+        dispatch.on_event({"source": "aws.events"}, FakeContext())
+    assert "marker" in str(info.value) and "EnvelopeEncryptionMonitoring" in str(info.value)
 
 
 # --- deletion protection (botocore Stubber: moto has no UpdateClusterConfig/DescribeUpdate) -------
@@ -321,7 +318,7 @@ def test_delete_of_a_gone_cluster_succeeds():
 
 def test_protection_events_reach_the_protection_handler(monkeypatch):
     monkeypatch.setattr(protection, "on_event", lambda e, c: {"PhysicalResourceId": "routed"})
-    assert index.on_event(protection_event("Create"), FakeContext()) == {"PhysicalResourceId": "routed"}
+    assert dispatch.on_event(protection_event("Create"), FakeContext()) == {"PhysicalResourceId": "routed"}
 
 
 # --- grant forms and evidence levels ----------------------------------------------------------------
@@ -378,12 +375,12 @@ def test_default_cloudtrail_without_evidence_is_non_blocking(world, runtime):
 
 
 def test_data_stays_under_cloudformations_limit_with_many_leftovers(wired, monkeypatch):
-    from model import Report
+    from verifier.model import Report
 
     leftovers = [f"eks-envelope-canary-{i:010x}" for i in range(500)]
     report = Report(results=[], key_arn="arn:aws:kms:eu-west-1:111122223333:key/k", cluster_name=CLUSTER,
                     evidence=["config-names-key"], warnings=["w" * 2000], leftovers=leftovers)
-    monkeypatch.setattr(index.checks, "run_verification", lambda config, clients, runtime: report)
-    data = index.on_event(event(wired, "Create"), FakeContext())["Data"]
+    monkeypatch.setattr(verification, "run_verification", lambda config, clients, runtime: report)
+    data = dispatch.on_event(event(wired, "Create"), FakeContext())["Data"]
     assert len(json.dumps(data)) <= 3500
     assert data["Leftovers"].endswith(",+490 more (see the logs)") and data["Leftovers"].startswith(leftovers[0])

@@ -9,9 +9,11 @@ import json
 
 import pytest
 
-import checks
-import index
-import scheduled
+from verifier import contract
+from verifier.stages import verification as checks
+from verifier.entry import dispatch, verification
+from verifier.entry import scheduled
+from verifier.stages import lookback, metrics
 from verifier_fakes import CLUSTER, CLUSTER_ROLE_ARN, REGION, FakeContext, lookup_events_fixture, stubbed_cloudtrail
 
 NAMESPACE = "EksEnvelope"
@@ -29,7 +31,7 @@ def scheduled_event(world, **overrides: str) -> dict[str, str]:
     props = world.props(PodCheck="false", CloudTrailCheck="false")
     props.pop("RunNonce")
     props.pop("ServiceToken")
-    props.update({scheduled.SCHEDULED_EVENT_MARKER: scheduled.SCHEDULED_EVENT_KIND, "SecretCheck": "false",
+    props.update({contract.SCHEDULED_EVENT_MARKER: contract.SCHEDULED_EVENT_KIND, "SecretCheck": "false",
                   "LookbackHours": "24", "MetricNamespace": NAMESPACE})
     props.update(overrides)
     return props
@@ -95,13 +97,13 @@ def test_scheduled_event_carries_no_request_type_and_parses_to_cheap_stages(worl
 
 def test_fails_on_an_event_without_the_scheduled_marker(world) -> None:
     event = scheduled_event(world)
-    event.pop(scheduled.SCHEDULED_EVENT_MARKER)
+    event.pop(contract.SCHEDULED_EVENT_MARKER)
     with pytest.raises(scheduled.ScheduledEventError, match="marker.*EventBridge schedule"):
         scheduled.parse_event(event)
 
 
 @pytest.mark.parametrize("field, value, expected", [
-    ("LookbackHours", "0", "LookbackHours is '0'; expected whole hours from 1 to 168"),
+    ("LookbackHours", "0", "LookbackHours is '0'; expected a whole number from 1 to 168. Fix MonitoringOptions.lookback"),
     ("LookbackHours", "a day", "LookbackHours is 'a day'"),
     ("MetricNamespace", "AWS/EKS", "MetricNamespace is 'AWS/EKS'"),
     ("SecretCheck", "maybe", "Property SecretCheck is 'maybe'; expected \"true\" or \"false\""),
@@ -172,9 +174,9 @@ def test_failed_verification_is_verified_zero_and_the_handler_returns(world, run
 def test_on_schedule_end_to_end_without_a_cloudformation_event(world, runtime, monkeypatch, capsys) -> None:
     """The Lambda entry point routes an event without RequestType here; it builds its own clients (moto here)."""
     trail, stubber = stubbed_cloudtrail(("ok", pages(world.key_id, 1)[0]))
-    monkeypatch.setattr(index, "build_clients", lambda region, budget_seconds, with_cloudtrail=True: world.clients(trail))
-    monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
-    record = index.on_event(scheduled_event(world), FakeContext())  # routed here: no RequestType
+    monkeypatch.setattr(scheduled, "build_clients", lambda region, budget_seconds, with_cloudtrail=True: world.clients(trail))
+    monkeypatch.setattr(scheduled, "build_runtime", lambda context, cap_seconds=None: runtime)
+    record = dispatch.on_event(scheduled_event(world), FakeContext())  # routed here: no RequestType
     stubber.assert_no_pending_responses()
     assert record["verified"] is True and record["evidence"]["found"] is True
     import boto3
@@ -192,7 +194,7 @@ def test_look_back_follows_every_page_with_its_token_paced_to_two_per_second(wor
     trail, stubber = stubbed_cloudtrail(fake_time=fake_time, calls_at=calls_at)
     for n, page in enumerate(pages(world.key_id, 3)):
         stubber.add_response("lookup_events", page, lookup_params(world.key_arn, f"token-{n}" if n else None))
-    evidence = scheduled.look_back(trail, world.key_arn, CLUSTER_ROLE_ARN, 24, runtime)
+    evidence = lookback.look_back(trail, world.key_arn, CLUSTER_ROLE_ARN, 24, runtime)
     stubber.assert_no_pending_responses()
     assert (evidence.pages, evidence.events, evidence.complete) == (3, 6, True)
     assert len(set(evidence.event_ids)) == 6
@@ -207,16 +209,16 @@ def test_look_back_resumes_the_same_page_after_throttling(world, runtime, fake_t
     stubber.add_client_error("lookup_events", service_error_code="ThrottlingException", http_status_code=400)
     stubber.add_client_error("lookup_events", service_error_code="ThrottlingException", http_status_code=400)
     stubber.add_response("lookup_events", second, lookup_params(world.key_arn, "token-1"))
-    evidence = scheduled.look_back(trail, world.key_arn, CLUSTER_ROLE_ARN, 24, runtime)
+    evidence = lookback.look_back(trail, world.key_arn, CLUSTER_ROLE_ARN, 24, runtime)
     stubber.assert_no_pending_responses()
     assert (evidence.pages, evidence.throttled, evidence.events, evidence.complete) == (2, 2, 4, True)
     assert [s for s in fake_time.sleeps if s >= 1.0] == [2.0, 4.0], "exponential backoff between throttled tries"
 
 
 def test_look_back_gives_up_after_persistent_throttling_and_says_so(world, runtime, fake_time) -> None:
-    errors = [("error", "ThrottlingException")] * (scheduled.MAX_THROTTLED_IN_A_ROW + 1)
+    errors = [("error", "ThrottlingException")] * (lookback.MAX_THROTTLED_IN_A_ROW + 1)
     trail, stubber = stubbed_cloudtrail(*errors, fake_time=fake_time)
-    evidence = scheduled.look_back(trail, world.key_arn, CLUSTER_ROLE_ARN, 24, runtime)
+    evidence = lookback.look_back(trail, world.key_arn, CLUSTER_ROLE_ARN, 24, runtime)
     stubber.assert_no_pending_responses()
     assert (evidence.complete, evidence.found, evidence.error) == (False, False, "LookupEvents failed (ThrottlingException)")
 
@@ -233,14 +235,14 @@ def test_look_back_without_permission_publishes_no_evidence_metric(world, runtim
 def test_look_back_ignores_other_principals(world, runtime) -> None:
     page = lookup_events_fixture(world.key_id)
     trail, _ = stubbed_cloudtrail(("ok", page))
-    evidence = scheduled.look_back(trail, world.key_arn, "arn:aws:iam::123456789012:role/someone-else", 24, runtime)
+    evidence = lookback.look_back(trail, world.key_arn, "arn:aws:iam::123456789012:role/someone-else", 24, runtime)
     assert (evidence.events, evidence.complete, evidence.event_ids) == (0, True, [])
 
 
 def test_metric_data_shape() -> None:
     results = [checks.StageResult("cluster", "passed"), checks.StageResult("key-health", "failed"),
                checks.StageResult("secret-roundtrip", "skipped")]
-    data = scheduled.metric_data("c1", False, results, None)
+    data = metrics.metric_data("c1", False, results, None)
     assert [(d["MetricName"], d["Value"], [x["Value"] for x in d["Dimensions"]]) for d in data] == [
         ("Verified", 0.0, ["c1"]), ("StagePassed", 1.0, ["c1", "cluster"]), ("StagePassed", 0.0, ["c1", "key-health"])]
 
@@ -255,31 +257,31 @@ def deploy_event(world, request_type="Create", **props: str) -> dict:
 
 @pytest.fixture
 def deploying(world, runtime, monkeypatch):
-    monkeypatch.setattr(index, "build_clients", lambda region, **_: world.clients())
-    monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: runtime)
+    monkeypatch.setattr(verification, "build_clients", lambda region, **_: world.clients())
+    monkeypatch.setattr(verification, "build_runtime", lambda context, cap_seconds=None: runtime)
     return world
 
 
 def test_a_verified_deploy_publishes_the_first_verified_datapoint(deploying, cloudwatch) -> None:
-    result = index.on_event(deploy_event(deploying, MetricNamespace=NAMESPACE), FakeContext())
+    result = dispatch.on_event(deploy_event(deploying, MetricNamespace=NAMESPACE), FakeContext())
     assert result["Data"]["Warnings"] == ""
     assert published(cloudwatch, "Verified") == [(1.0, 1.0)]  # what a scheduled run puts: the alarm starts with data
     assert published(cloudwatch, "StagePassed", Stage="cluster") == []  # per-stage outcomes stay the schedule's
 
 
 def test_a_deploy_without_monitoring_publishes_nothing(deploying, cloudwatch) -> None:
-    index.on_event(deploy_event(deploying), FakeContext())
+    dispatch.on_event(deploy_event(deploying), FakeContext())
     assert published(cloudwatch, "Verified") == []
 
 
 def test_a_rollback_answer_publishes_nothing(deploying, cloudwatch, monkeypatch) -> None:
     import types
 
-    monkeypatch.setattr(index, "stack_client", lambda: types.SimpleNamespace(
+    monkeypatch.setattr(verification, "stack_client", lambda: types.SimpleNamespace(
         describe_stacks=lambda StackName: {"Stacks": [{"StackName": "s", "StackStatus": "UPDATE_ROLLBACK_IN_PROGRESS"}]}))
     event = deploy_event(deploying, "Update", MetricNamespace=NAMESPACE)
     event["PhysicalResourceId"] = f"{CLUSTER}/envelope-verification"
-    assert index.on_event(event, FakeContext())["Data"]["Summary"] == index.ROLLBACK_SUMMARY
+    assert dispatch.on_event(event, FakeContext())["Data"]["Summary"] == verification.ROLLBACK_SUMMARY
     assert published(cloudwatch, "Verified") == []  # nothing was verified
 
 
@@ -291,8 +293,8 @@ def test_a_refused_datapoint_is_a_warning_never_a_failed_deploy(deploying, monke
     stub = Stubber(client)
     stub.add_client_error("put_metric_data", service_error_code="AccessDenied", http_status_code=403)
     stub.activate()
-    monkeypatch.setattr(index, "cloudwatch_client", lambda budget_seconds: client)
-    result = index.on_event(deploy_event(deploying, MetricNamespace=NAMESPACE), FakeContext())
+    monkeypatch.setattr(verification, "cloudwatch_client", lambda budget_seconds: client)
+    result = dispatch.on_event(deploy_event(deploying, MetricNamespace=NAMESPACE), FakeContext())
     assert result["Data"]["Verified"] == "true"
     assert result["Data"]["Warnings"] == ("PutMetricData in EksEnvelope failed (AccessDenied): the VerificationMissing "
                                           "alarm may report missing data until the first scheduled run")
@@ -300,8 +302,8 @@ def test_a_refused_datapoint_is_a_warning_never_a_failed_deploy(deploying, monke
 
 
 def test_fails_deploy_with_a_bad_metric_namespace_before_verifying(deploying) -> None:
-    with pytest.raises(index.PropertyError, match="MetricNamespace is 'AWS/EKS'.*Fix MonitoringOptions.metric_namespace"):
-        index.on_event(deploy_event(deploying, MetricNamespace="AWS/EKS"), FakeContext())
+    with pytest.raises(contract.PropertyError, match="MetricNamespace is 'AWS/EKS'.*Fix MonitoringOptions.metric_namespace"):
+        dispatch.on_event(deploy_event(deploying, MetricNamespace="AWS/EKS"), FakeContext())
     assert deploying.server.scenario.log == []
 
 
@@ -310,10 +312,10 @@ def test_no_time_left_to_publish_is_a_warning(deploying, runtime, monkeypatch, c
 
     def slow(config, clients, rt):
         report = real(config, clients, rt)
-        rt.deadline = rt.clock() + index.MIN_PUBLISH_SECONDS / 2  # the verification used nearly all the budget
+        rt.deadline = rt.clock() + verification.MIN_PUBLISH_SECONDS / 2  # the verification used nearly all the budget
         return report
 
-    monkeypatch.setattr(checks, "run_verification", slow)
-    result = index.on_event(deploy_event(deploying, MetricNamespace=NAMESPACE), FakeContext())
+    monkeypatch.setattr(verification, "run_verification", slow)
+    result = dispatch.on_event(deploy_event(deploying, MetricNamespace=NAMESPACE), FakeContext())
     assert result["Data"]["Verified"] == "true" and result["Data"]["Warnings"].startswith("no time left to put Verified")
     assert published(cloudwatch, "Verified") == []

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import checks
+from verifier.stages import verification as checks
 from verifier_fakes import CLUSTER
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 import boto3
 import pytest
 
-import checks
-import cli
-import kube
+from verifier.stages import verification as checks
+from verifier.entry import cli
+from verifier import kube
 from verifier_fakes import CLUSTER, REGION, TEST_ACCESS_KEY, TEST_SECRET_KEY, validate_token
 
-CLI_PATH = Path(__file__).parents[2] / "lambda" / "verifier" / "cli.py"
+#: The directory holding the handler package, as the Lambda asset's root holds it.
+HANDLER_ROOT = Path(__file__).parents[2] / "lambda"
 
 
 def decode(token: str) -> urllib.parse.SplitResult:
@@ -84,7 +85,8 @@ def test_cli_json_output(world, runtime):
 
 
 def test_fails_cli_usage_error_exits_two():
-    proc = subprocess.run([sys.executable, str(CLI_PATH), "--key", "x"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "verifier.entry.cli", "--key", "x"], cwd=HANDLER_ROOT, capture_output=True,
+                          text=True, timeout=60)
     assert proc.returncode == 2
     assert "the following arguments are required: --cluster" in proc.stderr
 
@@ -124,22 +126,26 @@ def test_cli_accepts_a_pre_117_ca_without_key_identifiers_but_the_lambda_stays_s
 
 
 def test_cli_builds_relaxed_clients(monkeypatch):
-    import clients
-
     seen = {}
-    monkeypatch.setattr(clients, "build_clients", lambda region, **kw: seen.update(kw) or "clients")
+    monkeypatch.setattr(cli, "build_clients", lambda region, **kw: seen.update(kw) or "clients")
     assert cli._default_clients(REGION) == ("clients", REGION)
     assert seen["x509_strict"] is False
 
 
-def test_cli_defaults_equal_the_constructs():
-    # The construct owns the defaults; the CLI (no CDK at run time) keeps one copy that must not drift.
-    import cli_defaults
-    from eks_envelope import contract, verifier
+def test_cli_defaults_are_the_contracts_and_the_constructs():
+    # The CLI (no CDK at run time) takes its defaults from the wire contract, as the construct does.
+    from verifier import contract
+    from verifier.model import Config
+
+    from eks_envelope import verifier
     from eks_envelope.verifier import VerifierOptions
 
-    assert cli_defaults.POD_IMAGE == VerifierOptions().pod_image
-    assert cli_defaults.POD_TIMEOUT_SECONDS == verifier.POD_TIMEOUT_SECONDS
-    assert cli_defaults.CLOUDTRAIL_WAIT_SECONDS == verifier.CLOUDTRAIL_WAIT_SECONDS
-    assert (cli_defaults.CANARY_NAMESPACE, cli_defaults.CANARY_LABEL_KEY, cli_defaults.CANARY_LABEL_VALUE) == (
+    args = cli._parser().parse_args(["--cluster", CLUSTER])
+    assert (args.namespace, args.pod_image, args.pod_timeout, args.cloudtrail_wait) == (
+        contract.CANARY_NAMESPACE, contract.POD_IMAGE, contract.POD_TIMEOUT_SECONDS, contract.CLOUDTRAIL_WAIT_SECONDS)
+    config = Config.for_workstation(CLUSTER, None, owner="cli/test")
+    assert (config.namespace, config.label_key, config.label_value) == (
         contract.CANARY_NAMESPACE, contract.CANARY_LABEL_KEY, contract.CANARY_LABEL_VALUE)
+    assert contract.POD_IMAGE == VerifierOptions().pod_image
+    assert contract.POD_TIMEOUT_SECONDS == verifier.POD_TIMEOUT_SECONDS
+    assert contract.CLOUDTRAIL_WAIT_SECONDS == verifier.CLOUDTRAIL_WAIT_SECONDS

@@ -12,12 +12,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-import checks
-import cli
-import clients as clients_mod
-import index
-import scheduled
-import version_support
+from verifier import contract
+from verifier.stages import verification as checks
+from verifier.entry import cli
+from verifier.aws import clients as clients_mod
+from verifier.entry import dispatch, verification
+from verifier.entry import scheduled
+from verifier.stages import metrics
+from verifier.stages import version_support
 from verifier_fakes import CLUSTER, CLUSTER_VERSIONS, REGION, FakeContext, Within, stubbed_eks
 
 #: 60 calendar days before 1.34's end of standard support (2026-12-02 in the fake calendar), late in the UTC day.
@@ -145,7 +147,7 @@ def test_denied_describe_cluster_versions_leaves_the_verification_passed(world, 
 
 
 def test_out_of_time_before_the_call_is_unknown_not_a_failed_stage(world, runtime):
-    from stages import MIN_AWS_CALL_SECONDS, StageRunner
+    from verifier.stages.runner import MIN_AWS_CALL_SECONDS, StageRunner
 
     clients = world.clients()
     runner = StageRunner(clients, runtime, checks.Report([], None, CLUSTER), lambda: 0)
@@ -156,19 +158,19 @@ def test_out_of_time_before_the_call_is_unknown_not_a_failed_stage(world, runtim
 
 
 def test_create_reports_the_version_status_and_end_of_standard_support_in_data(world, runtime, monkeypatch):
-    monkeypatch.setattr(index, "build_clients", lambda region, **_: world.clients())
-    monkeypatch.setattr(index, "build_runtime", lambda context, cap_seconds=None: dataclasses.replace(runtime, now_utc=lambda: NOW))
+    monkeypatch.setattr(verification, "build_clients", lambda region, **_: world.clients())
+    monkeypatch.setattr(verification, "build_runtime", lambda context, cap_seconds=None: dataclasses.replace(runtime, now_utc=lambda: NOW))
     event = {"RequestType": "Create", "ResourceProperties": world.props(PodCheck="false"), "LogicalResourceId": "Verify",
              "RequestId": "r1", "StackId": "arn:aws:cloudformation:us-west-2:123456789012:stack/s/1"}
-    data = index.on_event(event, FakeContext())["Data"]
+    data = dispatch.on_event(event, FakeContext())["Data"]
     assert (data["KubernetesVersion"], data["VersionStatus"], data["EndOfStandardSupport"]) == ("1.34", "STANDARD_SUPPORT", "2026-12-02")
     stage = {s["name"]: s for s in json.loads(data["Summary"])["stages"]}["version-support"]
     assert stage["detail"] == "1.34 STANDARD_SUPPORT, standard support ends 2026-12-02 (in 60 days)"
-    assert len(json.dumps(data).encode()) < index.MAX_DATA_BYTES
+    assert len(json.dumps(data).encode()) < verification.MAX_DATA_BYTES
 
 
 def test_rollback_answer_keeps_the_same_data_keys(world):
-    data = index._data("k", index.ROLLBACK_SUMMARY, [], [], [], None)
+    data = verification._data("k", verification.ROLLBACK_SUMMARY, [], [], [], None).to_data()
     assert (data["KubernetesVersion"], data["VersionStatus"], data["EndOfStandardSupport"]) == ("unknown",) * 3
 
 
@@ -179,7 +181,7 @@ def test_scheduled_run_publishes_days_to_end_of_standard_support_and_attests_the
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     event = world.props(PodCheck="false", CloudTrailCheck="false")
     event.pop("RunNonce"), event.pop("ServiceToken")
-    event.update({scheduled.SCHEDULED_EVENT_MARKER: scheduled.SCHEDULED_EVENT_KIND, "SecretCheck": "false",
+    event.update({contract.SCHEDULED_EVENT_MARKER: contract.SCHEDULED_EVENT_KIND, "SecretCheck": "false",
                   "LookbackHours": "24", "MetricNamespace": "EksEnvelope"})
     fixed = dataclasses.replace(runtime, now_utc=lambda: NOW)
     record = scheduled.run_scheduled(scheduled.parse_event(event), world.clients(), cloudwatch, fixed)
@@ -187,7 +189,7 @@ def test_scheduled_run_publishes_days_to_end_of_standard_support_and_attests_the
                                  "end_of_extended_support": "2027-12-02", "days_to_end_of_standard_support": 60,
                                  "error": None}
     stats = cloudwatch.get_metric_statistics(
-        Namespace="EksEnvelope", MetricName=scheduled.SUPPORT_DAYS_METRIC,
+        Namespace="EksEnvelope", MetricName=contract.SUPPORT_DAYS_METRIC,
         Dimensions=[{"Name": "ClusterName", "Value": CLUSTER}], Statistics=["Minimum", "SampleCount"],
         StartTime=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1),
         EndTime=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1), Period=7200)
@@ -196,10 +198,10 @@ def test_scheduled_run_publishes_days_to_end_of_standard_support_and_attests_the
 
 def test_unknown_support_publishes_no_days_metric():
     unknown = version_support.VersionSupport("1.34", error="DescribeClusterVersions failed (AccessDeniedException)")
-    names = [d["MetricName"] for d in scheduled.metric_data(CLUSTER, True, [], None, unknown)]
-    assert scheduled.SUPPORT_DAYS_METRIC not in names
+    names = [d["MetricName"] for d in metrics.metric_data(CLUSTER, True, [], None, unknown)]
+    assert contract.SUPPORT_DAYS_METRIC not in names
     known = version_support.VersionSupport("1.34", "STANDARD_SUPPORT", dt.date(2026, 12, 2), None, 60)
-    (days,) = [d for d in scheduled.metric_data(CLUSTER, True, [], None, known) if d["MetricName"] == scheduled.SUPPORT_DAYS_METRIC]
+    (days,) = [d for d in metrics.metric_data(CLUSTER, True, [], None, known) if d["MetricName"] == contract.SUPPORT_DAYS_METRIC]
     assert days == {"MetricName": "DaysToEndOfStandardSupport", "Dimensions": [{"Name": "ClusterName", "Value": CLUSTER}],
                     "Value": 60.0, "Unit": "None"}
 

@@ -10,9 +10,9 @@ import base64
 
 import pytest
 
-import checks
-import kube
-import kube_transport
+from verifier.stages import verification as checks
+from verifier import kube
+from verifier.kube import transport as kube_transport
 from verifier_fakes import CLUSTER, Within
 
 

@@ -33,10 +33,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
-import checks
-import cli_defaults
-import jsonlog
-import kube
+from verifier.stages import verification as checks
+from verifier import contract
+from verifier import jsonlog
+from verifier import kube
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
@@ -272,7 +272,7 @@ class Scenario:
 
 def canary_labels(owner: str) -> dict[str, str]:
     """The labels a verifier run with this owner puts on its canaries."""
-    return {cli_defaults.CANARY_LABEL_KEY: cli_defaults.CANARY_LABEL_VALUE,
+    return {contract.CANARY_LABEL_KEY: contract.CANARY_LABEL_VALUE,
             "app.kubernetes.io/managed-by": "eks-envelope-verifier",
             "eks-envelope.io/owner": hashlib.sha256(owner.encode()).hexdigest()[:16]}
 
@@ -714,20 +714,20 @@ class World:
 
     def config(self, **overrides: Any) -> checks.Config:
         values = {"cluster_name": CLUSTER, "expected_key": self.key_arn, "cluster_role_arn": CLUSTER_ROLE_ARN,
-                  "namespace": cli_defaults.CANARY_NAMESPACE, "label_key": cli_defaults.CANARY_LABEL_KEY,
-                  "label_value": cli_defaults.CANARY_LABEL_VALUE, "pod_check": False, "pod_image": cli_defaults.POD_IMAGE,
-                  "pod_timeout_seconds": float(cli_defaults.POD_TIMEOUT_SECONDS), "cloudtrail_check": False,
-                  "cloudtrail_wait_seconds": float(cli_defaults.CLOUDTRAIL_WAIT_SECONDS), "cloudtrail_required": False,
+                  "namespace": contract.CANARY_NAMESPACE, "label_key": contract.CANARY_LABEL_KEY,
+                  "label_value": contract.CANARY_LABEL_VALUE, "pod_check": False, "pod_image": contract.POD_IMAGE,
+                  "pod_timeout_seconds": float(contract.POD_TIMEOUT_SECONDS), "cloudtrail_check": False,
+                  "cloudtrail_wait_seconds": float(contract.CLOUDTRAIL_WAIT_SECONDS), "cloudtrail_required": False,
                   "owner": OWNER, "run_id": "run-1"}
         values.update(overrides)
         return checks.Config(**values)
 
     def props(self, **overrides: str) -> dict[str, str]:
         values = {"ServiceToken": "arn:aws:lambda:us-west-2:123456789012:function:provider", "ClusterName": CLUSTER,
-                  "KeyArn": self.key_arn, "ClusterRoleArn": CLUSTER_ROLE_ARN, "CanaryNamespace": cli_defaults.CANARY_NAMESPACE,
-                  "CanaryLabelKey": cli_defaults.CANARY_LABEL_KEY, "CanaryLabelValue": cli_defaults.CANARY_LABEL_VALUE,
-                  "PodCheck": "true", "PodImage": cli_defaults.POD_IMAGE, "PodTimeoutSeconds": str(cli_defaults.POD_TIMEOUT_SECONDS),
-                  "CloudTrailCheck": "false", "CloudTrailWaitSeconds": str(cli_defaults.CLOUDTRAIL_WAIT_SECONDS),
+                  "KeyArn": self.key_arn, "ClusterRoleArn": CLUSTER_ROLE_ARN, "CanaryNamespace": contract.CANARY_NAMESPACE,
+                  "CanaryLabelKey": contract.CANARY_LABEL_KEY, "CanaryLabelValue": contract.CANARY_LABEL_VALUE,
+                  "PodCheck": "true", "PodImage": contract.POD_IMAGE, "PodTimeoutSeconds": str(contract.POD_TIMEOUT_SECONDS),
+                  "CloudTrailCheck": "false", "CloudTrailWaitSeconds": str(contract.CLOUDTRAIL_WAIT_SECONDS),
                   "CloudTrailRequired": "false", "RunNonce": "1"}
         values.update(overrides)
         return values

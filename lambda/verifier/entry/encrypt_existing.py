@@ -22,12 +22,12 @@ from typing import Any, Callable, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-import association
-import checks
-import cli
-import jsonlog
-import kube
-import reencrypt
+from .. import jsonlog, kube
+from ..aws.clients import AwsClients, Clients, association_clients
+from ..contract import BUDGET_SECONDS, DEFAULT_PAGE_SIZE, DEFAULT_REENCRYPT_KINDS
+from ..model import Config, Runtime, StageResult, VerificationError
+from ..stages import association, reencrypt
+from ..stages.verification import run_verification
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_IN_PROGRESS = 0, 1, 2, 3
 PREFLIGHT_SECONDS = 180.0
@@ -91,19 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="run every check, print every step and the count to rewrite; change nothing")
     p.add_argument("--wait-minutes", type=float, default=60.0, help="how long to follow the association update (default: %(default)s)")
     p.add_argument("--poll-seconds", type=float, default=30.0, help="DescribeUpdate interval (default: %(default)s)")
-    p.add_argument("--kinds", default="secrets",
+    p.add_argument("--kinds", default=",".join(DEFAULT_REENCRYPT_KINDS),
                    help="comma-separated kinds to rewrite: core plurals (secrets,configmaps) or group/version/plural (default: %(default)s)")
-    p.add_argument("--page-size", type=int, default=reencrypt.DEFAULT_PAGE_SIZE, help="objects per list page (default: %(default)s)")
+    p.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE, help="objects per list page (default: %(default)s)")
     p.add_argument("--reencrypt-minutes", type=float, default=120.0, help="time budget for rewriting (default: %(default)s)")
     p.add_argument("--skip-verify", action="store_true", help="do not run the verifier's stages at the end")
     p.add_argument("--verbose", action="store_true", help="print the JSON logs (stderr)")
     return p
 
 
-def default_clients(region: str | None) -> tuple[association.AwsClients, Callable[[str], str]]:
+def default_clients(region: str | None) -> tuple[AwsClients, Callable[[str], str]]:
     import boto3
-
-    import associate
 
     # Off an EC2 instance, the metadata lookup would add seconds before "no credentials".
     os.environ.setdefault("AWS_METADATA_SERVICE_TIMEOUT", "1")
@@ -114,22 +112,22 @@ def default_clients(region: str | None) -> tuple[association.AwsClients, Callabl
         raise SetupError("error: no region: pass --region (REGION=...) or set AWS_REGION / a profile region", EXIT_USAGE)
     if session.get_credentials() is None:
         raise SetupError(f"eks-envelope: no AWS credentials found: {CREDENTIALS_HINT}", EXIT_FAILED)
-    return associate.build_clients(resolved)
+    return association_clients(resolved)
 
 
-def verifier_config(cluster_name: str, key_arn: str) -> checks.Config:
+def verifier_config(cluster_name: str, key_arn: str) -> Config:
     """The verifier's stages as `make verify` runs them: canary in ``default``, no pod, no CloudTrail."""
-    return cli.workstation_config(cluster_name, key_arn, owner="cli/encrypt-existing")
+    return Config.for_workstation(cluster_name, key_arn, owner="cli/encrypt-existing")
 
 
-def render_stages(results: list[checks.StageResult]) -> list[str]:
+def render_stages(results: list[StageResult]) -> list[str]:
     lines = [f"  {'STAGE':<18}{'STATUS':<19}{'AWS':>4}{'K8S':>5}  DETAIL"]
     lines += [f"  {r.name:<18}{r.status:<19}{r.aws:>4}{r.k8s:>5}  {r.detail}" for r in results]
     return lines
 
 
 def main(argv: Sequence[str] | None = None, *,
-         make_clients: Callable[[str | None], tuple[association.AwsClients, Callable[[str], str]]] = default_clients,
+         make_clients: Callable[[str | None], tuple[AwsClients, Callable[[str], str]]] = default_clients,
          knobs: Knobs | None = None, out: Any = None) -> int:
     out = out or sys.stdout
     knobs = knobs or Knobs()
@@ -167,7 +165,7 @@ def main(argv: Sequence[str] | None = None, *,
         return EXIT_FAILED
 
 
-def _run(args: argparse.Namespace, kinds: tuple[str, ...], aws: association.AwsClients, token_provider: Callable[[str], str],
+def _run(args: argparse.Namespace, kinds: tuple[str, ...], aws: AwsClients, token_provider: Callable[[str], str],
          knobs: Knobs, say: Callable[[str], None]) -> int:
     """Steps 1-4; returns the exit code."""
 
@@ -262,12 +260,12 @@ def _run(args: argparse.Namespace, kinds: tuple[str, ...], aws: association.AwsC
     if args.skip_verify:
         say("  skipped (--skip-verify)")
         return EXIT_FAILED if total_failed else EXIT_OK
-    runtime = checks.Runtime(deadline=knobs.clock() + 900.0, clock=knobs.clock, sleep=knobs.sleep)
+    runtime = Runtime(deadline=knobs.clock() + BUDGET_SECONDS, clock=knobs.clock, sleep=knobs.sleep)
     config = verifier_config(args.cluster, plan.key_arn)
     try:
-        report = checks.run_verification(config, checks.Clients(aws.eks, aws.kms, None, token_provider), runtime)
+        report = run_verification(config, Clients(aws.eks, aws.kms, None, token_provider), runtime)
         results, failure = report.results, None
-    except checks.VerificationError as err:
+    except VerificationError as err:
         results, failure = err.results, str(err)
     for line in render_stages(results):
         say(line)

@@ -1,7 +1,7 @@
 """``Custom::ClusterDeletionProtection``: switches EKS deletion protection on after a verified deploy, and off on purpose.
 
 Properties: ``ClusterName``, ``Protect`` ("true"/"false"). PhysicalResourceId ``<cluster>/deletion-protection``,
-Data ``{"Protected": "true"|"false"}``. Delete refuses while ``Protect`` is "true" (the stack is meant to
+Data ``contract.ProtectionData`` (``Protected``: "true"|"false"). Delete refuses while ``Protect`` is "true" (the stack is meant to
 survive a careless ``cdk destroy``), except while CloudFormation rolls back the create or update that
 added this resource: then the previous state (unprotected) is restored.
 """
@@ -12,9 +12,13 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-import jsonlog
-import kube
-from model import fit_reason
+from .. import jsonlog
+from ..aws.budget import AWS_CALL_WORST_CASE_SECONDS, remaining_budget
+from ..aws.clients import protection_clients
+from ..aws.session import code_of, region
+from ..aws.updates import UpdateState, wait_for_update
+from ..contract import PropertyError, ProtectionData, ProtectionProperties
+from ..text import fit_reason, scrub
 
 POLL_SECONDS = 5.0
 #: Time kept back for turning protection off again when a Create fails after protection went on.
@@ -38,48 +42,32 @@ def _fail(problem: str, fix: str) -> ProtectionError:
     return ProtectionError(fit_reason("deletion-protection", problem, fix))
 
 
-def _props(event: dict[str, Any]) -> tuple[str, bool]:
-    props = event.get("ResourceProperties") if isinstance(event.get("ResourceProperties"), dict) else {}
-    name = str(props.get("ClusterName") or "").strip()
-    if not name:
-        raise _fail("Property ClusterName is missing or empty", "The construct passes it: deploy with a matching eks-envelope version.")
-    raw = props.get("Protect")
-    text = str(raw).strip().lower() if isinstance(raw, (str, bool)) else ""
-    if text not in ("true", "false"):
-        raise _fail(f"Property Protect is {kube.scrub(raw, 40)!r}; expected \"true\" or \"false\"", "Fix the value passed by the construct.")
-    return name, text == "true"
-
-
-def aws_clients() -> tuple[Any, Any]:
-    """EKS and CloudFormation clients (standard retries, bounded timeouts)."""
-    import boto3
-
-    from clients import boto_config, region
-
-    session = boto3.session.Session(region_name=region())
-    cfg = boto_config(60.0)
-    return session.client("eks", config=cfg), session.client("cloudformation", config=cfg)
+def properties(event: dict[str, Any]) -> ProtectionProperties:
+    """The resource's properties through the contract; a bad value is this resource's FAILED reason."""
+    try:
+        return ProtectionProperties.from_properties(event.get("ResourceProperties"))
+    except PropertyError as err:
+        raise ProtectionError(fit_reason("deletion-protection", str(err))) from None
 
 
 def on_event(event: dict[str, Any], context: Any, *, eks: Any = None, cloudformation: Any = None,
              clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    name, protect = _props(event)
+    props = properties(event)
+    name, protect = props.cluster_name, props.protect
     if eks is None:
-        eks, cloudformation = aws_clients()
-    from clients import AWS_CALL_WORST_CASE_SECONDS, remaining_budget
-
+        eks, cloudformation = protection_clients(region())
     deadline = clock() + remaining_budget(context, AWS_CALL_WORST_CASE_SECONDS + 10.0)
     physical = f"{name}/deletion-protection"
     request_type = event.get("RequestType")
     try:
         if request_type == "Create" and protect:
             _protect_or_revert(eks, name, deadline, clock, sleep)
-            return {"PhysicalResourceId": physical, "Data": {"Protected": "true"}}
+            return {"PhysicalResourceId": physical, "Data": ProtectionData(protected=True).to_data()}
         if request_type in ("Create", "Update"):
             ensure(eks, name, protect, deadline, clock, sleep)
-            return {"PhysicalResourceId": physical, "Data": {"Protected": "true" if protect else "false"}}
+            return {"PhysicalResourceId": physical, "Data": ProtectionData(protected=protect).to_data()}
         if request_type != "Delete":
-            raise _fail(f"unknown RequestType {kube.scrub(request_type, 40)!r}", "Expected Create, Update or Delete.")
+            raise _fail(f"unknown RequestType {scrub(request_type, 40)!r}", "Expected Create, Update or Delete.")
         if not _cluster_exists(eks, name):
             return {"PhysicalResourceId": physical}
         if protect and not stack_rolling_back(cloudformation, event.get("StackId")):
@@ -87,10 +75,10 @@ def on_event(event: dict[str, Any], context: Any, *, eks: Any = None, cloudforma
         ensure(eks, name, False, deadline, clock, sleep)
         return {"PhysicalResourceId": physical}
     except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
+        code = code_of(exc)
         op = getattr(exc, "operation_name", "the call")
         fix = f"Allow eks:{op} on the cluster to the verifier's role." if "AccessDenied" in code else "Check the cluster state, then retry."
-        raise _fail(f"{op} on cluster {name} failed ({kube.scrub(code, 60)})", fix) from None
+        raise _fail(f"{op} on cluster {name} failed ({scrub(code, 60)})", fix) from None
     except BotoCoreError as exc:
         raise _fail(f"cannot reach the EKS API ({type(exc).__name__})", "Give the function a route to AWS APIs (NAT or VPC endpoints).") from None
 
@@ -169,22 +157,19 @@ def ensure(eks: Any, name: str, protect: bool, deadline: float, clock: Callable[
         started.append(update_id)
     jsonlog.info("protection.update", cluster=name, protect=protect, update_id=update_id)
     current = _wait_for(eks, name, update_id, deadline, clock, sleep)
-    status = current.get("status")
+    status = current.status
     if status != "Successful":
-        errors = "; ".join(kube.scrub(f"{e.get('errorCode')}: {e.get('errorMessage')}", 100)
-                           for e in current.get("errors") or [] if isinstance(e, dict)) or "no error detail"
+        errors = "; ".join(scrub(f"{e.get('errorCode')}: {e.get('errorMessage')}", 100)
+                           for e in current.errors if isinstance(e, dict)) or "no error detail"
         raise _fail(f"turning deletion protection {'on' if protect else 'off'} for {name} ended {status} ({errors})",
                     "Fix the cause EKS names, then retry the deploy.")
 
 
 def _wait_for(eks: Any, name: str, update_id: str, deadline: float, clock: Callable[[], float],
-              sleep: Callable[[float], None]) -> dict[str, Any]:
-    """Poll DescribeUpdate until the update is no longer InProgress (bounded by ``deadline``); return it."""
-    while True:
-        current = eks.describe_update(name=name, updateId=update_id)["update"]
-        if current.get("status") != "InProgress":
-            return current
-        if clock() + POLL_SECONDS > deadline:
-            raise _fail(f"update {update_id} of {name} still InProgress when time ran out",
-                        "Check it with aws eks describe-update, then retry the deploy.")
-        sleep(POLL_SECONDS)
+              sleep: Callable[[float], None]) -> UpdateState:
+    """DescribeUpdate until the update is no longer InProgress (bounded by ``deadline``); still running is a failure."""
+    state = wait_for_update(eks, name, update_id, deadline=deadline, poll_seconds=POLL_SECONDS, clock=clock, sleep=sleep)
+    if state.status == "InProgress":
+        raise _fail(f"update {update_id} of {name} still InProgress when time ran out",
+                    "Check it with aws eks describe-update, then retry the deploy.")
+    return state

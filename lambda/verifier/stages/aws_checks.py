@@ -8,8 +8,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-import jsonlog
-from model import ClusterFacts, Config, Outcome, Runtime, VerificationError
+from .. import jsonlog
+from ..aws.cloudtrail import PAGE_SIZE, Pacer, key_lookup
+from ..aws.session import THROTTLE_CODES, code_of
+from ..model import ClusterFacts, Config, Outcome, Runtime, VerificationError
 
 # ClusterIssueCode values (botocore EKS model) that mean the cluster cannot use its KMS key.
 KMS_ISSUE_FIXES = {
@@ -19,16 +21,11 @@ KMS_ISSUE_FIXES = {
     "KmsKeyNotFound": "The key no longer exists; secrets cannot be decrypted: recreate the cluster.",
 }
 KMS_CRYPTO_EVENTS = {"Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncrypt"}
-THROTTLE_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 EKS_SERVICE_PRINCIPAL = "eks.amazonaws.com"
 _ROLE_ARN = re.compile(r"^arn:(aws[\w-]*):(iam|sts)::(\d{12}):(role|assumed-role)/(.+)$")
 _KEY_ARN = re.compile(r"^arn:(aws[\w-]*):kms:([a-z0-9-]+):(\d{12}):key/([\w-]+)$")
 _ALIAS_ARN = re.compile(r"^arn:(aws[\w-]*):kms:([a-z0-9-]+):(\d{12}):(alias/.+)$")
 WRONG_KEY_FIX = "The key cannot change in place: fix KeyArn or recreate the cluster."
-
-
-def code_of(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +240,7 @@ NO_GRANT_WARNING = ("no KMS grant to the cluster role is visible on the key (Lis
 # stage: CloudTrail
 
 
-def _event_matches(event: dict[str, Any], role_arn: str) -> tuple[bool, bool]:
+def event_matches(event: dict[str, Any], role_arn: str) -> tuple[bool, bool]:
     """(KMS crypto call by the cluster role, invoked by EKS) from one LookupEvents record."""
     if event.get("EventSource") != "kms.amazonaws.com" or event.get("EventName") not in KMS_CRYPTO_EVENTS:
         return False, False
@@ -260,31 +257,28 @@ def _event_matches(event: dict[str, Any], role_arn: str) -> tuple[bool, bool]:
 
 
 def collect_cloudtrail_evidence(cloudtrail: Any, key_arn: str, role_arn: str, wait_seconds: float, runtime: Runtime,
-                                *, required: bool = False) -> Outcome:
+                                *, required: bool = False, pacer: Pacer | None = None) -> Outcome:
     """Look for KMS calls on the key by the cluster role within a bounded wait (polling for delivery, <= 2 req/s).
 
+    ``pacer`` spaces the reads (a shared one spaces the reads of several runs: the audit's).
     Throttling and transport errors are botocore's to retry; what still fails ends the wait. Non-blocking
     unless ``required``: then anything but evidence found is a failure with the reason and the fix.
     """
     end = runtime.clock() + max(0.0, min(wait_seconds, runtime.stage_deadline() - runtime.clock() - 2.0))
     start_utc = runtime.now_utc() - timedelta(seconds=runtime.cloudtrail_lookback_seconds)
-    last_request = float("-inf")
+    pacer = pacer or Pacer(runtime.cloudtrail_min_interval_seconds, runtime.clock, runtime.sleep)
     throttled = reads = 0
     status, detail = "not-yet-delivered", ""
     while True:
-        gap = last_request + runtime.cloudtrail_min_interval_seconds - runtime.clock()
-        if gap > 0:
-            runtime.sleep(gap)
-        last_request = runtime.clock()
+        pacer.wait()
         matched: list[dict[str, Any]] = []
         via_eks = 0
         try:
             pages = cloudtrail.get_paginator("lookup_events").paginate(
-                LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": key_arn}],
-                StartTime=start_utc, EndTime=runtime.now_utc(), PaginationConfig={"MaxItems": 200, "PageSize": 50})
+                **key_lookup(key_arn, start_utc, runtime.now_utc()), PaginationConfig={"MaxItems": 200, "PageSize": PAGE_SIZE})
             for page in pages:
                 for event in page.get("Events") or []:
-                    by_role, invoked_by_eks = _event_matches(event, role_arn)
+                    by_role, invoked_by_eks = event_matches(event, role_arn)
                     if by_role:
                         matched.append(event)
                         via_eks += invoked_by_eks

@@ -1,6 +1,6 @@
 """EKS bearer token and a minimal Kubernetes REST client: the cluster CA only, a wall-clock deadline per request.
 
-This module decides what a request means and what to retry; ``kube_transport`` makes one attempt over a
+This module decides what a request means and what to retry; ``transport`` makes one attempt over a
 kept-alive TLS connection and classifies what went wrong.
 """
 from __future__ import annotations
@@ -11,14 +11,15 @@ import random
 import ssl
 import time
 import urllib.parse
-from dataclasses import dataclass
 from typing import Any, Callable
 
-import jsonlog
-from kube_transport import MAX_BODY_BYTES, Attempt, IdleConnection, Target, scrub, send_once
+from .. import jsonlog
+from ..model import CLEANUP_POLICY, RetryPolicy
+from ..text import scrub
+from .transport import MAX_BODY_BYTES, Attempt, IdleConnection, Target, send_once
 
 __all__ = ["KINDS", "MAX_BODY_BYTES", "KubeClient", "KubeError", "RetryPolicy", "make_token",
-           "pinned_context", "scrub", "sts_endpoint"]
+           "pinned_context", "sts_endpoint", "CLEANUP_POLICY"]
 
 TOKEN_PREFIX = "k8s-aws-v1."
 TOKEN_EXPIRES_SECONDS = 60
@@ -52,20 +53,6 @@ def make_token(sts_client: Any, cluster_name: str) -> str:
         sts_client.meta.events.unregister(event, unique_id=unique_id)
     return TOKEN_PREFIX + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounds for one Kubernetes request; every loop below ends on one of these."""
-
-    auth_grace_seconds: float = 90.0  # fresh access entries answer 401/403 for a while
-    max_server_retries: int = 5  # 429 and 5xx
-    max_connect_attempts: int = 2  # connect failures and lost responses (the request is idempotent)
-    base_backoff_seconds: float = 0.5
-    max_backoff_seconds: float = 8.0
-    request_timeout_seconds: float = 10.0  # wall clock for one attempt: connect, TLS, request, whole response
-
-
-CLEANUP_POLICY = RetryPolicy(auth_grace_seconds=0.0, max_server_retries=1, max_connect_attempts=1, request_timeout_seconds=5.0)
 
 #: What went wrong, one kind per cause an operator fixes differently (checks map each to a reason and fix).
 KINDS = (

@@ -10,50 +10,35 @@ having changed nothing. Delete never dissociates: EKS cannot.
 """
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
-import boto3
-from botocore.config import Config as BotoConfig
+from .. import jsonlog, kube
+from ..aws.budget import remaining_budget
+from ..aws.clients import association_clients
+from ..aws.meter import CallMeter
+from ..aws.session import region
+from ..aws.updates import UpdateState
+from ..contract import AssociationData, AssociationProperties, PropertyError
+from ..stages import association, reencrypt
+from ..text import fit_reason
 
-import association
-import jsonlog
-import kube
-import reencrypt
-
-SAFETY_MARGIN_SECONDS = 30.0
 #: The association resource's ``Status`` attribute.
 STATUS_ASSOCIATING = "ASSOCIATING"
 STATUS_ASSOCIATED = "ASSOCIATED"
-MAX_REASON = 256
-_BOTO_CONFIG = BotoConfig(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=15,
-                          user_agent_extra="eks-envelope-associate")
+#: The access entry may still be propagating when the rights are checked.
+RIGHTS_CHECK_SECONDS = 120.0
 
 
-def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-def build_clients(region: str) -> tuple[association.AwsClients, Any]:
-    """boto3 clients with standard retries and explicit timeouts; returns (clients, token provider)."""
-    session = boto3.session.Session(region_name=region)
-    sts = session.client("sts", region_name=region, endpoint_url=kube.sts_endpoint(region), config=_BOTO_CONFIG)
-    aws = association.AwsClients(eks=session.client("eks", config=_BOTO_CONFIG), kms=session.client("kms", config=_BOTO_CONFIG),
-                                 iam=session.client("iam", config=_BOTO_CONFIG), sts=sts, region=region)
-    return aws, lambda cluster: kube.make_token(sts, cluster)
-
-
-def _props(event: dict[str, Any]) -> tuple[str, str, tuple[str, ...], int]:
-    props = event.get("ResourceProperties") or {}
-    for required in ("ClusterName", "KeyArn"):
-        if not str(props.get(required) or "").strip():
-            raise ValueError(f"Property {required} is missing or empty. The construct must pass it.")
-    kinds = tuple(k.strip() for k in str(props.get("ReencryptKinds") or "secrets").split(",") if k.strip())
-    for kind in kinds:
-        reencrypt.kind_paths(kind)  # ValueError names the kind and the expected form
-    page_size = int(props.get("PageSize") or reencrypt.DEFAULT_PAGE_SIZE)
-    return str(props["ClusterName"]).strip(), str(props["KeyArn"]).strip(), kinds, page_size
+def properties(event: dict[str, Any]) -> AssociationProperties:
+    """The resource's properties through the contract, each kind's form checked; a bad value is the FAILED reason."""
+    try:
+        props = AssociationProperties.from_properties(event.get("ResourceProperties"))
+        for kind in props.reencrypt_kinds:
+            reencrypt.kind_paths(kind)  # ValueError names the kind and the expected form
+    except ValueError as err:  # PropertyError, or a kind of the wrong form
+        raise PropertyError(fit_reason("association", str(err))) from None
+    return props
 
 
 def physical_id(cluster_name: str) -> str:
@@ -61,7 +46,8 @@ def physical_id(cluster_name: str) -> str:
 
 
 def _fail(message: str) -> RuntimeError:
-    return RuntimeError(message if len(message) <= MAX_REASON else message[: MAX_REASON - 1] + "…")
+    """The FAILED reason: ``Stage association: <message>``, bounded like every reason of the handler."""
+    return RuntimeError(fit_reason("association", message))
 
 
 def _kube_client(endpoint: str, ca_data: str, cluster_name: str, token_provider: Any, deadline: float) -> kube.KubeClient:
@@ -94,9 +80,10 @@ def on_event(event: dict[str, Any], context: Any, *, clients: Any = None) -> dic
         return {"PhysicalResourceId": event.get("PhysicalResourceId") or physical_id(str(props.get("ClusterName") or "unknown"))}
     if request_type not in ("Create", "Update"):
         raise _fail(f"Unknown RequestType {request_type!r}; expected Create, Update or Delete.")
-    cluster_name, key, kinds, page_size = _props(event)
-    complete = str(props.get("Complete") or "false").strip().lower() == "true"
-    aws, token_provider = clients or build_clients(_region())
+    wire = properties(event)
+    cluster_name, key, kinds, page_size, complete = (wire.cluster_name, wire.key_arn, wire.reencrypt_kinds, wire.page_size,
+                                                     wire.complete)
+    aws, token_provider = clients or association_clients(region())
     try:
         plan = association.preflight(aws, cluster_name, key)
     except association.Refusal as exc:
@@ -107,9 +94,9 @@ def on_event(event: dict[str, Any], context: Any, *, clients: Any = None) -> dic
         raise _fail(f"Association update {plan.update_id} is still in progress (EKS takes 45-60 min). Nothing was changed; "
                     f"deploy again when `aws eks describe-update --name {cluster_name} --update-id {plan.update_id}` says Successful.")
     if complete and plan.action == "associate":
-        previous = association.find_association_update(aws.eks, cluster_name, association._Counter(), in_progress_only=False)
+        previous = association.find_association_update(aws.eks, cluster_name, CallMeter(), in_progress_only=False)
         if previous is not None and previous.get("status") in ("Failed", "Cancelled"):
-            state = association.UpdateState(previous["id"], previous["status"], list(previous.get("errors") or []))
+            state = UpdateState(previous["id"], previous["status"], list(previous.get("errors") or []))
             raise _fail(f"Association update {state.update_id} ended {state.status} ({state.error_text()}). Nothing was "
                         "re-encrypted; fix the cause and deploy with complete=False to start it again.")
         raise _fail(f"Refused, nothing changed: no association of {plan.key_arn} with {cluster_name} has started. "
@@ -129,15 +116,15 @@ def on_event(event: dict[str, Any], context: Any, *, clients: Any = None) -> dic
         if complete:
             reencrypted = _reencrypt(plan, cluster_name, kinds, page_size, token_provider, context)
     jsonlog.info("association", cluster=cluster_name, key=plan.key_arn, action=plan.action, status=status, update_id=update_id)
-    return {"PhysicalResourceId": physical_id(cluster_name), "Data": {
-        "KeyArn": plan.key_arn, "UpdateId": update_id, "Status": status, "Reencrypted": reencrypted,
-        "Next": _next_steps(cluster_name, plan.key_arn, status, update_id) if not reencrypted else
-        "Done: stored objects re-encrypted under the key; the verifier runs next."}}
+    done = "Done: stored objects re-encrypted under the key; the verifier runs next."
+    data = AssociationData(key_arn=plan.key_arn, update_id=update_id, status=status, reencrypted=reencrypted,
+                           next_steps=done if reencrypted else _next_steps(cluster_name, plan.key_arn, status, update_id))
+    return {"PhysicalResourceId": physical_id(cluster_name), "Data": data.to_data()}
 
 
 def _check_rights(plan: association.Plan, cluster_name: str, kinds: tuple[str, ...], token_provider: Any) -> None:
     """Re-encryption will need cluster-wide rights: refuse before anything changes when they are missing."""
-    deadline = time.monotonic() + 120.0  # the access entry may still be propagating
+    deadline = time.monotonic() + RIGHTS_CHECK_SECONDS
     try:
         with _kube_client(plan.endpoint, plan.ca_data, cluster_name, token_provider, deadline) as client:
             missing = reencrypt.missing_rights(client, kinds)
@@ -152,8 +139,7 @@ def _check_rights(plan: association.Plan, cluster_name: str, kinds: tuple[str, .
 def _reencrypt(plan: association.Plan, cluster_name: str, kinds: tuple[str, ...], page_size: int, token_provider: Any,
                context: Any) -> str:
     """Rewrite every object of the configured kinds once, within this invocation; the summary, or raise naming failures."""
-    remaining = context.get_remaining_time_in_millis() / 1000.0 if context is not None else 840.0
-    deadline = time.monotonic() + max(1.0, remaining - SAFETY_MARGIN_SECONDS)
+    deadline = time.monotonic() + remaining_budget(context)
     summary: dict[str, str] = {}
     failed: list[str] = []
     with _kube_client(plan.endpoint, plan.ca_data, cluster_name, token_provider, deadline) as client:

@@ -11,12 +11,14 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-import jsonlog
-import kube
-from aws_checks import THROTTLE_CODES, code_of
-from clients import Clients, DeadlineReached
-from kube_checks import UNREACHABLE, kube_failure
-from model import Outcome, Report, Runtime, StageResult, VerificationError
+from .. import jsonlog
+from .. import kube
+from ..aws.session import THROTTLE_CODES, code_of
+from ..aws.clients import Clients
+from ..aws.meter import DeadlineReached
+from .kube_checks import UNREACHABLE, kube_failure
+from ..model import Outcome, Report, Runtime, StageResult, VerificationError
+from ..text import scrub
 
 #: Seconds an AWS call needs at least; the meter refuses to start one with less left in the stage.
 MIN_AWS_CALL_SECONDS = 2.0
@@ -31,7 +33,7 @@ def aws_failure(stage: str, exc: Exception) -> VerificationError:
             return VerificationError(stage, f"{op} was denied ({code})", f"Allow {service}:{op} to the verifier's role.")
         if code in THROTTLE_CODES:
             return VerificationError(stage, f"{op} stayed throttled after botocore's retries ({code})", "Retry the deploy later.")
-        return VerificationError(stage, f"{op} failed ({kube.scrub(code, 60)})", "Check the verifier's IAM permissions and the resource, then retry.")
+        return VerificationError(stage, f"{op} failed ({scrub(code, 60)})", "Check the verifier's IAM permissions and the resource, then retry.")
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
         return VerificationError(stage, f"cannot connect to the AWS API ({type(exc).__name__})",
                                  "Give the verifier's subnets a route to AWS APIs (NAT or VPC endpoints).")
@@ -96,7 +98,7 @@ class StageRunner:
         if isinstance(exc, (ClientError, BotoCoreError)):
             return aws_failure(name, exc)
         # Anything else is a bug or a response shape nobody expected: never the raw exception text.
-        jsonlog.error("stage.crashed", stage=name, error=type(exc).__name__, message=kube.scrub(exc, 200))
+        jsonlog.error("stage.crashed", stage=name, error=type(exc).__name__, message=scrub(exc, 200))
         return VerificationError(name, f"internal error ({type(exc).__name__}) on an unexpected response",
                                  "Retry; if it repeats, report the stage.crashed log line.")
 

@@ -7,9 +7,10 @@ import secrets
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-import jsonlog
-import kube
-from model import (
+from .. import jsonlog
+from .. import kube
+from ..text import scrub
+from ..model import (
     CANARY_PREFIX,
     MANAGED_BY_LABEL,
     OWNER_ANNOTATION,
@@ -63,7 +64,7 @@ def kube_failure(stage: str, exc: kube.KubeError) -> VerificationError:
     """Translate a transport failure into the reason and fix an operator can act on (server text is scrubbed)."""
     kind = exc.kind if exc.kind in _PROBLEMS else "http"
     what = f"{exc.method} {exc.resource}".strip() or "the request"
-    problem = _PROBLEMS[kind].format(what=what, status=exc.status, msg=kube.scrub(str(exc), 100))
+    problem = _PROBLEMS[kind].format(what=what, status=exc.status, msg=scrub(str(exc), 100))
     return VerificationError(stage, problem, KUBE_FIXES[kind])
 
 
@@ -197,12 +198,12 @@ def verify_pod_read(client: kube.KubeClient, config: Config, canary: Canary, run
                                         f"Check the Fargate profile selector for namespace {config.namespace} + label "
                                         f"{config.label_key}={config.label_value} (profile ACTIVE?).")
             waiting = _field(container, "state", "waiting", "reason") or _field(pod, "status", "phase") or "?"
-            raise VerificationError("pod-read", f"pod scheduled but not finished in {int(config.pod_timeout_seconds)}s ({kube.scrub(waiting, 40)})",
+            raise VerificationError("pod-read", f"pod scheduled but not finished in {int(config.pod_timeout_seconds)}s ({scrub(waiting, 40)})",
                                     f"Check that {config.pod_image} can be pulled (NAT or ECR endpoints).")
         runtime.sleep(max(0.0, min(runtime.pod_poll_seconds, until - runtime.clock())))
     exit_code = terminated.get("exitCode")
     if exit_code != 0:
-        raise VerificationError("pod-read", f"canary pod exited {kube.scrub(exit_code, 12)} ({kube.scrub(terminated.get('reason', '?'), 40)})",
+        raise VerificationError("pod-read", f"canary pod exited {scrub(exit_code, 12)} ({scrub(terminated.get('reason', '?'), 40)})",
                                 "Check the image has sh/sha256sum and the Secret mounted.")
     message = terminated.get("message")
     message = message.strip() if isinstance(message, str) else ""
@@ -236,7 +237,7 @@ def verify_kms_provider_health(client: kube.KubeClient, runtime: Runtime) -> Out
     kms = [line for line in lines if line[3:].startswith("kms-provider")]
     failed = [line for line in kms if line.startswith("[-]")]
     if failed:
-        raise VerificationError("kms-health", f"the API server reports {kube.scrub(failed[0][3:], 80)}",
+        raise VerificationError("kms-health", f"the API server reports {scrub(failed[0][3:], 80)}",
                                 "Check the key (Enabled, not pending deletion) and the cluster's grant, then cluster health.")
     if kms and all(line.startswith("[+]") for line in kms):
         names = ", ".join(sorted({line[3:].split()[0] for line in kms}))
@@ -269,7 +270,7 @@ def cleanup_canary(client: kube.KubeClient | None, config: Config, canary: Canar
         except Exception as exc:  # noqa: BLE001 - cleanup must never mask the verdict
             leftovers.append(f"{plural}/{name}")
             usable = not (isinstance(exc, kube.KubeError) and exc.kind in UNREACHABLE)
-            jsonlog.warning("cleanup.failed", kind=plural, name=name, error=kube.scrub(exc, 120))
+            jsonlog.warning("cleanup.failed", kind=plural, name=name, error=scrub(exc, 120))
     return short.calls, leftovers, usable
 
 
@@ -316,7 +317,7 @@ def sweep_canaries(client: kube.KubeClient, config: Config, runtime: Runtime) ->
         try:
             found = [obj for obj in client.list_pages(plural, config.namespace, config.label_selector) if provably_ours(obj, config, runtime)]
         except kube.KubeError as exc:
-            jsonlog.warning("sweep.list_failed", kind=plural, error=kube.scrub(exc, 120), failure=exc.kind)
+            jsonlog.warning("sweep.list_failed", kind=plural, error=scrub(exc, 120), failure=exc.kind)
             if exc.kind in UNREACHABLE:
                 break  # the next call would fail the same way; Delete must return quickly
             continue
@@ -327,7 +328,7 @@ def sweep_canaries(client: kube.KubeClient, config: Config, runtime: Runtime) ->
                 deleted += 1
             except Exception as exc:  # noqa: BLE001
                 leftovers.append(f"{plural}/{name}")
-                jsonlog.warning("sweep.delete_failed", kind=plural, name=name, error=kube.scrub(exc, 120))
+                jsonlog.warning("sweep.delete_failed", kind=plural, name=name, error=scrub(exc, 120))
     return deleted, leftovers
 
 

@@ -1,7 +1,7 @@
 """Fleet audit: every EKS cluster in the given accounts and regions, judged by the verifier's own checks.
 
 Read-only. The per-cluster stages (``audit_stages``) are composed from the verifier's functions
-(``aws_checks.verify_cluster``, ``verify_key_health``, ``collect_cloudtrail_evidence``, ``checks.run_verification``
+(``aws_checks.verify_cluster``, ``verify_key_health``, ``collect_cloudtrail_evidence``, ``verification.run_verification``
 for ``--kubernetes``); this module finds accounts, regions and clusters and runs the stages on one bounded pool,
 with per-account/region errors that never stop the run. ``audit_model`` holds the data, ``audit_cli`` the command.
 
@@ -20,8 +20,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-import kube
-from audit_model import (  # noqa: F401  (the audit's names, in one place for audit_cli and tests)
+from .audit_model import (  # noqa: F401  (the audit's names, in one place for audit_cli and tests)
     DEFAULT_CONCURRENCY,
     SCHEMA_VERSION,
     VERDICTS,
@@ -32,8 +31,9 @@ from audit_model import (  # noqa: F401  (the audit's names, in one place for au
     ScopeError,
     UsageError,
 )
-from audit_stages import RegionContext, audit_cluster, calls
-from aws_checks import code_of
+from .audit_stages import RegionContext, audit_cluster, calls
+from ..aws.session import code_of
+from ..text import scrub
 
 #: botocore standard retries (exponential backoff with jitter, a retry quota per client): the only retry layer.
 DEFAULT_MAX_ATTEMPTS = 8
@@ -57,7 +57,7 @@ class Connector:
         import boto3
         from botocore.config import Config as BotoConfig
 
-        from clients import boto_config
+        from ..aws.clients import boto_config
 
         self._lock = threading.Lock()
         self._by_op: dict[str, int] = {}
@@ -221,7 +221,7 @@ class Auditor:
                 try:
                     session = self.connector.assume(account, role_arn, self.options.external_id)
                 except ClientError as exc:
-                    return ScopeError(account, None, "AssumeRole", code_of(exc), f"cannot assume {role_arn}: {kube.scrub(exc, 200)}")
+                    return ScopeError(account, None, "AssumeRole", code_of(exc), f"cannot assume {role_arn}: {scrub(exc, 200)}")
             if self.options.regions:
                 return session, list(self.options.regions), None
             try:
@@ -231,7 +231,7 @@ class Auditor:
                 return session, fallback, ScopeError(account, None, "DescribeRegions", code_of(exc),
                                                      "every region EKS offers is tried instead; opt-in regions may fail")
         except Exception as exc:  # noqa: BLE001 - one account never stops the run
-            return ScopeError(account, None, "open-account", type(exc).__name__, kube.scrub(exc, 200))
+            return ScopeError(account, None, "open-account", type(exc).__name__, scrub(exc, 200))
 
     def _open_region(self, account: str, session: AccountSession, region: str) -> tuple[RegionContext, list[str]] | ScopeError:
         try:
@@ -240,6 +240,6 @@ class Auditor:
                                 c.client(session, "cloudtrail", region) if self.options.cloudtrail else None, c)
             return ctx, c.list_clusters(ctx.eks)
         except ClientError as exc:
-            return ScopeError(account, region, "ListClusters", code_of(exc), kube.scrub(exc, 200))
+            return ScopeError(account, region, "ListClusters", code_of(exc), scrub(exc, 200))
         except Exception as exc:  # noqa: BLE001 - one region never stops the run
-            return ScopeError(account, region, "ListClusters", type(exc).__name__, kube.scrub(exc, 200))
+            return ScopeError(account, region, "ListClusters", type(exc).__name__, scrub(exc, 200))

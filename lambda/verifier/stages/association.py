@@ -1,6 +1,6 @@
 """Put a live EKS cluster's secrets under a customer KMS key: checks first, then AssociateEncryptionConfig.
 
-Shared by the workstation command (``encrypt_existing.py``) and the custom resource (``associate.py``).
+Shared by the workstation command (``entry.encrypt_existing``) and the custom resource (``entry.association``).
 Every function takes its clients as arguments. Nothing here changes anything before
 :func:`start_association`, and every refusal is a :class:`Refusal` naming the field, the value and the fix.
 """
@@ -13,12 +13,13 @@ from typing import Any, Callable
 
 from botocore.exceptions import ClientError
 
-from aws_checks import envelope_key_of
+from ..aws.clients import AwsClients
+from ..contract import CALLER_KEY_ACTIONS, CLUSTER_ROLE_KEY_ACTIONS
+from ..aws.meter import CallMeter
+from ..aws.session import code_of
+from ..aws.updates import UpdateState, wait_for_update
+from .aws_checks import envelope_key_of
 
-#: What the caller of AssociateEncryptionConfig needs on the key: EKS creates a grant for the cluster role.
-CALLER_KEY_ACTIONS = ("kms:CreateGrant", "kms:DescribeKey")
-#: What the cluster role needs on the key (the same list ClusterSecretsKey puts in its key policy).
-CLUSTER_ROLE_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:DescribeKey")
 ASSOCIATE_UPDATE_TYPE = "AssociateEncryptionConfig"
 MAX_UPDATES_EXAMINED = 50  # ListUpdates has no filter; an in-progress update is among the newest
 _KMS_KEY_ARN = re.compile(r"^arn:aws[\w-]*:kms:([a-z0-9-]+):(\d{12}):key/[\w-]+$")
@@ -31,17 +32,6 @@ class Refusal(Exception):
     def __init__(self, field_name: str, message: str) -> None:
         self.field = field_name
         super().__init__(f"{field_name}: {message}")
-
-
-@dataclass
-class AwsClients:
-    """boto3 clients (or stand-ins) for one region; ``iam``/``sts`` are optional (the permission checks warn without them)."""
-
-    eks: Any
-    kms: Any
-    iam: Any | None
-    sts: Any | None
-    region: str
 
 
 @dataclass
@@ -58,19 +48,6 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)  # one line per passed check, for the dry run and the log
     calls: int = 0  # AWS API calls made by preflight
-
-
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "Unknown")
-
-
-class _Counter:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        self.calls += 1
-        return fn(**kwargs)
 
 
 def encryption_config(key_arn: str) -> list[dict[str, Any]]:
@@ -116,7 +93,7 @@ def _describe_key(kms: Any, key_id: str, call: Callable[..., Any], field_name: s
     try:
         return call(kms.describe_key, KeyId=key_id)["KeyMetadata"]
     except ClientError as exc:
-        code = _code(exc)
+        code = code_of(exc)
         if code == "NotFoundException":
             raise Refusal(field_name, f"key {key_id} not found (DescribeKey). Give a key ARN in the cluster's region.") from None
         raise Refusal(field_name, f"DescribeKey on {key_id} failed ({code}). Allow kms:DescribeKey on the key to the caller.") from None
@@ -176,7 +153,7 @@ def _resolve_role_arn(iam: Any, source: str, call: Callable[..., Any]) -> str:
 
 
 def check_permissions(aws: AwsClients, plan: Plan, account: str, key_policy: str | None, call: Callable[..., Any]) -> None:
-    """Caller: CreateGrant/DescribeKey through EKS; cluster role: Encrypt/Decrypt/DescribeKey. Denied -> Refusal; unknown -> warning."""
+    """Caller: CALLER_KEY_ACTIONS through EKS; cluster role: CLUSTER_ROLE_KEY_ACTIONS (the contract's). Denied -> Refusal; unknown -> warning."""
     if aws.iam is None or aws.sts is None:
         plan.warnings.append("IAM permission checks skipped (no IAM/STS client)")
         return
@@ -191,15 +168,15 @@ def check_permissions(aws: AwsClients, plan: Plan, account: str, key_policy: str
         else:
             plan.warnings.append(f"caller {caller} is not an IAM user or role: CreateGrant permission not checked")
     except ClientError as exc:
-        plan.warnings.append(f"caller permissions not checked ({_code(exc)} on STS/IAM)")
+        plan.warnings.append(f"caller permissions not checked ({code_of(exc)} on STS/IAM)")
     subjects.append(("cluster role", plan.role_arn, CLUSTER_ROLE_KEY_ACTIONS,
-                     "Add a key policy statement allowing kms:Encrypt, kms:Decrypt, kms:DescribeKey to the cluster role "
+                     f"Add a key policy statement allowing {', '.join(CLUSTER_ROLE_KEY_ACTIONS)} to the cluster role "
                      "(as ClusterSecretsKey.grant_cluster_role does)"))
     for who, arn, actions, fix in subjects:
         try:
             decisions = simulate(aws.iam, arn, actions, plan.key_arn, key_policy, aws.region, account, call)
         except ClientError as exc:
-            plan.warnings.append(f"{who} permissions not checked: SimulatePrincipalPolicy failed ({_code(exc)}); "
+            plan.warnings.append(f"{who} permissions not checked: SimulatePrincipalPolicy failed ({code_of(exc)}); "
                                  "allow iam:SimulatePrincipalPolicy to check them first")
             continue
         denied = sorted(a for a in actions if decisions.get(a) != "allowed")
@@ -212,13 +189,13 @@ def check_permissions(aws: AwsClients, plan: Plan, account: str, key_policy: str
 
 def preflight(aws: AwsClients, cluster_name: str, key_id: str) -> Plan:
     """All checks, read-only. Returns the plan, or raises Refusal having changed nothing."""
-    call = _Counter()
+    call = CallMeter()
     try:
         cluster = call(aws.eks.describe_cluster, name=cluster_name)["cluster"]
     except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
+        if code_of(exc) == "ResourceNotFoundException":
             raise Refusal("CLUSTER", f"cluster {cluster_name} not found in {aws.region}. Check the name and REGION.") from None
-        raise Refusal("CLUSTER", f"DescribeCluster on {cluster_name} failed ({_code(exc)}). Allow eks:DescribeCluster to the caller.") from None
+        raise Refusal("CLUSTER", f"DescribeCluster on {cluster_name} failed ({code_of(exc)}). Allow eks:DescribeCluster to the caller.") from None
     meta = _describe_key(aws.kms, key_id, call, "KEY")
     key_arn = meta["Arn"]
     plan = Plan(cluster_name, key_arn, "associate", role_arn=cluster.get("roleArn") or "", endpoint=cluster.get("endpoint") or "",
@@ -251,16 +228,16 @@ def preflight(aws: AwsClients, cluster_name: str, key_id: str) -> Plan:
         if not call(aws.kms.get_key_rotation_status, KeyId=key_arn).get("KeyRotationEnabled"):
             plan.warnings.append(f"automatic rotation is off for {key_arn}: turn it on (EnableKeyRotation)")
     except ClientError as exc:
-        plan.warnings.append(f"rotation not checked (GetKeyRotationStatus: {_code(exc)})")
+        plan.warnings.append(f"rotation not checked (GetKeyRotationStatus: {code_of(exc)})")
     if plan.action == "associate":
         key_policy = None
         try:
             key_policy = call(aws.kms.get_key_policy, KeyId=key_arn, PolicyName="default")["Policy"]
         except ClientError as exc:
-            plan.warnings.append(f"key policy not read (GetKeyPolicy: {_code(exc)}): permissions simulated without it")
+            plan.warnings.append(f"key policy not read (GetKeyPolicy: {code_of(exc)}): permissions simulated without it")
         account = (cluster.get("arn") or "::::").split(":")[4]
         check_permissions(aws, plan, account, key_policy, call)
-    plan.calls = call.calls
+    plan.calls = call.count
     return plan
 
 
@@ -272,46 +249,21 @@ def start_association(eks: Any, plan: Plan, client_request_token: str | None = N
     try:
         update = eks.associate_encryption_config(**kwargs)["update"]
     except ClientError as exc:
-        code, message = _code(exc), exc.response.get("Error", {}).get("Message", "")
+        code, message = code_of(exc), exc.response.get("Error", {}).get("Message", "")
         if code == "ResourceInUseException":
-            found = find_association_update(eks, plan.cluster_name, _Counter())
+            found = find_association_update(eks, plan.cluster_name, CallMeter())
             if found:
                 return found["id"]
         raise Refusal("CLUSTER", f"AssociateEncryptionConfig failed ({code}: {message[:160]}). Nothing was associated; fix it and run again.") from None
     return update["id"]
 
 
-@dataclass
-class UpdateState:
-    update_id: str
-    status: str  # InProgress | Successful | Failed | Cancelled | TimedOut
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    polls: int = 0
-
-    def error_text(self) -> str:
-        return "; ".join(f"{e.get('errorCode')}: {e.get('errorMessage')}" for e in self.errors) or "no error detail"
-
-
-def describe_update(eks: Any, cluster_name: str, update_id: str) -> UpdateState:
-    update = eks.describe_update(name=cluster_name, updateId=update_id)["update"]
-    return UpdateState(update_id, update.get("status", "InProgress"), list(update.get("errors") or []))
-
-
 def follow_update(eks: Any, cluster_name: str, update_id: str, *, wait_seconds: float, poll_seconds: float,
                   clock: Callable[[], float], sleep: Callable[[float], None],
                   progress: Callable[[UpdateState, float], None] = lambda s, e: None) -> UpdateState:
     """Poll DescribeUpdate until it leaves InProgress or ``wait_seconds`` pass (then status TimedOut; run again to resume)."""
-    started = clock()
-    polls = 0
-    while True:
-        state = describe_update(eks, cluster_name, update_id)
-        polls += 1
-        state.polls = polls
-        elapsed = clock() - started
-        progress(state, elapsed)
-        if state.status != "InProgress":
-            return state
-        if elapsed + poll_seconds > wait_seconds:
-            state.status = "TimedOut"
-            return state
-        sleep(poll_seconds)
+    state = wait_for_update(eks, cluster_name, update_id, deadline=clock() + wait_seconds, poll_seconds=poll_seconds,
+                            clock=clock, sleep=sleep, progress=progress)
+    if state.status == "InProgress":
+        state.status = "TimedOut"
+    return state

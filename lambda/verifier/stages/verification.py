@@ -1,15 +1,15 @@
 """The verification, stage by stage: ``run_verification(config, clients, runtime) -> Report`` (the façade).
 
-Concerns live apart: ``model`` (data), ``clients`` (building clients), ``aws_checks`` and ``kube_checks``
-(the checks), ``stages`` (budget, counts, classified failures). This module only orders the stages.
+Concerns live apart: ``model`` (data), ``aws.clients`` (building clients), ``aws_checks`` and ``kube_checks``
+(the checks), ``runner`` (budget, counts, classified failures). This module only orders the stages.
 """
 from __future__ import annotations
 
-import jsonlog
-import kube
-from aws_checks import NO_GRANT_WARNING, collect_cloudtrail_evidence, verify_cluster, verify_key_health
-from clients import Clients, open_kube
-from kube_checks import (
+from .. import jsonlog
+from .. import kube
+from .aws_checks import NO_GRANT_WARNING, collect_cloudtrail_evidence, verify_cluster, verify_key_health
+from ..aws.clients import Clients, open_kube
+from .kube_checks import (
     cleanup_canary,
     leftover_note,
     sweep_canaries,
@@ -17,7 +17,7 @@ from kube_checks import (
     verify_pod_read,
     verify_secret_roundtrip,
 )
-from model import (
+from ..model import (
     EVIDENCE,
     Canary,
     ClusterFacts,
@@ -27,14 +27,13 @@ from model import (
     Runtime,
     StageResult,
     VerificationError,
-    fit_reason,
 )
-from stages import StageRunner, count_kube
-from version_support import verify_version_support
+from .runner import StageRunner, count_kube
+from .version_support import verify_version_support
 
 __all__ = [
     "EVIDENCE", "Canary", "ClusterFacts", "Clients", "Config", "Outcome", "Report", "Runtime", "StageResult",
-    "VerificationError", "collect_cloudtrail_evidence", "fit_reason", "run_verification",
+    "VerificationError", "collect_cloudtrail_evidence", "run_verification",
 ]
 
 

@@ -15,11 +15,9 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import jsonlog
-import kube
+from .. import jsonlog, kube
+from ..contract import DEFAULT_PAGE_SIZE
 
-DEFAULT_KINDS = ("secrets",)
-DEFAULT_PAGE_SIZE = 250
 MAX_CONFLICT_RETRIES = 5
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 #: Failures of one object (recorded, the run goes on); any other KubeError kind ends the run.

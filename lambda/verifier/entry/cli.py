@@ -1,6 +1,6 @@
 """Workstation check: run the verifier's stages against any cluster with local credentials.
 
-Usage: python lambda/verifier/cli.py --cluster NAME [--key ARN] [--region R] [--pod-check] [--cloudtrail]
+Usage: eks-envelope verify --cluster NAME [--key ARN] [--region R] [--pod-check] [--cloudtrail]
        [--cloudtrail-required] [--json]
 Exit codes: 0 verified, 1 a check failed (or AWS/credentials error), 2 usage error.
 """
@@ -9,16 +9,16 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import secrets
 import socket
 import sys
 import time
 from typing import Any, Callable, Sequence
 
-import checks
-import cli_defaults as defaults
-import jsonlog
-from model import EVIDENCE
+from .. import contract
+from .. import jsonlog
+from ..aws.clients import Clients, build_clients
+from ..model import EVIDENCE, Config, Report, Runtime, VerificationError
+from ..stages.verification import run_verification
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,32 +26,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster", required=True, help="EKS cluster name")
     p.add_argument("--key", help="expected KMS key ARN or alias (default: the cluster's own encryptionConfig key)")
     p.add_argument("--region", help="AWS region (default: from the AWS profile/environment)")
-    p.add_argument("--namespace", default=defaults.CANARY_NAMESPACE, help="canary namespace (default: %(default)s)")
+    p.add_argument("--namespace", default=contract.CANARY_NAMESPACE, help="canary namespace (default: %(default)s)")
     p.add_argument("--pod-check", action="store_true", help="also run a Fargate pod that reads the canary Secret")
-    p.add_argument("--pod-image", default=defaults.POD_IMAGE, help="canary pod image (default: %(default)s)")
-    p.add_argument("--pod-timeout", type=float, default=float(defaults.POD_TIMEOUT_SECONDS), help="seconds to wait for the pod (default: %(default)s)")
+    p.add_argument("--pod-image", default=contract.POD_IMAGE, help="canary pod image (default: %(default)s)")
+    p.add_argument("--pod-timeout", type=float, default=float(contract.POD_TIMEOUT_SECONDS), help="seconds to wait for the pod (default: %(default)s)")
     p.add_argument("--cloudtrail", action="store_true", help="also look for KMS calls by the cluster role in CloudTrail")
     p.add_argument("--cloudtrail-required", action="store_true", help="strict: fail without CloudTrail evidence (implies --cloudtrail)")
-    p.add_argument("--cloudtrail-wait", type=float, default=float(defaults.CLOUDTRAIL_WAIT_SECONDS), help="seconds to wait for CloudTrail (default: %(default)s)")
+    p.add_argument("--cloudtrail-wait", type=float, default=float(contract.CLOUDTRAIL_WAIT_SECONDS), help="seconds to wait for CloudTrail (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--verbose", action="store_true", help="print the JSON logs (stderr); default: warnings only")
     return p
 
 
-def _default_clients(region: str | None) -> tuple[checks.Clients, str]:
+def _default_clients(region: str | None) -> tuple[Clients, str]:
     import boto3
-
-    import clients
 
     resolved = region or boto3.session.Session().region_name
     if not resolved:
         raise SystemExit("error: no region: pass --region or set AWS_REGION / a profile region")
     # x509_strict=False clears only VERIFY_X509_STRICT (Python 3.13+): CAs of clusters first created before
     # Kubernetes 1.17 have no Authority Key Identifier. The CA pin and the hostname check stay.
-    return clients.build_clients(resolved, budget_seconds=defaults.BUDGET_SECONDS, x509_strict=False), resolved
+    return build_clients(resolved, budget_seconds=contract.BUDGET_SECONDS, x509_strict=False), resolved
 
 
-def render(report: checks.Report, failure: str | None) -> str:
+def render(report: Report, failure: str | None) -> str:
     lines = [f"EKS envelope encryption check: cluster {report.cluster_name}" + (f", key {report.key_arn}" if report.key_arn else "")]
     lines.append(f"{'STAGE':<18}{'STATUS':<19}{'MS':>7}  {'AWS':>3} {'K8S':>3}  DETAIL")
     for r in report.results:
@@ -71,14 +69,14 @@ def render(report: checks.Report, failure: str | None) -> str:
 def main(
     argv: Sequence[str] | None = None,
     *,
-    make_clients: Callable[[str | None], tuple[checks.Clients, str]] = _default_clients,
-    runtime: checks.Runtime | None = None,
+    make_clients: Callable[[str | None], tuple[Clients, str]] = _default_clients,
+    runtime: Runtime | None = None,
     out: Any = None,
 ) -> int:
     out = out or sys.stdout
     args = _parser().parse_args(argv)  # argparse exits 2 on usage errors
     jsonlog.configure(stream=sys.stderr, min_level="INFO" if args.verbose else "OFF")
-    config = workstation_config(
+    config = Config.for_workstation(
         args.cluster,
         args.key,
         owner=f"cli/{_who()}",
@@ -98,14 +96,14 @@ def main(
     except Exception as exc:  # noqa: BLE001 - credentials/config problems are reported, not traced
         print(f"error: cannot create AWS clients: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    runtime = runtime or checks.Runtime(deadline=time.monotonic() + defaults.BUDGET_SECONDS)
+    runtime = runtime or Runtime(deadline=time.monotonic() + contract.BUDGET_SECONDS)
     failure = None
     try:
-        report = checks.run_verification(config, clients, runtime)
-    except checks.VerificationError as err:
-        report, failure = getattr(err, "report", None) or checks.Report(err.results, None, args.cluster), str(err)
+        report = run_verification(config, clients, runtime)
+    except VerificationError as err:
+        report, failure = getattr(err, "report", None) or Report(err.results, None, args.cluster), str(err)
     except Exception as exc:  # noqa: BLE001 - e.g. NoCredentialsError
-        report, failure = checks.Report([], None, args.cluster), f"{type(exc).__name__}: {exc}"
+        report, failure = Report([], None, args.cluster), f"{type(exc).__name__}: {exc}"
     if args.json:
         print(json.dumps({"cluster": args.cluster, "verified": failure is None, "keyArn": report.key_arn, "failure": failure,
                           "evidence": report.evidence, "warnings": report.warnings, "leftovers": report.leftovers,
@@ -114,40 +112,6 @@ def main(
     else:
         print(render(report, failure), file=out)
     return 0 if failure is None else 1
-
-
-def workstation_config(
-    cluster_name: str,
-    expected_key: str | None,
-    *,
-    owner: str,
-    namespace: str = defaults.CANARY_NAMESPACE,
-    pod_check: bool = False,
-    pod_image: str = defaults.POD_IMAGE,
-    pod_timeout_seconds: float = defaults.POD_TIMEOUT_SECONDS,
-    cloudtrail_check: bool = False,
-    cloudtrail_wait_seconds: float = defaults.CLOUDTRAIL_WAIT_SECONDS,
-    cloudtrail_required: bool = False,
-) -> checks.Config:
-    """The verifier's configuration off the Lambda (this command, encrypt-existing): defaults from cli_defaults,
-    the cluster role from DescribeCluster, canaries owned by ``<owner>/<run id>``."""
-    run_id = secrets.token_hex(6)
-    return checks.Config(
-        cluster_name=cluster_name,
-        expected_key=expected_key,
-        cluster_role_arn=None,  # taken from DescribeCluster roleArn
-        namespace=namespace,
-        label_key=defaults.CANARY_LABEL_KEY,
-        label_value=defaults.CANARY_LABEL_VALUE,
-        pod_check=pod_check,
-        pod_image=pod_image,
-        pod_timeout_seconds=pod_timeout_seconds,
-        cloudtrail_check=cloudtrail_check,
-        cloudtrail_wait_seconds=cloudtrail_wait_seconds,
-        cloudtrail_required=cloudtrail_required,
-        owner=f"{owner}/{run_id}",
-        run_id=run_id,
-    )
 
 
 def _who() -> str:

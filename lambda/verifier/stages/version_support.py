@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import jsonlog
-from model import Outcome
+from .. import jsonlog
+from ..model import Outcome
 
 #: versionStatus values (botocore EKS model, VersionStatus); the deprecated ``status`` field used lowercase ones.
 VERSION_STATUSES = ("STANDARD_SUPPORT", "EXTENDED_SUPPORT", "UNSUPPORTED")

@@ -13,8 +13,8 @@ import sys
 import time
 from typing import Any, Callable, Sequence, TextIO
 
-import audit
-import jsonlog
+from ..stages import audit
+from .. import jsonlog
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -113,11 +113,8 @@ class Progress:
 # outputs
 
 
-def as_json(result: audit.AuditResult, options: audit.AuditOptions) -> dict[str, Any]:
-    try:
-        from eks_envelope import __version__ as version
-    except ImportError:  # the handler directory on its own (python lambda/verifier/audit_cli.py)
-        version = "unknown"
+def as_json(result: audit.AuditResult, options: audit.AuditOptions, version: str = "unknown") -> dict[str, Any]:
+    """The report; ``version`` is the eks-envelope release the ``eks-envelope`` command passes (the handler knows none)."""
     return {
         "schema_version": audit.SCHEMA_VERSION,
         "tool": {"name": "eks-envelope audit", "version": version},
@@ -192,7 +189,7 @@ def _write(path: str, text: str, out: TextIO) -> None:
 
 
 def main(argv: Sequence[str] | None = None, *, connector: audit.Connector | None = None, out: TextIO | None = None,
-         err: TextIO | None = None, now: Callable[[], Any] | None = None) -> int:
+         err: TextIO | None = None, now: Callable[[], Any] | None = None, version: str = "unknown") -> int:
     out, err = out or sys.stdout, err or sys.stderr
     p = parser()
     args = p.parse_args(argv)  # argparse exits 2 on usage errors
@@ -218,7 +215,7 @@ def main(argv: Sequence[str] | None = None, *, connector: audit.Connector | None
         if progress is not None:
             progress.close()
     if args.json:
-        _write(args.json, json.dumps(as_json(result, options), indent=2, default=str) + "\n", out)
+        _write(args.json, json.dumps(as_json(result, options, version), indent=2, default=str) + "\n", out)
     if args.markdown:
         _write(args.markdown, markdown(result), out)
     if not args.quiet and args.json != "-" and args.markdown != "-":

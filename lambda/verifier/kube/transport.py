@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from text import scrub  # noqa: F401  (re-exported: kube and the handler import it from here)
+from ..text import scrub
 
 #: A canary Secret or Pod is a few KB; a list page of 50 of them stays far below this.
 MAX_BODY_BYTES = 1024 * 1024

@@ -1,7 +1,7 @@
 """The audit's per-cluster stages: the verifier's checks composed, each failure mapped to a verdict.
 
 ``stages_for(options)`` is the list ``audit_cluster`` runs; each stage is the verifier's own function
-(``aws_checks.verify_cluster``, ``verify_key_health``, ``collect_cloudtrail_evidence``, ``checks.run_verification``)
+(``aws_checks.verify_cluster``, ``verify_key_health``, ``collect_cloudtrail_evidence``, ``verification.run_verification``)
 plus what a fleet needs (a verdict, the key's region, the support window). Verdicts: the first problem in stage
 order wins, later problems add reasons (docs/audit.md, Verdicts).
 """
@@ -15,19 +15,17 @@ from typing import Any, Callable, Iterable
 
 from botocore.exceptions import ClientError
 
-import kube
-from audit_model import AccountSession, AuditOptions, ClusterResult
-from aws_checks import (
-    KMS_ISSUE_FIXES,
-    code_of,
-    collect_cloudtrail_evidence,
-    key_parts,
-    verify_cluster,
-    verify_key_health,
-)
-from model import ClusterFacts, Runtime, VerificationError, fit_reason
-from stages import StageRunner
-from version_support import VersionSupport, describe_version_support
+from .. import kube
+from ..aws.clients import Clients
+from ..aws.cloudtrail import Pacer
+from ..aws.session import code_of
+from ..model import ClusterFacts, Config, Runtime, VerificationError
+from ..text import fit_reason
+from .audit_model import AccountSession, AuditOptions, ClusterResult
+from .aws_checks import KMS_ISSUE_FIXES, collect_cloudtrail_evidence, key_parts, verify_cluster, verify_key_health
+from .runner import StageRunner
+from .verification import run_verification
+from .version_support import VersionSupport, describe_version_support
 
 #: Support-window warning: EKS announces an end of standard support at least 60 days ahead.
 SUPPORT_WARNING_DAYS = 60
@@ -89,8 +87,9 @@ class RegionContext:
     connector: Any  # audit.Connector
     _versions: dict[str, VersionSupport] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    #: LookupEvents allows 2 requests per second per account and region: one at a time, spaced.
+    #: LookupEvents allows 2 requests per second per account and region: one read at a time, spaced.
     cloudtrail_lock: threading.Lock = field(default_factory=threading.Lock)
+    cloudtrail_pacer: Pacer = field(default_factory=Pacer)
 
     def version_support(self, version: str, now: datetime) -> VersionSupport:
         """EKS's answer about ``version`` in this account and region: asked once per version, then cached."""
@@ -161,10 +160,8 @@ def stage_describe(probe: Probe) -> None:
 
 def stage_encryption(probe: Probe) -> None:
     """The verifier's cluster stage on the cluster's own key; its failure is mapped to a verdict here."""
-    from cli import workstation_config  # the verifier's configuration off the Lambda (defaults included)
-
     cluster = probe.cluster or {}
-    config = workstation_config(probe.name, None, owner="audit")
+    config = Config.for_workstation(probe.name, None, owner="audit")
     config.secret_check = False
     try:
         probe.facts = verify_cluster(_DescribedCluster(cluster), probe.ctx.kms, config).value
@@ -229,8 +226,7 @@ def stage_cloudtrail(probe: Probe) -> None:
     runtime = Runtime(deadline=time.monotonic() + 60.0, now_utc=probe.now,
                       cloudtrail_lookback_seconds=probe.options.cloudtrail_lookback_hours * 3600.0)
     with probe.ctx.cloudtrail_lock:
-        outcome = collect_cloudtrail_evidence(ct, facts.key_arn, facts.role_arn, 0.0, runtime)
-        time.sleep(runtime.cloudtrail_min_interval_seconds)
+        outcome = collect_cloudtrail_evidence(ct, facts.key_arn, facts.role_arn, 0.0, runtime, pacer=probe.ctx.cloudtrail_pacer)
     if outcome.status == "found":
         probe.record.evidence.append("cloudtrail-key-use")
     else:
@@ -239,10 +235,6 @@ def stage_cloudtrail(probe: Probe) -> None:
 
 def stage_kubernetes(probe: Probe) -> None:
     """The Secret round trip (``--kubernetes``) where this machine can reach the endpoint and has an access entry."""
-    import checks
-    from cli import workstation_config
-    from clients import Clients
-
     facts = probe.facts
     assert facts is not None
     ctx, connector = probe.ctx, probe.ctx.connector
@@ -250,11 +242,11 @@ def stage_kubernetes(probe: Probe) -> None:
     # Clients of its own: the verifier's call meter must not be attached to the clients other threads share.
     clients = Clients(eks=connector.client(ctx.session, "eks", ctx.region), kms=connector.client(ctx.session, "kms", ctx.region),
                       cloudtrail=None, token_provider=lambda name: kube.make_token(sts, name), x509_strict=False)
-    config = workstation_config(probe.name, facts.key_arn, owner="audit")
+    config = Config.for_workstation(probe.name, facts.key_arn, owner="audit")
     runtime = Runtime(deadline=time.monotonic() + probe.options.kubernetes_budget_seconds, now_utc=probe.now,
                       kube_policy=KUBE_POLICY)
     try:
-        report = checks.run_verification(config, clients, runtime)
+        report = run_verification(config, clients, runtime)
     except VerificationError as err:
         report = err.report
         unreachable = report is not None and report.unreachable
@@ -317,7 +309,7 @@ def audit_cluster(ctx: RegionContext, name: str, options: AuditOptions, now: Cal
 def _client_error_verdict(stage: str, exc: ClientError, ctx: RegionContext) -> tuple[str, str]:
     code, op = code_of(exc), getattr(exc, "operation_name", "the call")
     if code in ACCESS_CODES:
-        return "no-access", (f"Stage {stage}: {op} was denied ({code}) in {ctx.account}/{ctx.region}. "
-                             "Allow it to the audit role (docs/audit.md, Permissions).")
+        return "no-access", fit_reason(stage, f"{op} was denied ({code}) in {ctx.account}/{ctx.region}",
+                                       "Allow it to the audit role (docs/audit.md, Permissions).", limit=400)
     return "error", StageRunner.classify(stage, exc).reason
 
