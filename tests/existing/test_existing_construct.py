@@ -20,7 +20,13 @@ from aws_cdk.assertions import Match, Template
 from eks_envelope import EnvelopeConfigError, EnvelopeEncryptionForExistingCluster
 from eks_envelope.compliance import evaluate
 from stacks.compliance_packs import PACK_CLASS_PATHS, register_packs
-from eks_envelope.contract import ASSOCIATION_RESOURCE_TYPE, VERIFICATION_RESOURCE_TYPE, AssociationProperties
+from eks_envelope.contract import (
+    ASSOCIATION_HANDLER,
+    ASSOCIATION_RESOURCE_TYPE,
+    VERIFICATION_RESOURCE_TYPE,
+    VERIFIER_HANDLER,
+    AssociationProperties,
+)
 from tests.helpers import bundled_template, new_app
 
 ROLE_ARN = "arn:aws:iam::111122223333:role/eksctl/eksctl-prod-cluster-ServiceRole-ABC"
@@ -242,7 +248,7 @@ def test_association_sends_the_contracts_properties(with_given_key: Template) ->
 def test_both_handlers_come_from_one_builder(with_given_key: Template) -> None:
     """The association's and the verifier's Lambdas: same runtime, timeout, memory, subnets and logging."""
     functions = with_given_key.find_resources("AWS::Lambda::Function")
-    handlers = [f["Properties"] for f in functions.values() if f["Properties"].get("Handler") in ("associate.on_event", "index.on_event")]
+    handlers = [f["Properties"] for f in functions.values() if f["Properties"].get("Handler") in (ASSOCIATION_HANDLER, VERIFIER_HANDLER)]
     shared = ("Runtime", "Timeout", "MemorySize", "VpcConfig", "LoggingConfig", "Code")
 
     def shape(props: dict[str, Any]) -> str:
