@@ -23,10 +23,6 @@ EXEMPT = {"contract.py", "console.py", "handler.py"}
 #: ``ClusterName`` of the alarms, EKS's ``EncryptionConfig.Provider.KeyArn`` read by the compliance pack.
 #: Every properties dict of ours carries a distinctive name too, so none escapes through these two.
 AWS_NAMES = {"ClusterName", "KeyArn"}
-#: Modules of other owners that still spell names at this commit: strict, so the fix turns them red here.
-PENDING = {
-    "compliance/rules/eks.py": "reads Custom::ClusterDeletionProtection's Protect from the template by name",
-}
 
 
 def wire_names() -> set[str]:
@@ -65,8 +61,7 @@ def _modules() -> list[pytest.param]:
         name = module.relative_to(LIBRARY).as_posix()
         if name in EXEMPT or name.startswith("_handler/"):
             continue
-        marks = [pytest.mark.xfail(strict=True, reason=PENDING[name])] if name in PENDING else []
-        params.append(pytest.param(module, id=name, marks=marks))
+        params.append(pytest.param(module, id=name))
     return params
 
 
@@ -87,6 +82,3 @@ def test_the_check_finds_a_spelled_name_and_skips_prose() -> None:
     assert spelled(source, wire_names()) == ["line 2: 'PodCheck'", "line 2: 'Protect'",
                                              "line 3: 'Custom::ClusterDeletionProtection'"]
 
-
-def test_the_pending_modules_exist() -> None:
-    assert all((LIBRARY / name).is_file() for name in PENDING)

@@ -21,14 +21,11 @@ from constructs import Construct
 
 from .acknowledgements import guard_suppress
 from .bootstrap import default_deploy_principal
+# The key actions of the cluster role and of the principal that creates the cluster: the contract's lists, which
+# the handler's association checks too, so the two sides cannot drift apart again.
+from .contract import CALLER_KEY_ACTIONS, CLUSTER_ROLE_KEY_ACTIONS
 from .props import Props, props_from, typed_props
 from .validation import Problems, check_key_arn, check_principal_arns, parse_kms_arn
-
-#: What EKS's cluster role needs on the key to wrap and unwrap data keys (KMS v2 provider).
-CLUSTER_ROLE_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants")
-
-#: What the principal that calls eks:CreateCluster needs: EKS creates a grant for the cluster role.
-DEPLOYER_KEY_ACTIONS = ("kms:CreateGrant", "kms:DescribeKey")
 
 #: Key administration without any cryptographic use: no Encrypt/Decrypt/GenerateDataKey*/ReEncrypt*,
 #: and no CreateGrant (a grant to oneself would be crypto use by the back door).
@@ -178,7 +175,7 @@ class ClusterSecretsKey(Construct):
                 iam.PolicyStatement(
                     sid="DeployerCreatesClusterGrantThroughEks",
                     principals=[deployer],
-                    actions=list(DEPLOYER_KEY_ACTIONS),
+                    actions=list(CALLER_KEY_ACTIONS),
                     resources=["*"],
                     conditions={
                         "StringEquals": {

@@ -31,7 +31,7 @@ __all__ = [
     "AssociationData", "PropertyError", "ProtectionData", "ProtectionProperties", "ScheduledVerification",
     "VerificationData", "VerificationProperties",
     "metric_namespace_problem",
-    "METRIC_NAMESPACE_PROPERTY",
+    "METRIC_NAMESPACE_PROPERTY", "PROTECT_PROPERTY",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -75,6 +75,8 @@ SUPPORT_DAYS_METRIC = "DaysToEndOfStandardSupport"
 #: The verification resource's property naming the namespace its first ``Verified`` datapoint goes to (set by
 #: EnvelopeEncryptionMonitoring on the verifier's resource; ``VerificationProperties.metric_namespace``).
 METRIC_NAMESPACE_PROPERTY = "MetricNamespace"
+#: The deletion-protection resource's switch (``ProtectionProperties.protect``); the compliance pack reads it too.
+PROTECT_PROPERTY = "Protect"
 #: Dimensions of those metrics: every one carries the cluster; StagePassed the stage too.
 CLUSTER_DIMENSION = "ClusterName"
 STAGE_DIMENSION = "Stage"
@@ -323,12 +325,12 @@ class ProtectionProperties:
     protect: bool
 
     def to_properties(self) -> dict[str, str]:
-        return {"ClusterName": self.cluster_name, "Protect": _spell(self.protect)}
+        return {"ClusterName": self.cluster_name, PROTECT_PROPERTY: _spell(self.protect)}
 
     @classmethod
     def from_properties(cls, props: Any) -> ProtectionProperties:
         props = _object(props)
-        return cls(cluster_name=_text(props, "ClusterName"), protect=_bool(props, "Protect"))
+        return cls(cluster_name=_text(props, "ClusterName"), protect=_bool(props, PROTECT_PROPERTY))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,8 +7,13 @@ from typing import Any
 from aws_cdk import CfnResource
 from cdk_nag import NagMessageLevel, NagRuleCompliance
 
-from ...key import CLUSTER_ROLE_KEY_ACTIONS
-from ...contract import DELETION_PROTECTION_RESOURCE_TYPE, EPHEMERAL_METADATA_KEY, VERIFICATION_RESOURCE_TYPE
+from ...contract import (
+    CLUSTER_ROLE_KEY_ACTIONS,
+    DELETION_PROTECTION_RESOURCE_TYPE,
+    EPHEMERAL_METADATA_KEY,
+    PROTECT_PROPERTY,
+    VERIFICATION_RESOURCE_TYPE,
+)
 from ..policy import allows, aws_principals, condition_keys, is_account_root, policy_statements, service_principals
 from ..rule import COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE, Rule, flag_compliance
 from ..secrets_key import covers_key, role_identity_statements, secrets_key
@@ -192,7 +197,7 @@ def cluster_deletion_protected(node: CfnResource) -> NagRuleCompliance:
         if resource.cfn_resource_type != DELETION_PROTECTION_RESOURCE_TYPE:
             continue
         props = properties(resource)
-        if own_id in all_referenced_logical_ids(props) and flag_compliance(props.get("Protect")) == COMPLIANT:
+        if own_id in all_referenced_logical_ids(props) and flag_compliance(props.get(PROTECT_PROPERTY)) == COMPLIANT:
             return COMPLIANT
     return NON_COMPLIANT
 
