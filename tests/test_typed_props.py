@@ -6,6 +6,7 @@ without the decorator, or a prop whose annotation the checker cannot read, fails
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import typing
@@ -20,7 +21,7 @@ from aws_cdk import aws_sns as sns
 
 import eks_envelope
 from eks_envelope import EnvelopeConfigError, EnvelopeEncryptedCluster, MonitoringOptions, VerifierOptions
-from eks_envelope.props import prop_hints, type_problems
+from eks_envelope.props import Props, prop_hints, props_from, type_problems, typed_props
 from eks_envelope.validation import Problems, check_cidrs, check_cluster_name
 from stacks.settings import settings_from_context
 from tests.helpers import new_app
@@ -236,3 +237,55 @@ def test_fails_on_context_of_the_wrong_type(context: dict[str, Any], expected: s
 def test_context_true_and_false_stay_readable_as_text() -> None:
     settings = settings_from_context({"ephemeral": "true", "verify": "False", "allow_public_endpoint_from_anywhere": " TRUE "})
     assert (settings.ephemeral, settings.verify, settings.allow_public_endpoint_from_anywhere) == (True, False, True)
+
+
+# --- props.py: a keyword argument that is no prop, beside the props' fields --------------------------------------
+
+@typed_props
+@dataclasses.dataclass(frozen=True)
+class _ToyProps(Props):
+    name: str
+    tags: typing.Sequence[str] = dataclasses.field(default_factory=lambda: ("a",))
+    enabled: bool = True
+
+
+@typed_props
+class _Toy:
+    """A construct shape with a keyword argument that is no prop, like the verifier's deprecated ``cluster=``."""
+
+    def __init__(self, scope: Any, construct_id: str, *, props: _ToyProps | None = None, legacy: int | None = None,
+                 **kwargs: Any) -> None:
+        kwargs = {"name": f"legacy-{legacy}", **kwargs} if legacy is not None else kwargs
+        self.props = props_from(_ToyProps, props, kwargs, owner=self, missing_fixes={"name": "give a name or legacy"})
+        self.legacy = legacy
+
+
+def test_an_argument_that_is_no_prop_is_shown_and_typed_beside_the_props_fields() -> None:
+    parameters = inspect.signature(_Toy.__init__).parameters
+    assert list(parameters) == ["self", "scope", "construct_id", "props", "legacy", "name", "tags", "enabled"]
+    # A field with a default factory shows its value, not "required".
+    assert (parameters["name"].default, parameters["tags"].default) == (inspect.Parameter.empty, ("a",))
+    assert prop_hints(_Toy)["legacy"] == int | None
+    with pytest.raises(EnvelopeConfigError) as raised:
+        _Toy(None, "T", legacy="3", enabled="no")
+    assert sorted(p.field for p in raised.value.problems) == ["enabled", "legacy"]
+    assert _Toy(None, "T", legacy=3).props == _ToyProps(name="legacy-3")
+    assert _Toy(None, "T", name="x").props.tags == ("a",)
+
+
+def test_a_required_prop_another_argument_could_give_is_a_problem_with_its_fix() -> None:
+    with pytest.raises(EnvelopeConfigError) as raised:
+        _Toy(None, "T", enabled=False)
+    assert [str(p) for p in raised.value.problems] == ["name=None: give a name or legacy"]
+    # An unknown keyword argument is still Python's TypeError, naming the prop meant, before anything is missing.
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'nmae'; did you mean 'name'\?"):
+        _Toy(None, "T", nmae="x")
+
+
+def test_an_argument_that_hides_a_field_is_refused_when_the_class_is_defined() -> None:
+    with pytest.raises(TypeError, match=r"_ToyProps has the field\(s\) name: the constructor takes them through \*\*kwargs"):
+        @typed_props
+        class _Hiding:
+            def __init__(self, scope: Any, construct_id: str, *, props: _ToyProps | None = None, name: str = "",
+                         **kwargs: Any) -> None:
+                pass

@@ -10,6 +10,8 @@ typed by the same decorator and validated as a whole when it is made. The constr
 ``props=...`` or, as jsii does for CDK's own structs, takes its fields as keyword arguments: a constructor
 ``(scope, construct_id, *, props: XProps | None = None, **kwargs)`` under :func:`typed_props` shows and
 checks ``XProps``' fields as its own keyword arguments, and :func:`props_from` turns either into the object.
+A keyword argument that is no prop (the verifier's deprecated ``cluster=``) stands before ``**kwargs``,
+typed like the others; it may not share a field's name.
 """
 from __future__ import annotations
 
@@ -66,12 +68,15 @@ class Props:
         problems.raise_if_any()
 
 
-def props_from(props_class: type[_Props], props: _Props | None, kwargs: Mapping[str, Any], owner: object) -> _Props:
+def props_from(props_class: type[_Props], props: _Props | None, kwargs: Mapping[str, Any], owner: object,
+               missing_fixes: Mapping[str, str] | None = None) -> _Props:
     """The props object a construct works from: ``props``, or one made of its keyword arguments, never both.
 
     Made from keyword arguments, the object is not validated yet: the construct calls ``validate`` with
     its context, so that every problem comes in one error. Unknown or missing keyword arguments raise
-    Python's TypeError, naming the construct (and the prop meant, when a name is close to one).
+    Python's TypeError, naming the construct (and the prop meant, when a name is close to one); a missing
+    one named in ``missing_fixes`` (a required prop that another argument could have given) is a problem
+    with that fix instead, all of them in one EnvelopeConfigError.
     """
     construct = type(owner).__name__
     if props is not None and kwargs:
@@ -90,6 +95,11 @@ def props_from(props_class: type[_Props], props: _Props | None, kwargs: Mapping[
             raise TypeError(f"{construct}() got an unexpected keyword argument {name!r}{hint}")
     missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
                and f.default_factory is dataclasses.MISSING]
+    fixes, known = Problems(), missing_fixes or {}
+    for name in missing:
+        if name in known:
+            fixes.add(name, None, known[name])
+    fixes.raise_if_any()
     if missing:
         raise TypeError(f"{construct}() missing required keyword argument(s): {', '.join(map(repr, missing))}")
     token = _DEFERRED.set(True)
@@ -151,14 +161,30 @@ def flattened_props(cls: type) -> type | None:
 
 
 def _flattened_signature(signature: inspect.Signature, props_class: type) -> inspect.Signature:
-    """The constructor's signature with ``**kwargs`` replaced by the props object's fields, keyword-only."""
+    """The constructor's signature with ``**kwargs`` replaced by the props object's fields, keyword-only.
+
+    Its other arguments (``props``, and one that is no prop, such as a deprecated argument) stay as they are;
+    one named like a field would hide the field, so it is refused when the class is defined.
+    """
     fields = [
-        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=f.type,
-                          default=inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=f.type, default=_default(f))
         for f in dataclasses.fields(props_class)
     ]
     kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    shadowed = sorted({p.name for p in kept} & {f.name for f in fields})
+    if shadowed:
+        raise TypeError(f"{props_class.__name__} has the field(s) {', '.join(shadowed)}: the constructor takes them "
+                        "through **kwargs, not as arguments of its own")
     return signature.replace(parameters=[*kept, *fields])
+
+
+def _default(field: dataclasses.Field) -> Any:
+    """A field's default as a signature shows it: its value, the factory's value, or none (required)."""
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return inspect.Parameter.empty
 
 
 @functools.lru_cache(maxsize=None)
