@@ -18,10 +18,11 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from constructs import Construct
 
 import eks_envelope
 from eks_envelope import EnvelopeConfigError, EnvelopeEncryptedCluster, MonitoringOptions, VerifierOptions
-from eks_envelope.props import Props, prop_hints, props_from, type_problems, typed_props
+from eks_envelope.props import Props, flattened_props, prop_hints, props_from, type_problems, typed_props
 from eks_envelope.validation import Problems, check_cidrs, check_cluster_name
 from stacks.settings import settings_from_context
 from tests.helpers import new_app
@@ -239,7 +240,28 @@ def test_context_true_and_false_stay_readable_as_text() -> None:
     assert (settings.ephemeral, settings.verify, settings.allow_public_endpoint_from_anywhere) == (True, False, True)
 
 
-# --- props.py: a keyword argument that is no prop, beside the props' fields --------------------------------------
+# --- one props mechanism for every public construct (issue 23 item 2) -------------------------------------------
+
+def test_every_public_construct_takes_its_props_one_way() -> None:
+    """Each exported construct takes ``props=`` (a ``props.Props``) or its fields as keyword arguments, and
+    every exported props class is the props of one of them: no second mechanism (``from_props``, a dataclass
+    not derived from Props, an explicit keyword list) can come back unnoticed."""
+    exported = {name: getattr(eks_envelope, name) for name in eks_envelope._EXPORTS}
+    constructs = {n: c for n, c in exported.items() if inspect.isclass(c) and issubclass(c, Construct)}
+    props_classes = {n: c for n, c in exported.items() if inspect.isclass(c) and n.endswith("Props")}
+    assert {"EnvelopeEncryptionVerifier", "ClusterDeletionProtection", "EnvelopeEncryptionForExistingCluster",
+            "EnvelopeEncryptedCluster", "ClusterSecretsKey", "EnvelopeEncryptionMonitoring"} <= set(constructs)
+    taken = {}
+    for name, construct in constructs.items():
+        parameters = inspect.signature(inspect.unwrap(construct.__init__)).parameters
+        assert "props" in parameters and any(p.kind is p.VAR_KEYWORD for p in parameters.values()), name
+        props_class = flattened_props(construct)
+        assert props_class is not None and issubclass(props_class, Props), name
+        assert not hasattr(construct, "from_props"), name
+        taken[name] = props_class
+    assert [n for n, c in props_classes.items() if not issubclass(c, Props)] == []
+    assert set(props_classes.values()) == set(taken.values())
+
 
 @typed_props
 @dataclasses.dataclass(frozen=True)

@@ -39,6 +39,7 @@ from eks_envelope.contract import (
     ProtectionProperties,
     VerificationProperties,
 )
+from eks_envelope.props import prop_hints
 from tests.helpers import REPO, new_app
 from tests.test_layering import undocumented_attributes
 
@@ -70,7 +71,7 @@ def built() -> SimpleNamespace:
     stack = cdk.Stack(app, "ByName")
     by_name = EnvelopeEncryptionVerifier(stack, "Verifier", **_by_name(stack))
     stack = cdk.Stack(app, "FromProps")
-    from_props = EnvelopeEncryptionVerifier.from_props(stack, "Verifier", EnvelopeEncryptionVerifierProps(**_by_name(stack)))
+    from_props = EnvelopeEncryptionVerifier(stack, "Verifier", props=EnvelopeEncryptionVerifierProps(**_by_name(stack)))
     stack = cdk.Stack(app, "Deprecated")
     given = _inputs(stack)
     with warnings.catch_warnings(record=True) as caught:
@@ -132,9 +133,10 @@ def test_cluster_arn_is_formatted_from_the_name_by_default(built: SimpleNamespac
     assert ":cluster/prod" in policy
 
 
-def test_from_props_builds_what_the_keyword_arguments_build(built: SimpleNamespace) -> None:
+def test_a_props_object_builds_what_the_keyword_arguments_build(built: SimpleNamespace) -> None:
     assert _resources(built, "FromProps") == _resources(built, "ByName")
     assert (built.from_props.props.cluster_name, built.from_props.props.options) == ("prod", OPTIONS)
+    assert isinstance(built.by_name.props, EnvelopeEncryptionVerifierProps)
 
 
 def test_deprecated_cluster_argument_warns_and_builds_the_same_template(built: SimpleNamespace) -> None:
@@ -179,10 +181,13 @@ def test_fails_bad_props_validated_as_a_whole() -> None:
     with pytest.raises(EnvelopeConfigError) as err:
         EnvelopeEncryptionVerifierProps(cluster_name="team_a", cluster_role_arn="arn:aws:sts::111122223333:assumed-role/x/y",
                                         key=given.key, vpc=given.vpc, cluster_security_groups=[])
-    assert [p.field for p in err.value.problems] == [
-        "EnvelopeEncryptionVerifierProps.cluster_name", "EnvelopeEncryptionVerifierProps.cluster_role_arn",
-        "EnvelopeEncryptionVerifierProps.cluster_security_groups"]
+    assert [p.field for p in err.value.problems] == ["cluster_name", "cluster_role_arn", "cluster_security_groups"]
     assert "CloudFormation refuses '_'" in str(err.value) and "not an assumed-role session ARN" in str(err.value)
+    # The keyword arguments go through the same check, named the same way.
+    with pytest.raises(EnvelopeConfigError) as by_keyword:
+        EnvelopeEncryptionVerifier(stack, "Verifier", cluster_name="team_a", cluster_role_arn="arn:aws:sts::111122223333:assumed-role/x/y",
+                                   key=given.key, vpc=given.vpc, cluster_security_groups=[])
+    assert by_keyword.value.problems == err.value.problems
 
 
 def test_a_props_object_is_frozen_all_the_way_down(built: SimpleNamespace) -> None:
@@ -202,8 +207,10 @@ def test_deletion_protection_sends_the_contracts_properties(built: SimpleNamespa
 def test_fails_deletion_protection_without_a_service_token() -> None:
     with pytest.raises(EnvelopeConfigError) as err:
         ClusterDeletionProtectionProps(cluster_name="-prod", service_token=" ", protect=False)
-    assert [p.field for p in err.value.problems] == ["ClusterDeletionProtectionProps.cluster_name",
-                                                     "ClusterDeletionProtectionProps.service_token"]
+    assert [p.field for p in err.value.problems] == ["cluster_name", "service_token"]
+    with pytest.raises(EnvelopeConfigError) as by_keyword:
+        ClusterDeletionProtection(cdk.Stack(new_app(), "S"), "DeletionProtection", cluster_name="-prod", service_token=" ", protect=False)
+    assert by_keyword.value.problems == err.value.problems
 
 
 #: Each public construct of these modules and its props object; the verifier's deprecated ``cluster`` is no field.
@@ -215,20 +222,44 @@ PAIRS = [(EnvelopeEncryptionVerifier, EnvelopeEncryptionVerifierProps, {"cluster
 @pytest.mark.parametrize(("construct", "props", "deprecated"), PAIRS, ids=lambda v: getattr(v, "__name__", ""))
 def test_the_props_object_mirrors_the_keyword_arguments(construct: type, props: type, deprecated: set[str]) -> None:
     """Same names, types and defaults: one API in two forms, and one default per prop."""
-    parameters = {n: p for n, p in inspect.signature(inspect.unwrap(construct.__init__)).parameters.items()
-                  if n not in ("self", "scope", "construct_id", *deprecated)}
+    parameters = {n: p for n, p in inspect.signature(construct.__init__).parameters.items()
+                  if n not in ("self", "scope", "construct_id", "props", *deprecated)}
     fields = {f.name: f for f in dataclasses.fields(props)}
-    assert set(parameters) == set(fields)
+    assert list(parameters) == list(fields)
     hints = typing.get_type_hints(props)
-    arguments = typing.get_type_hints(inspect.unwrap(construct.__init__))
+    arguments = prop_hints(construct)
+    assert typing.get_type_hints(inspect.unwrap(construct.__init__))["props"] == typing.Optional[props]
     for name, field in fields.items():
         default = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
-        if default is dataclasses.MISSING:
-            # Required; the verifier's four are optional only while the deprecated ``cluster=`` can give them.
-            assert arguments[name] in (hints[name], typing.Optional[hints[name]]), name
-            assert parameters[name].default in (inspect.Parameter.empty, None), name
-        else:
-            assert (arguments[name], parameters[name].default) == (hints[name], default), name
+        expected = inspect.Parameter.empty if default is dataclasses.MISSING else default
+        assert (arguments[name], parameters[name].kind, parameters[name].default) == (
+            hints[name], inspect.Parameter.KEYWORD_ONLY, expected), name
+    # Nothing else builds the construct from its props object: props= is the one way.
+    assert not hasattr(construct, "from_props")
+
+
+def test_fails_an_unknown_keyword_argument_naming_the_prop_meant() -> None:
+    stack = cdk.Stack(new_app(), "S")
+    with pytest.raises(TypeError, match=r"EnvelopeEncryptionVerifier\(\) got an unexpected keyword argument 'cluster_names'; "
+                                        r"did you mean 'cluster_name'\?"):
+        EnvelopeEncryptionVerifier(stack, "Verifier", cluster_names="prod", **{k: v for k, v in _by_name(stack).items() if k != "cluster_name"})
+
+
+def test_fails_the_deprecated_cluster_argument_with_a_props_object() -> None:
+    stack = cdk.Stack(new_app(), "S")
+    props = EnvelopeEncryptionVerifierProps(**_by_name(stack))
+    with pytest.warns(DeprecationWarning), pytest.raises(EnvelopeConfigError) as err:
+        EnvelopeEncryptionVerifier(stack, "Verifier", props=props, cluster=_inputs(cdk.Stack(stack.node.root, "Other")).imported)
+    assert [p.field for p in err.value.problems] == ["cluster"]
+    assert "give either props=EnvelopeEncryptionVerifierProps(...) or the deprecated cluster=, not both" in str(err.value)
+
+
+def test_the_deprecated_cluster_argument_is_typed_like_a_prop() -> None:
+    stack = cdk.Stack(new_app(), "S")
+    with pytest.raises(EnvelopeConfigError) as err:
+        EnvelopeEncryptionVerifier(stack, "Verifier", cluster="prod", key=_inputs(stack).key)
+    assert [str(p) for p in err.value.problems] == [
+        "cluster='prod': give an aws_eks_v2.ICluster; for an ARN or name use aws_eks_v2.Cluster.from_cluster_attributes(scope, id, ...)"]
 
 
 def test_only_the_builder_makes_lambdas_providers_and_custom_resources() -> None:

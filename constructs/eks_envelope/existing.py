@@ -1,8 +1,8 @@
 """EnvelopeEncryptionForExistingCluster: put a cluster this stack did not create under a customer key."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -15,14 +15,13 @@ from constructs import Construct
 from .contract import ASSOCIATION_HANDLER, ASSOCIATION_RESOURCE_TYPE, DEFAULT_REENCRYPT_KINDS, AssociationProperties
 from .custom_resource import CustomResourceBackend, HandlerLogs, Purpose, Reasons, custom_resource
 from .key import ClusterSecretsKey, new_logs_key
-from .props import typed_props
+from .props import Props, props_from, typed_props
 from .validation import Problems, check_cluster_name
 from .verifier import EnvelopeEncryptionVerifier, VerifierOptions
 
 #: The handler re-encrypts with cluster-wide edit rights: it must update Secrets in every namespace.
 CLUSTER_ACCESS_POLICY = "AmazonEKSEditPolicy"
 _CORE_KINDS = ("secrets", "configmaps")
-_PROPS = "EnvelopeEncryptionForExistingClusterProps"
 
 _PURPOSE = Purpose(
     description="Envelope-encryption association: HTTPS to the EKS API endpoint and AWS APIs",
@@ -42,57 +41,49 @@ _REASONS = Reasons(
 
 @typed_props
 @dataclass(frozen=True)
-class EnvelopeEncryptionForExistingClusterProps:
-    """What EnvelopeEncryptionForExistingCluster adopts, validated as a whole: the constructor's keyword arguments.
+class EnvelopeEncryptionForExistingClusterProps(Props):
+    """The props of :class:`EnvelopeEncryptionForExistingCluster`, as one frozen object."""
 
-    :param cluster_name: name of the existing cluster, in this stack's account and region.
-    :param cluster_role: the cluster's IAM role (``roleArn`` from DescribeCluster); a new key's
-        policy lets it use the key. Use ``iam.Role.from_role_arn`` with the full ARN (path included).
-    :param vpc: the cluster's VPC; the handlers run in its private subnets with egress.
-    :param cluster_security_group_id: the cluster security group; HTTPS from the handlers is allowed in it.
-    :param key: the key to associate. Its policy must let the cluster role Encrypt/Decrypt/DescribeKey and this
-        construct's handler role CreateGrant/DescribeKey (the handler checks both and refuses otherwise).
-        :default: - a new ``ClusterSecretsKey``, retained, with rotation
-    :param key_alias: alias of a new key. :default: - no alias
-    :param key_admins: principals that administer (not use) a new key. :default: - the account root only
-    :param reencrypt_kinds: kinds rewritten after the association: core plurals (``secrets``, ``configmaps``).
-        :default: ("secrets",)
-    :param complete: the second deploy: re-encrypt what is stored and verify, once the association is done
-        (fails fast, changing nothing, while it runs). :default: False — start the association and return
-    :param verifier: options of the verifier that runs with ``complete=True``. :default: - no pod check (an
-        adopted cluster may have no Fargate profile for the canary), no CloudTrail check
-    :param log_retention: handler log retention. :default: one year
-    :param logs_key: key for the log groups. :default: - a new key for logs only (rotation on)
-    :param removal_policy: of the log groups and the new logs key. :default: RETAIN_ON_UPDATE_OR_DELETE
-    """
-
+    #: name of the existing cluster, in this stack's account and region.
     cluster_name: str
+    #: the cluster's IAM role (``roleArn`` from DescribeCluster); a new key's policy lets it use the key.
+    #: Use ``iam.Role.from_role_arn`` with the full ARN (path included).
     cluster_role: iam.IRole
+    #: the cluster's VPC; the handlers run in its private subnets with egress.
     vpc: ec2.IVpc
+    #: the cluster security group; HTTPS from the handlers is allowed in it.
     cluster_security_group_id: str
+    #: the key to associate. Its policy must let the cluster role Encrypt/Decrypt/DescribeKey and this
+    #: construct's handler role CreateGrant/DescribeKey (the handler checks both and refuses otherwise).
+    #: :default: - a new ``ClusterSecretsKey``, retained, with rotation
     key: kms.IKey | None = None
+    #: alias of a new key. :default: - no alias
     key_alias: str | None = None
+    #: principals that administer (not use) a new key. :default: - the account root only
     key_admins: Sequence[iam.IPrincipal] = ()
+    #: kinds rewritten after the association: core plurals (``secrets``, ``configmaps``). :default: ("secrets",)
     reencrypt_kinds: Sequence[str] = DEFAULT_REENCRYPT_KINDS
+    #: the second deploy: re-encrypt what is stored and verify, once the association is done (fails fast,
+    #: changing nothing, while it runs). :default: False — start the association and return
     complete: bool = False
+    #: options of the verifier that runs with ``complete=True``. :default: - no pod check (an adopted cluster
+    #: may have no Fargate profile for the canary), no CloudTrail check
     verifier: VerifierOptions | None = None
+    #: handler log retention. :default: one year
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
+    #: key for the log groups. :default: - a new key for logs only (rotation on)
     logs_key: kms.IKey | None = None
+    #: of the log groups and the new logs key. :default: RETAIN_ON_UPDATE_OR_DELETE
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "reencrypt_kinds", tuple(self.reencrypt_kinds))
-        object.__setattr__(self, "key_admins", tuple(self.key_admins))
+    def check(self, problems: Problems) -> None:
         kinds = self.reencrypt_kinds
-        problems = Problems()
-        check_cluster_name(problems, f"{_PROPS}.cluster_name", self.cluster_name)
+        check_cluster_name(problems, "cluster_name", self.cluster_name)
         if not kinds or any(k not in _CORE_KINDS for k in kinds):
-            problems.add(f"{_PROPS}.reencrypt_kinds", kinds,
+            problems.add("reencrypt_kinds", kinds,
                          f"give one or more of {', '.join(_CORE_KINDS)} (what AmazonEKSEditPolicy may update)")
         if self.key is not None and self.key_alias:
-            problems.add(f"{_PROPS}.key_alias", self.key_alias,
-                         "leave it out when key is given: the alias belongs to a new key")
-        problems.raise_if_any()
+            problems.add("key_alias", self.key_alias, "leave it out when key is given: the alias belongs to a new key")
 
 
 @typed_props
@@ -136,33 +127,18 @@ class EnvelopeEncryptionForExistingCluster(Construct):
     """
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        cluster_name: str,
-        cluster_role: iam.IRole,
-        vpc: ec2.IVpc,
-        cluster_security_group_id: str,
-        key: kms.IKey | None = None,
-        key_alias: str | None = None,
-        key_admins: Sequence[iam.IPrincipal] = (),
-        reencrypt_kinds: Sequence[str] = DEFAULT_REENCRYPT_KINDS,
-        complete: bool = False,
-        verifier: VerifierOptions | None = None,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
-        logs_key: kms.IKey | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        self, scope: Construct, construct_id: str, *, props: EnvelopeEncryptionForExistingClusterProps | None = None,
+        **kwargs: Any,
     ) -> None:
-        """The keyword arguments are the fields of :class:`EnvelopeEncryptionForExistingClusterProps` (documented
-        there); :meth:`from_props` takes the object itself.
+        """
+        :param props: an EnvelopeEncryptionForExistingClusterProps, or its fields as keyword arguments (not both);
+            each is documented there.
         """
         super().__init__(scope, construct_id)
-        #: The props this construct was built from, validated as a whole.
-        self.props = props = EnvelopeEncryptionForExistingClusterProps(
-            cluster_name=cluster_name, cluster_role=cluster_role, vpc=vpc, cluster_security_group_id=cluster_security_group_id,
-            key=key, key_alias=key_alias, key_admins=key_admins, reencrypt_kinds=reencrypt_kinds, complete=complete,
-            verifier=verifier, log_retention=log_retention, logs_key=logs_key, removal_policy=removal_policy)
+        props = props_from(EnvelopeEncryptionForExistingClusterProps, props, kwargs, owner=self)
+        props.validate()
+        #: The props in effect: ``props``, or the keyword arguments as an EnvelopeEncryptionForExistingClusterProps.
+        self.props = props
         options = props.verifier or VerifierOptions(pod_check=False)
 
         #: The existing cluster, imported from its attributes.
@@ -242,12 +218,6 @@ class EnvelopeEncryptionForExistingCluster(Construct):
         self.next_steps = self.resource.get_att_string("Next")
         #: Token of the association's ``Reencrypted`` attribute: a summary of what was re-encrypted.
         self.reencrypted = self.resource.get_att_string("Reencrypted")
-
-    @classmethod
-    def from_props(cls, scope: Construct, construct_id: str,
-                   props: EnvelopeEncryptionForExistingClusterProps) -> EnvelopeEncryptionForExistingCluster:
-        """The construct built from a props object (the same fields as the keyword arguments)."""
-        return cls(scope, construct_id, **{f.name: getattr(props, f.name) for f in fields(props)})
 
     def _permissions(self, key: kms.IKey, cluster_role: iam.IRole, own_role: iam.IRole) -> list[iam.PolicyStatement]:
         """The association's AWS permissions: this cluster and this key only."""

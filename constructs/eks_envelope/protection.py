@@ -15,14 +15,14 @@ successful verification, and deleted first — owns the setting:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 from constructs import Construct, IDependable
 
 from .contract import DELETION_PROTECTION_RESOURCE_TYPE, ProtectionProperties
 from .custom_resource import CUSTOM_RESOURCE_SERVICE_TIMEOUT, custom_resource
-from .props import typed_props
+from .props import Props, props_from, typed_props
 from .validation import Problems, check_cluster_name
 
 __all__ = ["ClusterDeletionProtection", "ClusterDeletionProtectionProps", "CUSTOM_RESOURCE_SERVICE_TIMEOUT"]
@@ -30,30 +30,25 @@ __all__ = ["ClusterDeletionProtection", "ClusterDeletionProtectionProps", "CUSTO
 
 @typed_props
 @dataclass(frozen=True)
-class ClusterDeletionProtectionProps:
-    """What a ClusterDeletionProtection owns, validated as a whole: the constructor's keyword arguments.
+class ClusterDeletionProtectionProps(Props):
+    """The props of :class:`ClusterDeletionProtection`, as one frozen object."""
 
-    :param cluster_name: the EKS cluster whose protection this resource owns.
-    :param service_token: the Provider that serves ``Custom::ClusterDeletionProtection``
-        (``EnvelopeEncryptionVerifier.serve_deletion_protection()``).
-    :param protect: protection on (production) or off (before a deliberate teardown).
-    :param after: everything that must exist before protection goes on, and be deleted only
-        after this resource: the verification resource and the cluster's other resources. :default: - nothing
-    """
-
+    #: the EKS cluster whose protection this resource owns.
     cluster_name: str
+    #: the Provider that serves ``Custom::ClusterDeletionProtection``
+    #: (``EnvelopeEncryptionVerifier.serve_deletion_protection()``).
     service_token: str
+    #: protection on (production) or off (before a deliberate teardown).
     protect: bool
+    #: everything that must exist before protection goes on, and be deleted only after this resource: the
+    #: verification resource and the cluster's other resources. :default: - nothing
     after: Sequence[IDependable] = ()
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "after", tuple(self.after))
-        problems = Problems()
-        check_cluster_name(problems, "ClusterDeletionProtectionProps.cluster_name", self.cluster_name)
+    def check(self, problems: Problems) -> None:
+        check_cluster_name(problems, "cluster_name", self.cluster_name)
         if not self.service_token.strip():
-            problems.add("ClusterDeletionProtectionProps.service_token", self.service_token,
+            problems.add("service_token", self.service_token,
                          "give the verifier's service token (EnvelopeEncryptionVerifier.serve_deletion_protection())")
-        problems.raise_if_any()
 
 
 @typed_props
@@ -61,22 +56,17 @@ class ClusterDeletionProtection(Construct):
     """Turns EKS deletion protection on after a verified deploy, and off for a deliberate teardown."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        cluster_name: str,
-        service_token: str,
-        protect: bool,
-        after: Sequence[IDependable] = (),
+        self, scope: Construct, construct_id: str, *, props: ClusterDeletionProtectionProps | None = None, **kwargs: Any
     ) -> None:
-        """The keyword arguments are the fields of :class:`ClusterDeletionProtectionProps` (documented there);
-        :meth:`from_props` takes the object itself.
+        """
+        :param props: a ClusterDeletionProtectionProps, or its fields as keyword arguments (not both); each is
+            documented there.
         """
         super().__init__(scope, construct_id)
-        #: The props this resource was built from, validated as a whole.
-        self.props = props = ClusterDeletionProtectionProps(
-            cluster_name=cluster_name, service_token=service_token, protect=protect, after=after)
+        props = props_from(ClusterDeletionProtectionProps, props, kwargs, owner=self)
+        props.validate()
+        #: The props in effect: ``props``, or the keyword arguments as a ClusterDeletionProtectionProps.
+        self.props = props
         #: Whether this resource switches deletion protection on (True) or off (False); from the prop.
         self.protect = props.protect
         #: The ``Custom::ClusterDeletionProtection`` custom resource.
@@ -87,8 +77,3 @@ class ClusterDeletionProtection(Construct):
         self.resource.node.add_dependency(*props.after)
         #: "true" once the cluster's deletion protection matches ``protect``.
         self.protected = self.resource.get_att_string("Protected")
-
-    @classmethod
-    def from_props(cls, scope: Construct, construct_id: str, props: ClusterDeletionProtectionProps) -> ClusterDeletionProtection:
-        """The resource built from a props object (the same fields as the keyword arguments)."""
-        return cls(scope, construct_id, **{f.name: getattr(props, f.name) for f in fields(props)})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import sys
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,8 +33,8 @@ from .contract import (
     VerificationProperties,
 )
 from .custom_resource import HANDLER_TIMEOUT, CustomResourceBackend, HandlerLogs, Purpose, Reasons, custom_resource
-from .props import typed_props
-from .validation import Problems, check_cluster_name, check_principal_arns
+from .props import Props, props_from, typed_props
+from .validation import EnvelopeConfigError, Problem, Problems, check_cluster_name, check_principal_arns
 
 __all__ = ["EnvelopeEncryptionVerifier", "EnvelopeEncryptionVerifierProps", "VerifierOptions", "DEFAULT_POD_IMAGE",
            "HANDLER_TIMEOUT", "NAMESPACE_ACCESS_POLICY", "POD_TIMEOUT_SECONDS", "CLOUDTRAIL_WAIT_SECONDS"]
@@ -101,56 +101,46 @@ class VerifierOptions:
             problems.raise_if_any()
 
 
-_PROPS = "EnvelopeEncryptionVerifierProps"
-
-
 @typed_props
 @dataclass(frozen=True)
-class EnvelopeEncryptionVerifierProps:
-    """What an EnvelopeEncryptionVerifier is wired to, validated as a whole: the constructor's keyword arguments.
+class EnvelopeEncryptionVerifierProps(Props):
+    """The props of :class:`EnvelopeEncryptionVerifier`, as one frozen object."""
 
-    :param cluster_name: the cluster to verify.
-    :param cluster_role_arn: the cluster's IAM role: the key must grant it, and CloudTrail shows its KMS calls.
-    :param key: the key the cluster must envelope-encrypt secrets with.
-    :param vpc: the cluster's VPC; the verifier's Lambdas run in ``vpc_subnets`` of it.
-    :param cluster_security_groups: the security groups guarding the cluster's API endpoint
-        (``cluster.connections.security_groups``); HTTPS from the verifier is allowed into each.
-    :param options: which optional stages run. :default: - pod check on, CloudTrail off
-    :param cluster_arn: the cluster's ARN (the verifier's IAM policy names it).
-        :default: - formatted from ``cluster_name`` in this stack's account and region
-    :param vpc_subnets: where the verifier's Lambdas run. :default: - the VPC's private subnets with egress
-    :param wait_for: what must exist first (the cluster, its Fargate profile, add-ons). :default: - nothing else
-    :param log_retention: handler log retention. :default: one year
-    :param logs_key: key encrypting the handler's log groups. :default: - CloudWatch Logs' own encryption
-    :param removal_policy: of the handler's log groups.
-        :default: RETAIN_ON_UPDATE_OR_DELETE (kept on stack delete, removed when a first deploy rolls back)
-    """
-
+    #: the cluster to verify.
     cluster_name: str
+    #: the cluster's IAM role: the key must grant it, and CloudTrail shows its KMS calls.
     cluster_role_arn: str
+    #: the key the cluster must envelope-encrypt secrets with.
     key: kms.IKey
+    #: the cluster's VPC; the verifier's Lambdas run in ``vpc_subnets`` of it.
     vpc: ec2.IVpc
+    #: the security groups guarding the cluster's API endpoint (``cluster.connections.security_groups``);
+    #: HTTPS from the verifier is allowed into each.
     cluster_security_groups: Sequence[ec2.ISecurityGroup]
-    options: VerifierOptions = field(default_factory=VerifierOptions)
+    #: which optional stages run. :default: - ``VerifierOptions()``: pod check on, CloudTrail off
+    options: VerifierOptions = VerifierOptions()
+    #: the cluster's ARN (the verifier's IAM policy names it).
+    #: :default: - formatted from ``cluster_name`` in this stack's account and region
     cluster_arn: str | None = None
+    #: where the verifier's Lambdas run. :default: - the VPC's private subnets with egress
     vpc_subnets: ec2.SubnetSelection | None = None
+    #: what must exist first (the cluster, its Fargate profile, add-ons). :default: - nothing else
     wait_for: Sequence[IDependable] = ()
+    #: handler log retention. :default: one year
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
+    #: key encrypting the handler's log groups. :default: - CloudWatch Logs' own encryption
     logs_key: kms.IKey | None = None
+    #: of the handler's log groups.
+    #: :default: RETAIN_ON_UPDATE_OR_DELETE (kept on stack delete, removed when a first deploy rolls back)
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 
-    def __post_init__(self) -> None:
-        # Frozen all the way down: a list given here cannot change behind the construct's back.
-        object.__setattr__(self, "cluster_security_groups", tuple(self.cluster_security_groups))
-        object.__setattr__(self, "wait_for", tuple(self.wait_for))
-        problems = Problems()
-        check_cluster_name(problems, f"{_PROPS}.cluster_name", self.cluster_name)
-        check_principal_arns(problems, f"{_PROPS}.cluster_role_arn", [self.cluster_role_arn])
+    def check(self, problems: Problems) -> None:
+        check_cluster_name(problems, "cluster_name", self.cluster_name)
+        check_principal_arns(problems, "cluster_role_arn", [self.cluster_role_arn])
         if not self.cluster_security_groups:
-            problems.add(f"{_PROPS}.cluster_security_groups", self.cluster_security_groups,
+            problems.add("cluster_security_groups", self.cluster_security_groups,
                          "give the cluster's security groups (cluster.connections.security_groups): without one the "
                          "verifier cannot reach the Kubernetes API endpoint")
-        problems.raise_if_any()
 
 
 @typed_props
@@ -174,38 +164,25 @@ class EnvelopeEncryptionVerifier(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        key: kms.IKey,
-        cluster_name: str | None = None,
-        cluster_role_arn: str | None = None,
-        vpc: ec2.IVpc | None = None,
-        cluster_security_groups: Sequence[ec2.ISecurityGroup] | None = None,
-        options: VerifierOptions = VerifierOptions(),
-        cluster_arn: str | None = None,
-        vpc_subnets: ec2.SubnetSelection | None = None,
-        wait_for: Sequence[IDependable] = (),
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
-        logs_key: kms.IKey | None = None,
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        props: EnvelopeEncryptionVerifierProps | None = None,
         cluster: eks.ICluster | None = None,
+        **kwargs: Any,
     ) -> None:
-        """The keyword arguments are the fields of :class:`EnvelopeEncryptionVerifierProps` (documented there);
-        :meth:`from_props` takes the object itself.
-
+        """
+        :param props: an EnvelopeEncryptionVerifierProps, or its fields as keyword arguments (not both); each is
+            documented there.
         :param cluster: deprecated: give ``cluster_name``, ``cluster_role_arn``, ``vpc`` and
             ``cluster_security_groups`` instead (and ``cluster_arn``, ``wait_for=[cluster, ...]`` to keep the
-            template as it was). Read for what those leave out; an imported cluster has no role.
-            :default: - none
+            template as it was). Read for what the keyword arguments leave out; an imported cluster has no role.
+            Not with ``props``. :default: - none
         """
         super().__init__(scope, construct_id)
-        given = dict(key=key, cluster_name=cluster_name, cluster_role_arn=cluster_role_arn, vpc=vpc,
-                     cluster_security_groups=cluster_security_groups, options=options, cluster_arn=cluster_arn,
-                     vpc_subnets=vpc_subnets, wait_for=wait_for, log_retention=log_retention, logs_key=logs_key,
-                     removal_policy=removal_policy)
         if cluster is not None:
-            given.update(self._read_deprecated_cluster(cluster, given))
-        _require(given)
-        #: The props this verifier was built from, validated as a whole.
-        self.props = props = EnvelopeEncryptionVerifierProps(**given)
+            kwargs = self._read_deprecated_cluster(cluster, props, kwargs)
+        props = props_from(EnvelopeEncryptionVerifierProps, props, kwargs, owner=self, missing_fixes=_MISSING_FIXES)
+        props.validate()
+        #: The props in effect: ``props``, or the keyword arguments as an EnvelopeEncryptionVerifierProps.
+        self.props = props
         options = props.options
         # Strict CloudTrail mode needs the look-up itself.
         uses_cloudtrail = options.cloudtrail_check or options.cloudtrail_required
@@ -278,11 +255,6 @@ class EnvelopeEncryptionVerifier(Construct):
         #: Token of the resource's ``Summary`` attribute: what each stage found.
         self.summary = self.resource.get_att_string("Summary")
 
-    @classmethod
-    def from_props(cls, scope: Construct, construct_id: str, props: EnvelopeEncryptionVerifierProps) -> EnvelopeEncryptionVerifier:
-        """The verifier built from a props object (the same fields as the keyword arguments)."""
-        return cls(scope, construct_id, **{f.name: getattr(props, f.name) for f in fields(props)})
-
     def serve_deletion_protection(self) -> str:
         """Let the handler switch this cluster's deletion protection; returns the service token to use.
 
@@ -307,8 +279,9 @@ class EnvelopeEncryptionVerifier(Construct):
             iam.PolicyStatement(actions=unscoped, resources=["*"]),
         ]
 
-    def _read_deprecated_cluster(self, cluster: eks.ICluster, given: dict[str, Any]) -> dict[str, Any]:
-        """What ``cluster=`` gave before it was deprecated; arguments given explicitly win."""
+    def _read_deprecated_cluster(self, cluster: eks.ICluster, props: EnvelopeEncryptionVerifierProps | None,
+                                 given: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments with what ``cluster=`` gave before it was deprecated; those given explicitly win."""
         message = (
             "EnvelopeEncryptionVerifier(cluster=...) is deprecated: give cluster_name, cluster_role_arn, vpc and "
             "cluster_security_groups instead, e.g. cluster_name=c.cluster_name, cluster_role_arn=c.role.role_arn, "
@@ -317,6 +290,11 @@ class EnvelopeEncryptionVerifier(Construct):
         )
         warnings.warn(message, DeprecationWarning, stacklevel=_callers_level())
         Annotations.of(self).add_warning_v2(CLUSTER_ARGUMENT_DEPRECATED, message)
+        if props is not None:
+            raise EnvelopeConfigError([Problem(
+                "cluster", cluster.node.path,
+                "give either props=EnvelopeEncryptionVerifierProps(...) or the deprecated cluster=, not both: "
+                "the props object holds the cluster's name, role ARN, VPC and security groups")])
         try:
             role = cluster.role  # type: ignore[attr-defined]  # an eks.Cluster has one; an imported ICluster not
         except Exception:
@@ -328,10 +306,9 @@ class EnvelopeEncryptionVerifier(Construct):
             "vpc": cluster.vpc,
             "cluster_security_groups": cluster.connections.security_groups,
         }
-        filled = {name: value for name, value in read.items() if given.get(name) is None}
+        filled = {name: value for name, value in read.items() if given.get(name) is None and value is not None}
         # Before: the resource depended on the whole cluster construct (its ingress rules included).
-        filled["wait_for"] = (cluster, *given["wait_for"])
-        return filled
+        return {**given, **filled, "wait_for": (cluster, *given.get("wait_for", ()))}
 
 
 def _callers_level() -> int:
@@ -344,8 +321,8 @@ def _callers_level() -> int:
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
-#: What each required field needs when neither it nor the deprecated ``cluster=`` gives it.
-_REQUIRED = {
+#: What each required prop needs when neither a keyword argument nor the deprecated ``cluster=`` gives it.
+_MISSING_FIXES = {
     "cluster_name": "give the cluster's name (cluster.cluster_name)",
     "cluster_role_arn": "give the cluster role's ARN (cluster.role.role_arn; for a cluster built elsewhere, "
                         "roleArn of aws eks describe-cluster)",
@@ -353,11 +330,3 @@ _REQUIRED = {
     "cluster_security_groups": "give the cluster's security groups (cluster.connections.security_groups): HTTPS "
                                "from the verifier is allowed into each",
 }
-
-
-def _require(given: dict[str, Any]) -> None:
-    problems = Problems()
-    for name, fix in _REQUIRED.items():
-        if given.get(name) is None:
-            problems.add(name, None, fix)
-    problems.raise_if_any()

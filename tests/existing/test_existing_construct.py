@@ -17,7 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
-from eks_envelope import EnvelopeConfigError, EnvelopeEncryptionForExistingCluster
+from eks_envelope import EnvelopeConfigError, EnvelopeEncryptionForExistingCluster, EnvelopeEncryptionForExistingClusterProps
 from eks_envelope.compliance import evaluate
 from stacks.compliance_packs import PACK_CLASS_PATHS, register_packs
 from eks_envelope.contract import (
@@ -228,6 +228,10 @@ def test_fails_bad_props(props: dict[str, Any], message: str) -> None:
     with pytest.raises(EnvelopeConfigError) as err:
         EnvelopeEncryptionForExistingCluster(stack, "Adopt", **values)
     assert message in str(err.value)
+    # The props object is checked alike, its problems named as the keyword arguments.
+    with pytest.raises(EnvelopeConfigError) as from_object:
+        EnvelopeEncryptionForExistingClusterProps(**values)
+    assert from_object.value.problems == err.value.problems
 
 
 def test_fails_alias_with_a_given_key() -> None:
