@@ -70,7 +70,7 @@ def render(versions, runs, stats, prof, verifier, imports, import_top, suite, to
     add("- **Critical path**: nodes = resources of the stack's own template; edges = `DependsOn`, `Ref`, `Fn::GetAtt` and")
     add("  `Fn::Sub` `${X}`/`${X.Attr}` between resources of that template. A nested stack (`AWS::CloudFormation::Stack`) is")
     add("  one node. Length = resources on the longest chain of waits.")
-    add("- **Verifier**: `bench/verifier_probe.py` runs `index.on_event` (Create; PodCheck on as in `cdk.json`) against")
+    add("- **Verifier**: `bench/verifier_probe.py` runs `verifier.entry.dispatch.on_event` (Create; PodCheck on as in `cdk.json`) against")
     add("  the offline fakes of `tests/handler/verifier_fakes.py` (moto for EKS/KMS, a local HTTPS Kubernetes API with a test")
     add("  CA, a fake clock whose sleeps cost nothing). Calls come from the handler's per-stage counters, cross-checked")
     add("  against a botocore hook on the clients and the fake API server's request log. The EKS token is a local STS presign")

@@ -18,6 +18,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterator
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda"))  # the wire contract (stdlib only)
+from verifier.contract import VERIFIER_HANDLER  # noqa: E402
+
 #: group -> (label, shape, fill colour, inside the VPC box)
 GROUPS: dict[str, tuple[str, str, str, bool]] = {
     "secrets_key": ("Secrets key (KMS CMK)", "box", "#fde2b8", False),
@@ -128,7 +131,7 @@ def classify(resources: dict[str, dict[str, Any]]) -> dict[str, str]:
             groups[logical_id] = "verification"
         elif kind == "AWS::Lambda::Function":
             handler = props.get("Handler", "")
-            if handler == "index.on_event":
+            if handler == VERIFIER_HANDLER:
                 groups[logical_id] = "verifier"
             elif handler.startswith("framework."):
                 groups[logical_id] = "provider"
