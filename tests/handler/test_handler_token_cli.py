@@ -83,6 +83,7 @@ def test_cli_json_output(world, runtime):
                                                  "cloudtrail"]
 
 
+@pytest.mark.e2e
 def test_fails_cli_usage_error_exits_two():
     proc = subprocess.run([sys.executable, str(CLI_PATH), "--key", "x"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
