@@ -12,6 +12,7 @@ session factory registers them), with the API reference's shapes:
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import threading
@@ -21,6 +22,8 @@ from typing import Any
 from unittest import mock
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.awsrequest import AWSResponse
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
@@ -94,7 +97,10 @@ class Faults:
             self.counts[what] = self.counts.get(what, 0) + 1
 
     def session(self, **kwargs: Any) -> boto3.session.Session:
-        session = boto3.session.Session(**kwargs)
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _models())
+        session = boto3.session.Session(botocore_session=core, **kwargs)
+        _models().search_paths[:] = list(dict.fromkeys(_models().search_paths))  # boto3 adds its folder per session
         ev = session.events
         ev.register("before-call.eks.DescribeClusterVersions", self._versions)
         ev.register("after-call.eks.DescribeCluster", self._health)
@@ -157,6 +163,14 @@ class Faults:
             protocol = "json" if host.startswith("kms.") else "rest-json"
             return _error(400 if protocol == "json" else 429, "ThrottlingException", "Rate exceeded", protocol)
         return None
+
+
+@functools.lru_cache(maxsize=None)
+def _models() -> botocore.loaders.Loader:
+    """One botocore loader for every session the world hands out: each test's audit builds its own session
+    (as each real run does), and parsing the service models again for each (EC2's alone is megabytes of
+    JSON) was most of the audit tests' CPU time. The models are read-only data."""
+    return botocore.loaders.create_loader()
 
 
 class _Http:
