@@ -45,13 +45,14 @@ CREDENTIALS_CHECK := $(LIB).workstation credentials
 RESOLVE_ADMINS := $(if $(ADMIN),admins=$$($(LIB).workstation admin-arns "$(ADMIN)" cdk.json) || exit 1; echo "cluster admins: $$admins" >&2;)
 ADMIN_CONTEXT  := $(if $(ADMIN),-c "admin_principal_arns=$$admins")
 
-.PHONY: help help-main deps bootstrap synth diff check test deploy destroy verify clean
+.PHONY: help help-main deps bootstrap synth diff check test test-fast deploy destroy verify clean
 
 # `make help`: these lines, then one or more from each mk/ fragment (each adds `help: help-<topic>`).
 help: help-main
 help-main:
 	@echo "make synth     synthesize the app into cdk.out/ (no AWS account needed) [ADMIN=arn:...] [CONTEXT='-c key=value ...']"
 	@echo "make test      the checks: scanners on the synthesized templates, then the test suite (= make check)"
+	@echo "make test-fast the suite without its end-to-end tests (pytest -m 'not e2e'): a third of the time; make test runs both"
 	@echo "make bootstrap once per account and region: the CDK's deploy resources (needs AWS credentials)"
 	@echo "make deploy    deploy with your AWS credentials [ADMIN=me] [ENV=name EPHEMERAL=1] [CONTEXT=...] [CI=true: no approval prompt]"
 	@echo "make diff      what a deploy would change [ADMIN=me] [ENV=name] [CONTEXT=...]"
@@ -86,6 +87,11 @@ check: deps
 	@$(PY) -m tests.tempdirs $(PY) -m pytest -q
 
 test: check
+
+# `make test-fast`: the fast tier while you work; no scanners, no end-to-end tests (tests/tiering.py says
+# which those are: the product run in a subprocess). `make test` runs everything.
+test-fast: deps
+	@$(PY) -m tests.tempdirs $(PY) -m pytest -q -m 'not e2e'
 
 bootstrap: deps
 	@$(CREDENTIALS_CHECK)

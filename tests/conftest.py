@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eks_envelope.facts import TODAY_ENV, last_checked
 from tests.tempdirs import contain_temp_dirs
+from tests.tiering import pytest_configure, pytest_runtest_protocol  # noqa: F401  (the e2e tier's guard)
 
 _NODE_BIN = Path(__file__).resolve().parents[1] / "node_modules" / ".bin"
 if _NODE_BIN.is_dir() and str(_NODE_BIN) not in os.environ.get("PATH", "").split(os.pathsep):

@@ -386,17 +386,27 @@ def synthesize_library(name: str) -> Synthesized:
     return result
 
 
+def names() -> list[str]:
+    """``app-NN``, ``refused-NN`` and ``lib-<case>``: every configuration of the space."""
+    return ([f"app-{i:02d}" for i in range(len(app_combinations()))] + [f"refused-{i:02d}" for i in range(len(REFUSED))]
+            + [f"lib-{name}" for name in LIBRARY_CASES])
+
+
 @functools.lru_cache(maxsize=None)
+def outcome(name: str) -> Synthesized:
+    """One configuration (a name of ``names()``), synthesized once: a refused one costs no synth, so the fast
+    tier checks the refusals while the e2e tier synthesizes the accepted ones."""
+    kind, _, rest = name.partition("-")
+    if kind == "app":
+        return synthesize_app(name, app_combinations()[int(rest)])
+    if kind == "refused":
+        return synthesize_app(name, REFUSED[int(rest)][0])
+    return synthesize_library(rest)
+
+
 def synthesized() -> dict[str, Synthesized]:
     """Every app combination, every refused combination and every library case, synthesized once."""
-    out: dict[str, Synthesized] = {}
-    for index, context in enumerate(app_combinations()):
-        out[f"app-{index:02d}"] = synthesize_app(f"app-{index:02d}", context)
-    for index, (context, _) in enumerate(REFUSED):
-        out[f"refused-{index:02d}"] = synthesize_app(f"refused-{index:02d}", context)
-    for name in LIBRARY_CASES:
-        out[f"lib-{name}"] = synthesize_library(name)
-    return out
+    return {name: outcome(name) for name in names()}
 
 
 # --------------------------------------------------------------------------- cfn-lint

@@ -157,6 +157,7 @@ def test_no_key_before_1_28_is_a_cluster_problem_not_the_default_key() -> None:
     assert audit_stages._encryption_verdict(key, VerificationError("cluster", "cluster key k not found (DescribeKey)")) == "key-problem"
 
 
+@pytest.mark.e2e
 def test_make_help_lists_audit_and_make_passes_usage_errors_on() -> None:
     import subprocess
 

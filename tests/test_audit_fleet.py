@@ -5,8 +5,10 @@ import io
 import json
 import os
 import time
+from unittest import mock
 
 import pytest
+from botocore.retries.standard import ExponentialBackoff
 from moto import mock_aws
 
 from verifier.stages import audit
@@ -21,7 +23,10 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
     os.environ.update(env)
     os.environ.pop("AWS_PROFILE", None)
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws():
+    # botocore's standard retries run as against AWS (every retry made and counted), their jittered exponential
+    # backoff a thousand times shorter: sleeping through ~120 throttles took most of this fixture's time.
+    real_delay = ExponentialBackoff.delay_amount
+    with mock_aws(), mock.patch.object(ExponentialBackoff, "delay_amount", lambda self, context: real_delay(self, context) / 1000):
         world = audit_world.build()
         out_dir = tmp_path_factory.mktemp("audit")
         stdout, stderr = io.StringIO(), io.StringIO()

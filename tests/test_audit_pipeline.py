@@ -3,7 +3,8 @@
 One synth (module-scoped) of the example with its committed test targets: offline, no lookups (explicit
 availability zones per target). The stage templates go through the same scans as the single stack: the
 cdk-nag packs at synth (registered on every stage), then checkov, cfn-lint and the Control Tower controls
-(scripts/scan.py, in .venv-scan) on the stage templates.
+(scripts/scan.py, in .venv-scan) on the stage templates. The example is an application of its own, synthesized
+as its CLI would: its tests are end-to-end (``e2e``), the targets' validation apart.
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def _stages(pipeline: dict) -> dict[str, list[dict]]:
     return {s["Name"]: s["Actions"] for s in resource["Properties"]["Stages"]}
 
 
+@pytest.mark.e2e
 def test_waves_deploy_every_target_then_audit_it(synthesized) -> None:
     _pa, _stack, out, pipeline = synthesized
     assert "missing" not in json.loads((out / "manifest.json").read_text())  # no context lookup was needed
@@ -75,6 +77,7 @@ def test_waves_deploy_every_target_then_audit_it(synthesized) -> None:
             assert f"cdk-hnb659fds-deploy-role-{account}-" in json.dumps(action["RoleArn"])
 
 
+@pytest.mark.e2e
 def test_audit_step_runs_the_installed_command_over_the_waves_targets(synthesized) -> None:
     _pa, _stack, _out, pipeline = synthesized
     specs = {lid: json.loads(r["Properties"]["Source"]["BuildSpec"]) for lid, r in pipeline["Resources"].items()
@@ -92,6 +95,7 @@ def test_audit_step_runs_the_installed_command_over_the_waves_targets(synthesize
         assert f":iam::{account}:role/cdk-hnb659fds-lookup-role-{account}-*" in assumed
 
 
+@pytest.mark.e2e
 def test_every_stage_is_the_verified_envelope_stack_with_the_apps_packs(synthesized) -> None:
     _pa, stack, out, _pipeline = synthesized
     assert [s.stack.stack_name for s in stack.stages] == ["Target-222222222222-eu-west-1-EksEnvelope"] + [
@@ -116,6 +120,7 @@ def _pipeline_waves(pa):
     return pa.waves_from_context(json.loads((EXAMPLE / "cdk.json").read_text())["context"]["pipeline:waves"])
 
 
+@pytest.mark.e2e
 def test_stage_templates_pass_the_same_scans_as_the_single_stack(synthesized, tmp_path: Path) -> None:
     _pa, _stack, out, _pipeline = synthesized
     if not SCAN_PY.exists():

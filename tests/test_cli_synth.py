@@ -38,6 +38,7 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return json.loads((tmp / "seen.json").read_text())
 
 
+@pytest.mark.e2e
 def test_cli_context_equals_the_tests_context(cli_run: dict) -> None:
     """cdk.json keeps feature flags and real overrides; the app's defaults live in AppSettings. Whatever
     cdk.json holds, the tests' apps (helpers.new_app) get exactly the context a real `cdk synth` passes."""
@@ -48,6 +49,7 @@ def test_cli_context_equals_the_tests_context(cli_run: dict) -> None:
     assert cli_context == cdk_json_context()
 
 
+@pytest.mark.e2e
 def test_an_app_without_compliance_packs_never_loads_cdk_nag(cli_run: dict) -> None:
     """cdk-nag (and its jsii assembly) is loaded by the packs, only when one is selected: not even the report loads it."""
     assert cli_run["cdk_nag"] == []

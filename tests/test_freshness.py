@@ -58,6 +58,7 @@ def test_fails_when_a_fact_is_due_on_an_injected_day(capsys: pytest.CaptureFixtu
     assert any("node.24.end_of_life" in line and "EXPIRED on 2028-04-30" in line for line in lines)
 
 
+@pytest.mark.e2e
 def test_make_freshness_exit_codes(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHON": sys.executable}
     ok = subprocess.run(["make", "-s", "freshness", f"TODAY={last_checked()}"], cwd=ROOT, env=env,

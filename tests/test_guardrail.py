@@ -162,6 +162,7 @@ def test_account_guardrail_stack_from_context() -> None:
     assert names == ["EksEnvelope", "EksEnvelope-Guardrail"]
 
 
+@pytest.mark.e2e
 def test_guardrail_templates_pass_make_scan(org_assembly, tmp_path) -> None:
     """checkov, cfn-lint and the Control Tower controls, as `make scan` runs them over cdk.out (scripts/scan.py)."""
     scan_python = REPO / ".venv-scan" / "bin" / "python"

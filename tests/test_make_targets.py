@@ -38,6 +38,7 @@ def dry(*args: str, **env: str) -> str:
 
 # --- one convention for make flags ------------------------------------------------------------
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("value", ["1", "true", "yes"])
 def test_every_flag_spelling_turns_a_flag_on(value: str) -> None:
     assert "-c ephemeral=true" in dry("synth", f"EPHEMERAL={value}")
@@ -48,6 +49,7 @@ def test_every_flag_spelling_turns_a_flag_on(value: str) -> None:
     assert "BENCH_UPDATE=1" in dry("bench", f"BENCH_UPDATE={value}")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("value", ["0", "false", "no", ""])
 def test_every_off_spelling_leaves_a_flag_off(value: str) -> None:
     assert "ephemeral=true" not in dry("synth", f"EPHEMERAL={value}")
@@ -58,6 +60,7 @@ def test_every_off_spelling_leaves_a_flag_off(value: str) -> None:
     assert "BENCH_UPDATE=1" not in dry("bench", f"BENCH_UPDATE={value}")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("flag", FLAGS)
 def test_fails_on_an_ambiguous_flag_value_in_one_line(flag: str) -> None:
     result = make("help", f"{flag}=maybe")
@@ -66,12 +69,14 @@ def test_fails_on_an_ambiguous_flag_value_in_one_line(flag: str) -> None:
     assert f"{flag}=maybe is not a flag value: use {flag}=1 (or true, yes) to turn it on" in line
 
 
+@pytest.mark.e2e
 def test_explicitly_off_ephemeral_reaches_the_app_as_false() -> None:
     assert "-c ephemeral=false" in dry("synth", "EPHEMERAL=0")
 
 
 # --- ADMIN on every target that synthesizes ----------------------------------------------------
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("target", ["synth", "diff", "deploy"])
 def test_admin_reaches_every_synthesizing_target(target: str) -> None:
     commands = dry(target, f"ADMIN={ADMIN_ARN}")
@@ -81,6 +86,7 @@ def test_admin_reaches_every_synthesizing_target(target: str) -> None:
 
 # --- prompts: destroy asks, deploy never waits without a terminal --------------------------------
 
+@pytest.mark.e2e
 def test_destroy_asks_for_the_stack_name_unless_forced_or_in_ci() -> None:
     assert 'confirm-destroy "EksEnvelope"' in dry("destroy")
     assert 'confirm-destroy "EksEnvelope-pr-42"' in dry("destroy", "ENV=pr-42")
@@ -121,6 +127,7 @@ def test_fails_on_confirm_destroy_without_a_terminal_in_one_line_naming_force() 
     assert "no terminal" in str(raised.value) and "FORCE=1" in str(raised.value) and "\n" not in str(raised.value)
 
 
+@pytest.mark.e2e
 def test_deploy_asks_for_broadening_changes_and_ci_deploys_without_asking() -> None:
     assert "--require-approval broadening" in dry("deploy")
     assert "--require-approval never" in dry("deploy", CI="true")
@@ -137,11 +144,13 @@ def test_the_pinned_cli_fails_rather_than_waits_without_a_terminal() -> None:
     assert "this.isTTY = props.isTTY ?? process.stdout.isTTY ?? false;" in code
 
 
+@pytest.mark.e2e
 def test_integ_deploy_checks_credentials_before_anything_else() -> None:
     commands = dry("integ-deploy", "ENV=it-1")
     assert commands.index("workstation credentials") < commands.index("deploy_and_destroy.sh")
 
 
+@pytest.mark.e2e
 def test_audit_checks_credentials_first_and_takes_flags_by_the_convention(tmp_path: Path) -> None:
     commands = dry("audit", "ORGANIZATION=yes", "KUBERNETES=1", "CLOUDTRAIL=true")
     assert commands.index("workstation credentials") < commands.index("console audit")
@@ -171,6 +180,7 @@ def test_make_runs_the_cdk_cli_with_its_documented_telemetry_switch_off() -> Non
         assert '["true", "1"].includes(process.env.CDK_DISABLE_CLI_TELEMETRY' in bundled.read_text()
 
 
+@pytest.mark.e2e
 def test_make_check_runs_scan_and_suite_each_in_an_empty_tmpdir_that_must_stay_empty() -> None:
     commands = dry("check")
     assert re.search(r"-m tests\.tempdirs make[^\n]* scan", commands), commands
@@ -181,6 +191,7 @@ def test_make_check_runs_scan_and_suite_each_in_an_empty_tmpdir_that_must_stay_e
 
 # --- the eks-envelope command ------------------------------------------------------------------
 
+@pytest.mark.e2e
 def test_make_help_lists_clean_wheel_and_install_cli() -> None:
     out = make("help").stdout
     assert "make clean" in out and "make install-cli" in out and "make wheel" in out
@@ -210,6 +221,7 @@ def cli_install(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"result": result, "root": root, "before": before, "after": _git_state()}
 
 
+@pytest.mark.e2e
 def test_install_cli_puts_eks_envelope_on_cli_bin_and_leaves_the_tree_as_it_was(cli_install: dict) -> None:
     result, root = cli_install["result"], cli_install["root"]
     assert result.returncode == 0, result.stderr
@@ -219,6 +231,7 @@ def test_install_cli_puts_eks_envelope_on_cli_bin_and_leaves_the_tree_as_it_was(
     assert "eks_envelope/console.py" in zipfile.ZipFile(wheel).namelist()
 
 
+@pytest.mark.e2e
 def test_installed_encrypt_existing_help_names_the_command_as_typed(cli_install: dict) -> None:
     assert cli_install["result"].returncode == 0, cli_install["result"].stderr
     help_text = subprocess.run([str(cli_install["root"] / "bin" / "eks-envelope"), "encrypt-existing", "--help"],
@@ -226,6 +239,7 @@ def test_installed_encrypt_existing_help_names_the_command_as_typed(cli_install:
     assert help_text.returncode == 0 and help_text.stdout.startswith("usage: eks-envelope encrypt-existing ")
 
 
+@pytest.mark.e2e
 def test_install_cli_uses_pipx_when_it_is_on_path(tmp_path: Path) -> None:
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
@@ -306,6 +320,7 @@ def test_a_warning_is_acknowledged_the_way_the_readme_says() -> None:
 
 # --- a quiet test run ----------------------------------------------------------------------------
 
+@pytest.mark.e2e
 def test_quiet_test_run_does_not_repeat_bringing_up_nodes(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:randomly", "-p", "no:cacheprovider",
                              "tests/test_tempdirs.py"], cwd=REPO, capture_output=True, text=True, timeout=120,

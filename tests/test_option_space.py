@@ -31,7 +31,7 @@ def _constraints() -> Any:
 
 
 def result(name: str) -> space.Synthesized:
-    return space.synthesized()[name]
+    return space.outcome(name)
 
 
 def _describe(outcome: space.Synthesized) -> str:
@@ -69,6 +69,7 @@ def test_every_context_key_and_every_refusal_rule_is_in_the_space() -> None:
 
 
 # --------------------------------------------------------------------------- synthesis or refusal
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", APP)
 def test_accepted_combination_synthesizes_with_its_packs(name: str) -> None:
     outcome = result(name)
@@ -89,6 +90,7 @@ def test_fails_on_a_refused_combination_naming_field_value_and_fix(name: str) ->
         assert str(problem).startswith(f"-c {problem.field}="), str(problem)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", LIBRARY)
 def test_library_case_synthesizes_with_every_pack(name: str) -> None:
     outcome = result(name)
@@ -105,12 +107,14 @@ def _templates(name: str) -> list[Any]:
     return outcome.templates
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", SYNTHESIZED)
 def test_templates_keep_the_service_constraints(name: str) -> None:
     findings = [str(f) for t in _templates(name) for f in _constraints().check_template(t.raw, t.stack_name)]
     assert findings == [], f"{_describe(result(name))}:\n" + "\n".join(findings)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", SYNTHESIZED)
 def test_failed_first_create_at_any_resource_rolls_back_clean(name: str) -> None:
     rows = scenarios.failed_first_create(_templates(name))
@@ -120,6 +124,7 @@ def test_failed_first_create_at_any_resource_rolls_back_clean(name: str) -> None
         f"broken {r.broken}; same names again: {r.names_status}" for r in dirty[:10])
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", SYNTHESIZED)
 def test_cfn_lint_finds_no_error(name: str, lint: dict[str, list[dict[str, Any]]]) -> None:
     errors = [

@@ -38,6 +38,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+@pytest.mark.e2e
 def test_wheel_carries_library_and_handler_asset(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "eks_envelope/cluster.py" in names
@@ -71,6 +72,7 @@ def _outside_env() -> dict[str, str]:
     return {**env, "CDK_DISABLE_CLI_TELEMETRY": "true"}  # a test never reports to AWS
 
 
+@pytest.mark.e2e
 def test_wheel_ships_type_information_and_a_single_sourced_version(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "eks_envelope/py.typed" in names
@@ -83,6 +85,7 @@ def test_wheel_ships_type_information_and_a_single_sourced_version(wheel: Path) 
     assert "Provides-Extra: verify" in metadata and "Requires-Dist: boto3" in metadata
 
 
+@pytest.mark.e2e
 def test_installed_console_command_offers_verify_help_without_node(installed: Path, tmp_path: Path) -> None:
     env = {**_outside_env(), "PATH": f"{installed / 'bin'}{os.pathsep}/usr/bin:/bin"}  # system Node (20) at most
     result = subprocess.run([str(installed / "bin" / "eks-envelope"), "verify", "--help"], cwd=tmp_path, env=env,
@@ -97,6 +100,7 @@ def test_installed_console_command_offers_verify_help_without_node(installed: Pa
     assert version.stdout.strip() == f"eks-envelope {eks_envelope.__version__}"
 
 
+@pytest.mark.e2e
 def test_installed_console_command_audits_through_aws_endpoint_url(installed: Path, tmp_path: Path) -> None:
     """`eks-envelope audit --help`, then a whole audit against a loopback AWS named only by AWS_ENDPOINT_URL."""
     from tests import audit_world
@@ -132,12 +136,14 @@ def test_installed_console_command_audits_through_aws_endpoint_url(installed: Pa
     assert {"/clusters", "/cluster-versions"} <= {p.split("?")[0] for _m, p, _t in seen}
 
 
+@pytest.mark.e2e
 def test_installed_package_is_seen_as_typed(installed: Path) -> None:
     site = next(installed.glob("lib/python*/site-packages"))
     assert (site / "eks_envelope" / "py.typed").is_file()
     assert (site / "eks_envelope" / "_handler" / "verifier" / "entry" / "cli.py").is_file()
 
 
+@pytest.mark.e2e
 def test_library_example_runs_as_documented_outside_the_repo(installed: Path, tmp_path: Path) -> None:
     """cdk.json and app.py as docs/library.md says, `cdk synth` with the installed wheel: no warning, no banner."""
     project = tmp_path / "consumer"

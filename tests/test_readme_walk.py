@@ -106,6 +106,7 @@ def offline_run(fresh_clone: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return run
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", [c for c in dict.fromkeys(_commands("offline")) if c not in RUN_BY_MAKE_TEST])
 def test_readme_offline_command_succeeds_in_a_fresh_clone(command: str, offline_run: Callable[[str], OfflineRun]) -> None:
     """Each command as written, with no AWS credentials; the default synth, whether through make and the
@@ -134,6 +135,7 @@ def test_readme_offline_command_succeeds_in_a_fresh_clone(command: str, offline_
         assert "eks-envelope:public-endpoint" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_python_app_py_prints_what_make_synth_prints_as_the_readme_says(offline_run: Callable[[str], OfflineRun]) -> None:
     """README, Two commands: the same lines, the warnings before the table, plus aws-cdk-lib's report line."""
     def lines(run: OfflineRun) -> list[str]:
@@ -147,6 +149,7 @@ def test_python_app_py_prints_what_make_synth_prints_as_the_readme_says(offline_
     assert any(line.startswith("compliance packs") for line in app)
 
 
+@pytest.mark.e2e
 def test_fails_on_make_synth_admin_me_without_credentials_in_one_line(fresh_clone: Path, tmp_path: Path) -> None:
     """ADMIN=me asks STS who you are, so `make synth ADMIN=me` needs credentials (an ARN list does not)."""
     result = subprocess.run(["make", "synth", "ADMIN=me"], cwd=fresh_clone, env=no_credentials_env(tmp_path),
@@ -166,6 +169,7 @@ def test_consumer_setup_block_installs_this_version_with_the_pinned_cli() -> Non
     assert f"aws-cdk@{cli_pin}" in setup and "npx cdk synth" in setup
 
 
+@pytest.mark.e2e
 def test_fails_on_a_make_variable_the_makefile_does_not_read(fresh_clone: Path, tmp_path: Path) -> None:
     result = subprocess.run(["make", "synth", "NAT_GATEWAYS=2"], cwd=fresh_clone, env=no_credentials_env(tmp_path),
                             capture_output=True, text=True, timeout=120)
@@ -174,6 +178,7 @@ def test_fails_on_a_make_variable_the_makefile_does_not_read(fresh_clone: Path, 
     assert "CONTEXT='-c nat_gateways=<value>'" in result.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", list(dict.fromkeys(_commands("account"))))
 def test_fails_on_readme_account_commands_without_credentials_in_one_line(
     command: str, fresh_clone: Path, tmp_path: Path
@@ -185,6 +190,7 @@ def test_fails_on_readme_account_commands_without_credentials_in_one_line(
     assert explanation == ["eks-envelope: no AWS credentials found: set AWS_PROFILE, or run `aws configure` / `aws sso login`"]
 
 
+@pytest.mark.e2e
 def test_python_app_py_without_the_venv_says_what_to_run(fresh_clone: Path, tmp_path: Path) -> None:
     bare = tmp_path / "bare"
     shutil.copytree(fresh_clone, bare, symlinks=True, ignore=shutil.ignore_patterns(".venv*", "node_modules"))
@@ -197,6 +203,7 @@ def test_python_app_py_without_the_venv_says_what_to_run(fresh_clone: Path, tmp_
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_fails_on_bad_context_in_python_app_py_with_one_message_and_no_traceback(
     fresh_clone: Path, tmp_path: Path
 ) -> None:

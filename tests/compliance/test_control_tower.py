@@ -5,7 +5,8 @@ The controls run as `make scan` runs them: cfn-guard and the Control Tower rules
 first, which creates it). cfn-guard reads no acknowledgement, so its raw result is the result
 without them: each acknowledged control must fail there on exactly the resources that carry it,
 and every failing control must carry one with a reason. All configurations go through one cfn-guard
-run (module fixture); the assemblies are the ones the other tests synthesize (cached in helpers).
+run (module fixture); the assemblies are the ones the other tests synthesize (cached in helpers). The tests
+that run cfn-guard are end-to-end (``e2e``); the pack selection and rule filtering are not.
 """
 from __future__ import annotations
 
@@ -69,11 +70,13 @@ def _paths(tc: scan.TemplateControls, logical_ids) -> set[str]:
     return {resources[lid].path.split("/", 1)[1] for lid in logical_ids}
 
 
+@pytest.mark.e2e
 def test_every_template_is_scanned(results) -> None:
     assert set(results) == set(EXPECTED_ACKNOWLEDGEMENTS)
     assert {tc.evaluated for tc in results.values()} == {237}
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("stack", sorted(EXPECTED_ACKNOWLEDGEMENTS))
 def test_template_has_no_unexplained_finding(results, stack: str) -> None:
     tc = results[stack]
@@ -82,6 +85,7 @@ def test_template_has_no_unexplained_finding(results, stack: str) -> None:
     assert tc.failed == 0 and tc.passed == len(tc.applicable) - len(tc.acknowledged)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("stack", sorted(EXPECTED_ACKNOWLEDGEMENTS))
 def test_acknowledged_controls_still_fail_without_their_acknowledgement(results, stack: str) -> None:
     """cfn-guard ignores the metadata: what it reports failing is exactly what is acknowledged, no more, no less."""
@@ -92,6 +96,7 @@ def test_acknowledged_controls_still_fail_without_their_acknowledgement(results,
     assert acknowledged == EXPECTED_ACKNOWLEDGEMENTS[stack]
 
 
+@pytest.mark.e2e
 def test_default_template_satisfies_the_eks_and_kms_controls(results) -> None:
     tc = results["EksEnvelope"]
     passed = tc.applicable - set(tc.failing)
@@ -99,6 +104,7 @@ def test_default_template_satisfies_the_eks_and_kms_controls(results) -> None:
             "CT.CLOUDWATCH.PR.3"} <= passed
 
 
+@pytest.mark.e2e
 def test_a_stale_acknowledgement_fails_the_scan(tmp_path) -> None:
     """An acknowledgement on a resource where the control passes is reported, not silently kept."""
     (stack,) = [s for s in synth_bundled_app().stacks]
@@ -122,6 +128,7 @@ def test_only_rule_files_that_can_apply_are_run(tmp_path) -> None:
     assert sorted(f.relative_to(tmp_path).as_posix() for f in kept) == ["any.guard", "eks.guard", "sub/both.guard"]
 
 
+@pytest.mark.e2e
 def test_leaving_out_rules_that_cannot_apply_changes_no_result() -> None:
     """The filtered run against cfn-guard over every one of the 237 rule files (small templates: cheap)."""
     templates = _templates(consumer_example_assembly())
@@ -135,6 +142,7 @@ def test_leaving_out_rules_that_cannot_apply_changes_no_result() -> None:
         [vars(tc) for tc in scan.control_tower_results(raw_every, templates)]
 
 
+@pytest.mark.e2e
 def test_careless_clusters_are_flagged_by_the_eks_controls(tmp_path) -> None:
     app = new_app()
     stacks = build_careless_app(app)

@@ -17,6 +17,7 @@ def _make(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["make", "--no-print-directory", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.e2e
 def test_make_passes_cluster_key_region_and_dry_run() -> None:
     result = _make("-n", "encrypt-existing", "CLUSTER=prod", f"KEY={README_KEY}", "REGION=eu-west-1", "DRY_RUN=1")
     assert (f'eks_envelope.console encrypt-existing --cluster "prod" --key "{README_KEY}" '
@@ -24,12 +25,14 @@ def test_make_passes_cluster_key_region_and_dry_run() -> None:
     assert "--dry-run" not in _make("-n", "encrypt-existing", "CLUSTER=prod", "KEY=k", "DRY_RUN=0").stdout
 
 
+@pytest.mark.e2e
 def test_fails_make_without_key() -> None:
     result = _make("encrypt-existing", "CLUSTER=prod")
     assert result.returncode != 0
     assert "usage: make encrypt-existing CLUSTER=<name> KEY=<key arn> [REGION=<region>] [DRY_RUN=1]" in result.stderr
 
 
+@pytest.mark.e2e
 def test_make_help_lists_it() -> None:
     assert "make encrypt-existing  existing cluster under your key" in _make("help").stdout
 

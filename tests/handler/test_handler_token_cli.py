@@ -84,6 +84,7 @@ def test_cli_json_output(world, runtime):
                                                  "cloudtrail"]
 
 
+@pytest.mark.e2e
 def test_fails_cli_usage_error_exits_two():
     proc = subprocess.run([sys.executable, "-m", "verifier.entry.cli", "--key", "x"], cwd=HANDLER_ROOT, capture_output=True,
                           text=True, timeout=60)

@@ -15,6 +15,8 @@ from tests.helpers import REPO
 SCRIPT = REPO / "tests" / "integ" / "deploy_and_destroy.sh"
 REPORT = REPO / "tests" / "integ" / "report_assertions.py"
 
+pytestmark = pytest.mark.e2e  # every test runs deploy_and_destroy.sh or report_assertions.py as make integ-deploy does
+
 # A fake account: $FAKE_STATE/status holds the stack status, $FAKE_STATE/tp its termination protection.
 # Every call is logged as "cdk ..." or "aws ..." to $FAKE_LOG.
 # cdk deploy: with verifier_pod_image=... it fails (exit 1) and leaves $FAKE_ROLLBACK_STATUS (default

@@ -102,6 +102,7 @@ def test_describe_stacks_expects_verifier_reported_verified() -> None:
     assert "EnvelopeEncryptionVerified" in case_template["Outputs"]
 
 
+@pytest.mark.e2e
 def test_integ_app_synthesizes_as_a_script(tmp_path: Any) -> None:
     """integ-runner and `cdk deploy --app` run the file as a script: it must synthesize on its own.
 

@@ -1,11 +1,9 @@
 """The configurations issue 9 asserts lifecycle outcomes for, synthesized once each per session."""
 from __future__ import annotations
 
-import functools
-import importlib.util
 from typing import Any
 
-from tests.helpers import REPO, new_app, synth_bundled_app
+from tests.helpers import consumer_example_assembly, synth_bundled_app
 from tests.lifecycle.model import Template
 
 #: Same context as tests/test_environments.py, so the synthesized assembly is shared.
@@ -24,15 +22,10 @@ def bundled(**context: str) -> list[Template]:
     return _templates(synth_bundled_app(**context))
 
 
-@functools.lru_cache(maxsize=None)
 def composition() -> list[Template]:
-    """examples/consumer/consumer_app.py: a key stack, then a cluster stack importing the key."""
-    spec = importlib.util.spec_from_file_location("consumer_app", REPO / "examples" / "consumer" / "consumer_app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    app = new_app()
-    module.build(app)
-    return _templates(app.synth(), COMPOSITION_STACKS)
+    """examples/consumer/consumer_app.py: a key stack, then a cluster stack importing the key (the assembly the
+    Control Tower tests scan: one synth per session)."""
+    return _templates(consumer_example_assembly(), COMPOSITION_STACKS)
 
 
 CONFIGURATIONS = {
