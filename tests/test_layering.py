@@ -6,6 +6,7 @@ Static (ast), so it costs no synth.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -110,6 +111,7 @@ def _load_time_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
     return found
 
 
+@functools.cache  # parsed once for the module's many parametrized tests (none changes it)
 def library_import_graph() -> dict[str, set[str]]:
     """Module -> the library modules it imports at load time (relative and absolute ``eks_envelope`` imports)."""
     modules = {_module_name(m): m for m in MODULES}
@@ -162,6 +164,7 @@ def package_import_graph(root: Path, package: str) -> dict[str, set[str]]:
     return graph
 
 
+@functools.cache  # parsed once for the module's many parametrized tests (none changes it)
 def handler_import_graph() -> dict[str, set[str]]:
     return package_import_graph(HANDLER_ROOT, "verifier")
 
@@ -318,6 +321,7 @@ def test_a_module_over_400_lines_says_why(module: Path) -> None:
 MAX_CONSTRUCTOR_LINES = 120
 
 
+@functools.cache  # parsed once for the module's many parametrized tests (none changes it)
 def constructors() -> dict[str, int]:
     """``module::Class`` -> lines of its ``__init__``, for every class of the library."""
     found = {}
