@@ -78,10 +78,13 @@ def test_fails_redirect_is_never_followed(world, runtime):
 
 @pytest.mark.parametrize("mode", ["trickle", "trickle-headers"])
 def test_fails_trickling_server_within_the_request_deadline(world, runtime, mode):
+    # A byte every 0.05 s, for 30 s: each read gets data well inside the 0.3 s request timeout, so only a
+    # deadline on the whole request (not a per-read socket timeout) ends it.
+    world.server.scenario.trickle_seconds = 0.05
     world.server.scenario.misbehave("GET", "secrets", mode)
-    runtime.kube_policy = kube.RetryPolicy(request_timeout_seconds=1.0)
+    runtime.kube_policy = kube.RetryPolicy(request_timeout_seconds=0.3)
     runtime.cleanup_seconds = 2.0
-    with Within(6):  # the server would trickle for 30 s
+    with Within(5):  # the server would trickle for 30 s
         err = fail(world, runtime)
     assert "Stage secret-roundtrip: no answer to GET" in str(err) and "within the deadline" in str(err)
 
