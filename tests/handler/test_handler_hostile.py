@@ -91,7 +91,7 @@ def test_fails_trickling_server_within_the_request_deadline(world, runtime, mode
 
 def test_fails_hung_response_is_no_answer_not_unreachable(world, runtime):
     world.server.scenario.misbehave("POST", "secrets", "hang")
-    runtime.kube_policy = kube.RetryPolicy(request_timeout_seconds=0.5)
+    runtime.kube_policy = kube.RetryPolicy(request_timeout_seconds=0.25)  # the server hangs for 30 s
     runtime.cleanup_seconds = 2.0
     with Within(5):
         err = fail(world, runtime)
@@ -226,7 +226,7 @@ def test_unexpected_exception_is_a_bounded_reason(world, runtime, monkeypatch):
 def test_delete_of_a_misbehaving_server_returns_fast(world, runtime, monkeypatch):
     world.server.scenario.misbehave("GET", "pods", "hang", times=None)
     runtime.cleanup_policy = kube.RetryPolicy(auth_grace_seconds=0, max_server_retries=1, max_connect_attempts=1,
-                                              request_timeout_seconds=0.5)
+                                              request_timeout_seconds=0.25)
     monkeypatch.setattr(verification, "build_runtime", lambda context, cap_seconds=None: runtime)
     monkeypatch.setattr(verification, "build_clients", lambda region, **_: world.clients())
     ev = {"RequestType": "Delete", "PhysicalResourceId": f"{CLUSTER}/envelope-verification/x", "StackId": STACK_ID,
