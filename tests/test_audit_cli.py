@@ -24,12 +24,8 @@ def one_account(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        import boto3
-
         faults = audit_world.Faults(transient_every=0)
-        session = boto3.session.Session(region_name="us-east-1")
-        faults.key_arn = audit_world._make_cluster(session.client("eks"), session.client("kms"), "123456789012", "us-east-1", "web",
-                                                   "verified", faults)
+        faults.key_arn = audit_world.make_one("123456789012", "us-east-1", "web", "verified", faults)
         yield faults
 
 
