@@ -12,13 +12,14 @@ session factory registers them), with the API reference's shapes:
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterator
 from unittest import mock
 
 import boto3
@@ -169,8 +170,24 @@ class Faults:
 def _models() -> botocore.loaders.Loader:
     """One botocore loader for every session the world hands out: each test's audit builds its own session
     (as each real run does), and parsing the service models again for each (EC2's alone is megabytes of
-    JSON) was most of the audit tests' CPU time. The models are read-only data."""
-    return botocore.loaders.create_loader()
+    JSON) was most of the audit tests' CPU time. The models are read-only data.
+
+    Warmed here, on one thread: the audit's first clients start together on its worker threads, and each of them
+    found the loader's caches still empty and listed every service folder again (~13,000 directory listings in
+    one audit of ~35 regions)."""
+    loader = botocore.loaders.create_loader()
+    for service in ("sts", "organizations", "eks", "kms", "cloudtrail"):  # EC2 (megabytes) only when asked, on one thread
+        for type_name in ("service-2", "paginators-1", "endpoint-rule-set-1"):
+            loader.load_service_model(service, type_name)
+    for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
+        loader.load_data(name)
+    # moto's own model caches (it answers in the API's shapes) have the same race; fill them too
+    from moto.core.utils import get_pagination_model, get_service_model
+
+    for service in ("sts", "organizations", "eks", "kms", "cloudtrail"):
+        get_service_model(service)
+        get_pagination_model(service)
+    return loader
 
 
 class _Http:
@@ -204,12 +221,35 @@ def _validate_role_arn(arn: str) -> None:
 
 def build(n_accounts: int = 52, clusters_per_region: int = 2) -> World:
     """Inside ``mock_aws()``: the organization, its accounts, and in each account and region a few clusters."""
-    from moto.kms.utils import generate_private_key
-
-    one_key = generate_private_key("SYMMETRIC_DEFAULT")  # moto makes RSA material for every key (60 ms each), unused here
-    with mock.patch("moto.eks.models.validate_role_arn", _validate_role_arn), \
-            mock.patch("moto.kms.models.generate_private_key", lambda _spec: one_key):
+    with _cheap_moto():
         return _build(n_accounts, clusters_per_region)
+
+
+def make_one(account: str, region: str, name: str, kind: str, faults: Faults) -> str | None:
+    """Inside ``mock_aws()``: one cluster of ``kind`` on moto's backends; returns its key's ARN."""
+    with _cheap_moto():
+        return _make_cluster(_OnBackends(account, region), _OnBackends(account, region), account, region, name, kind, faults)
+
+
+@contextlib.contextmanager
+def _cheap_moto() -> Iterator[None]:
+    """moto's costs that buy the audit nothing: RSA material for every key (60 ms each, unused here), a boto3
+    Session per CreateCluster for its role-ARN check, and 1,400 random.choice calls for every cluster's CA data
+    (the audit never reads it; the verifier tests serve a real CA)."""
+    from moto.kms.utils import generate_private_key
+    from moto.moto_api._internal import mock_random
+
+    one_key = generate_private_key("SYMMETRIC_DEFAULT")
+    real = mock_random.get_random_string
+    ca_data = real(1400)
+
+    def random_string(length: int = 20, *args: Any, **kwargs: Any) -> str:
+        return ca_data if length == 1400 else real(length, *args, **kwargs)
+
+    with mock.patch("moto.eks.models.validate_role_arn", _validate_role_arn), \
+            mock.patch("moto.kms.models.generate_private_key", lambda _spec: one_key), \
+            mock.patch.object(mock_random, "get_random_string", random_string):
+        yield
 
 
 def _build(n_accounts: int, clusters_per_region: int) -> World:

@@ -24,12 +24,8 @@ def one_account(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        import boto3
-
         faults = audit_world.Faults(transient_every=0)
-        session = boto3.session.Session(region_name="us-east-1")
-        faults.key_arn = audit_world._make_cluster(session.client("eks"), session.client("kms"), "123456789012", "us-east-1", "web",
-                                                   "verified", faults)
+        faults.key_arn = audit_world.make_one("123456789012", "us-east-1", "web", "verified", faults)
         yield faults
 
 
@@ -161,7 +157,9 @@ def test_no_key_before_1_28_is_a_cluster_problem_not_the_default_key() -> None:
 def test_make_help_lists_audit_and_make_passes_usage_errors_on() -> None:
     import subprocess
 
-    from tests.helpers import REPO
+    from pathlib import Path
+
+    REPO = Path(__file__).resolve().parents[1]  # not tests.helpers: it imports aws_cdk (1 s), which this test never uses
 
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL")}
     assert "make audit     audit every EKS cluster" in subprocess.run(["make", "-s", "help"], cwd=REPO, env=env, capture_output=True,

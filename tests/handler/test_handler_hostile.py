@@ -78,17 +78,20 @@ def test_fails_redirect_is_never_followed(world, runtime):
 
 @pytest.mark.parametrize("mode", ["trickle", "trickle-headers"])
 def test_fails_trickling_server_within_the_request_deadline(world, runtime, mode):
+    # A byte every 0.05 s, for 30 s: each read gets data well inside the 0.3 s request timeout, so only a
+    # deadline on the whole request (not a per-read socket timeout) ends it.
+    world.server.scenario.trickle_seconds = 0.05
     world.server.scenario.misbehave("GET", "secrets", mode)
-    runtime.kube_policy = kube.RetryPolicy(request_timeout_seconds=1.0)
+    runtime.kube_policy = kube.RetryPolicy(request_timeout_seconds=0.3)
     runtime.cleanup_seconds = 2.0
-    with Within(6):  # the server would trickle for 30 s
+    with Within(5):  # the server would trickle for 30 s
         err = fail(world, runtime)
     assert "Stage secret-roundtrip: no answer to GET" in str(err) and "within the deadline" in str(err)
 
 
 def test_fails_hung_response_is_no_answer_not_unreachable(world, runtime):
     world.server.scenario.misbehave("POST", "secrets", "hang")
-    runtime.kube_policy = kube.RetryPolicy(request_timeout_seconds=0.5)
+    runtime.kube_policy = kube.RetryPolicy(request_timeout_seconds=0.25)  # the server hangs for 30 s
     runtime.cleanup_seconds = 2.0
     with Within(5):
         err = fail(world, runtime)
@@ -223,7 +226,7 @@ def test_unexpected_exception_is_a_bounded_reason(world, runtime, monkeypatch):
 def test_delete_of_a_misbehaving_server_returns_fast(world, runtime, monkeypatch):
     world.server.scenario.misbehave("GET", "pods", "hang", times=None)
     runtime.cleanup_policy = kube.RetryPolicy(auth_grace_seconds=0, max_server_retries=1, max_connect_attempts=1,
-                                              request_timeout_seconds=0.5)
+                                              request_timeout_seconds=0.25)
     monkeypatch.setattr(verification, "build_runtime", lambda context, cap_seconds=None: runtime)
     monkeypatch.setattr(verification, "build_clients", lambda region, **_: world.clients())
     ev = {"RequestType": "Delete", "PhysicalResourceId": f"{CLUSTER}/envelope-verification/x", "StackId": STACK_ID,

@@ -238,6 +238,7 @@ class Scenario:
     readyz: tuple[int, str] = (200, "[+]ping ok\n[+]etcd ok\n[+]kms-providers ok\nreadyz check passed\n")
     stop: threading.Event = field(default_factory=threading.Event)  # set at teardown: hung handlers return
     list_limits: list[str] = field(default_factory=list)  # the limit of every list request, to prove paging
+    trickle_seconds: float = 0.2  # the "trickle" modes' pause between bytes; they trickle for 30 s in all
 
     def misbehave(self, method: str, target: str, mode: str, times: int | None = 1) -> None:
         self.misbehaviours.append(Misbehave(method, target, mode, times))
@@ -381,23 +382,23 @@ class _KubeHandler(BaseHTTPRequestHandler):
             self._raw(307, b"", {"Location": "https://attacker.invalid/steal", "Content-Type": "text/plain"})
         elif mode == "hang":  # TCP and TLS fine, request read, never an answer
             sc.stop.wait(30)
-        elif mode == "trickle":  # a valid status line, then one byte every 0.2 s
+        elif mode == "trickle":  # a valid status line, then one byte every trickle_seconds, for 30 s
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", "100000")
             self.end_headers()
             self.wfile.flush()
-            for _ in range(150):
-                if sc.stop.wait(0.2):
+            for _ in range(int(30 / sc.trickle_seconds)):
+                if sc.stop.wait(sc.trickle_seconds):
                     break
                 try:
                     self.wfile.write(b" ")
                     self.wfile.flush()
                 except OSError:
                     break
-        elif mode == "trickle-headers":  # the status line and headers one byte every 0.2 s
-            for byte in (b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 150):
-                if sc.stop.wait(0.2):
+        elif mode == "trickle-headers":  # the status line and headers one byte every trickle_seconds, for 30 s
+            for byte in (b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * int(30 / sc.trickle_seconds)):
+                if sc.stop.wait(sc.trickle_seconds):
                     break
                 try:
                     self.wfile.write(bytes([byte]))
