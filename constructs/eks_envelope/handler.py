@@ -15,26 +15,15 @@ PACKAGE = "verifier"
 _HERE = Path(__file__).resolve().parent
 
 
-def handler_root() -> Path:
-    """The directory holding the ``verifier`` package: the Lambda asset's root."""
+def asset_dir() -> Path:
+    """The Lambda asset: the directory holding the package ``verifier`` alone, which the handler strings in
+    ``contract`` (``VERIFIER_HANDLER`` ...) are relative to; so the Lambda imports ``verifier.entry.dispatch``
+    and the package's relative imports work as they do in a checkout and in the wheel.
+    """
     for candidate in (_HERE / "_handler", _HERE.parents[1] / "lambda"):
         if (candidate / PACKAGE / "__init__.py").is_file():
             return candidate
     raise FileNotFoundError(f"the verifier handler is missing next to {_HERE}: reinstall eks-envelope")
-
-
-def handler_dir() -> Path:
-    """The ``verifier`` package itself."""
-    return handler_root() / PACKAGE
-
-
-def asset_dir() -> Path:
-    """The Lambda asset: the directory the handler strings in ``contract`` (``VERIFIER_HANDLER`` ...) are relative to.
-
-    It holds the package ``verifier`` alone, so the Lambda imports ``verifier.entry.dispatch`` and the package's
-    relative imports work as they do in a checkout and in the wheel.
-    """
-    return handler_root()
 
 
 def register() -> None:
@@ -43,5 +32,5 @@ def register() -> None:
     if name in sys.modules or (_HERE / "_handler").is_dir():
         return
     shim = types.ModuleType(name, "The checkout's lambda/ directory, seen as the wheel's eks_envelope/_handler.")
-    shim.__path__ = [str(handler_root())]  # type: ignore[attr-defined]
+    shim.__path__ = [str(asset_dir())]  # type: ignore[attr-defined]
     sys.modules[name] = shim
