@@ -140,23 +140,27 @@ def _object(props: Any, what: str = "ResourceProperties") -> Mapping[str, Any]:
     return props
 
 
+def _absent(raw: Any) -> bool:
+    """Not given: missing, null or blank (CloudFormation passes an unset optional property as nothing or "")."""
+    return raw is None or str(raw).strip() == ""
+
+
 def _text(props: Mapping[str, Any], name: str) -> str:
     raw = props.get(name)
-    if raw is None or not isinstance(raw, (str, int, float, bool)) or str(raw).strip() == "":
+    if _absent(raw) or not isinstance(raw, (str, int, float, bool)):
         raise PropertyError(f"Property {name} is missing or empty. The construct passes it: deploy with a matching eks-envelope version.")
     return str(raw).strip()
 
 
 def _optional_text(props: Mapping[str, Any], name: str) -> str | None:
-    raw = props.get(name)
-    return None if raw is None or str(raw).strip() == "" else _text(props, name)
+    return None if _absent(props.get(name)) else _text(props, name)
 
 
 def _bool(props: Mapping[str, Any], name: str, default: bool | None = None) -> bool:
     raw = props.get(name)
     if isinstance(raw, bool):
         return raw
-    if default is not None and (raw is None or str(raw).strip() == ""):
+    if default is not None and _absent(raw):
         return default
     text = _text(props, name).lower()
     if text not in ("true", "false"):
@@ -178,7 +182,7 @@ def _seconds(props: Mapping[str, Any], name: str, bounds: tuple[float, float]) -
 
 def _whole(props: Mapping[str, Any], name: str, bounds: tuple[int, int], default: int, fix: str) -> int:
     raw = props.get(name)
-    text = str(default) if raw is None or str(raw).strip() == "" else str(raw).strip()
+    text = str(default) if _absent(raw) else str(raw).strip()
     low, high = bounds
     if not text.isdigit() or not low <= int(text) <= high:
         raise PropertyError(f"Property {name} is {scrub(text, 20)!r}; expected a whole number from {low} to {high}. {fix}")
