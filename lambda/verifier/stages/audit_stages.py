@@ -162,7 +162,6 @@ def stage_encryption(probe: Probe) -> None:
     """The verifier's cluster stage on the cluster's own key; its failure is mapped to a verdict here."""
     cluster = probe.cluster or {}
     config = Config.for_workstation(probe.name, None, owner="audit")
-    config.secret_check = False
     try:
         probe.facts = verify_cluster(_DescribedCluster(cluster), probe.ctx.kms, config).value
     except VerificationError as err:
