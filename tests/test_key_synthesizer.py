@@ -45,7 +45,7 @@ def test_custom_qualifier_on_the_stack_names_that_bootstraps_role() -> None:
 
 
 def test_custom_qualifier_as_the_apps_default_synthesizer() -> None:
-    app = cdk.App(context=new_app().node.get_all_context(),
+    app = cdk.App(context=new_app().node.get_all_context(), builtin_cloud_formation_validation=False,  # as new_app()
                   default_stack_synthesizer=cdk.DefaultStackSynthesizer(qualifier="team1"))
     first, second = cdk.Stack(app, "A"), cdk.Stack(app, "B", env=cdk.Environment(account=ACCOUNT, region=REGION))
     first_key, second_key = ClusterSecretsKey(first, "Key"), ClusterSecretsKey(second, "Key")
