@@ -1,6 +1,7 @@
 """Shared test helpers: build apps exactly as `cdk synth` does, once per configuration."""
 from __future__ import annotations
 
+import collections
 import copy
 import functools
 import importlib.util
@@ -18,7 +19,7 @@ from aws_cdk.assertions import Template
 from app import CLI_CONTEXT
 from tests.tempdirs import contain_temp_dirs
 
-__all__ = ["CLI_CONTEXT", "REPO", "bundled_template", "construct_template", "cdk_json_context", "new_app", "no_credentials_env", "normalised", "only_resource", "synth_bundled_app"]
+__all__ = ["CLI_CONTEXT", "REPO", "bundled_template", "construct_template", "cdk_json_context", "new_app", "new_outdir", "no_credentials_env", "normalised", "only_resource", "synth_bundled_app"]
 
 REPO = Path(__file__).resolve().parents[1]
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
@@ -37,13 +38,38 @@ def cdk_json_context() -> dict[str, Any]:
     return {**json.loads((REPO / "cdk.json").read_text())["context"], **CLI_CONTEXT}
 
 
+#: The latest test apps' output directories, and the assets already staged in one of them, by directory name.
+_OUTDIRS: collections.deque[Path] = collections.deque(maxlen=16)
+_STAGED: dict[str, Path] = {}
+
+
+def new_outdir(prefix: str = "cdk-test-") -> str:
+    """A fresh output directory for a test App, holding the assets earlier test apps staged.
+
+    CDK stages an asset by copying it into ``<outdir>/asset.<content hash>`` while the construct is built
+    (the verifier's handler, the provider framework: about 35 ms each), and skips the copy when that
+    directory exists. The name is the hash of the content, so a directory staged by an earlier app is the
+    same asset; it is linked in, not copied again. Templates and asset manifests do not change.
+    """
+    for outdir in _OUTDIRS:
+        with os.scandir(outdir) as entries:
+            for entry in entries:
+                if entry.name.startswith("asset.") and entry.name not in _STAGED and entry.is_dir(follow_symlinks=False):
+                    _STAGED[entry.name] = Path(entry.path)
+    outdir = Path(tempfile.mkdtemp(prefix=prefix, dir=contain_temp_dirs()))
+    for name, staged in _STAGED.items():
+        if staged.is_dir():
+            (outdir / name).symlink_to(staged, target_is_directory=True)
+    _OUTDIRS.append(outdir)
+    return str(outdir)
+
+
 def new_app(**overrides: Any) -> cdk.App:
     context = copy.deepcopy(cdk_json_context())
     context.update(overrides)
     # CDK's built-in CloudFormation validation is off, as in app.py: `make test` synthesizes the app with it
     # on (CDK_VALIDATION=true) and lints every template with cfn-lint; here it would double each synth's cost.
-    return cdk.App(context=context, outdir=tempfile.mkdtemp(prefix="cdk-test-", dir=contain_temp_dirs()),
-                   builtin_cloud_formation_validation=False)
+    return cdk.App(context=context, outdir=new_outdir(), builtin_cloud_formation_validation=False)
 
 
 @functools.lru_cache(maxsize=None)

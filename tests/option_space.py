@@ -24,7 +24,7 @@ from typing import Any, Callable
 import aws_cdk as cdk
 from allpairspy import AllPairs
 
-from tests.helpers import REPO, cdk_json_context, new_app
+from tests.helpers import REPO, cdk_json_context, new_app, new_outdir
 from tests.lifecycle.model import Template
 from tests.tempdirs import contain_temp_dirs
 
@@ -115,10 +115,19 @@ def accepted(context: dict[str, Any]) -> bool:
 def _accepts(row: dict[str, Any], key: str, value: Any) -> bool:
     """Whether ``row`` plus ``key=value`` meets no refusal rule involving ``key`` (the row itself is accepted)."""
     for _, keys, holds, _ in _RULES_OF_KEY.get(key, ()):
-        candidate = {**row, key: value}
-        if all(k in candidate for k in keys) and holds(*(candidate[k] for k in keys)):
+        if all(k == key or k in row for k in keys) and holds(*(value if k == key else row[k] for k in keys)):
             return False
     return True
+
+
+#: Each refusal rule with its keys' positions in KEYS, for allpairspy's filter (it passes a row's first values).
+_RULES_BY_POSITION = tuple((tuple(KEYS.index(k) for k in keys), holds) for _, keys, holds, _ in REFUSAL_RULES)
+
+
+def _accepted_prefix(row: list[Any]) -> bool:
+    """``accepted`` for the first ``len(row)`` keys' values, without building a context."""
+    return not any(all(i < len(row) for i in positions) and holds(*(row[i] for i in positions))
+                   for positions, holds in _RULES_BY_POSITION)
 
 
 def _as_context(row: list[Any]) -> dict[str, str]:
@@ -127,11 +136,13 @@ def _as_context(row: list[Any]) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=None)
 def _pairwise() -> tuple[tuple[tuple[str, str], ...], ...]:
-    rows = [dict(zip(KEYS, row)) for row in AllPairs([list(v) for v in APP_OPTIONS.values()],
-                                                     filter_func=lambda row: accepted(dict(zip(KEYS, row))))]
+    rows = [dict(zip(KEYS, row)) for row in AllPairs([list(v) for v in APP_OPTIONS.values()], filter_func=_accepted_prefix)]
     # allpairspy with a filter can leave pairs out (it fixes early values greedily): one more row per pair left.
-    while missing := uncovered_pairs(rows):
+    missing = uncovered_pairs(rows)
+    while missing:
         rows.append(_complete({missing[0][0]: missing[0][1], missing[0][2]: missing[0][3]}, set(missing)))
+        covered = _pairs_of(rows[-1])
+        missing = [p for p in missing if p not in covered]
     return tuple(tuple(sorted(_as_context([row[k] for k in KEYS]).items())) for row in rows)
 
 
@@ -140,6 +151,9 @@ def _complete(row: dict[str, Any], wanted: set[tuple[str, Any, str, Any]] = froz
     row = dict(row)
     for key in KEYS:
         if key in row:
+            continue
+        if not wanted and key not in _RULES_OF_KEY:  # no rule can refuse any of its values: the first one
+            row[key] = APP_OPTIONS[key][0]
             continue
         options = [v for v in APP_OPTIONS[key] if _accepts(row, key, v)]
         if not options:
@@ -167,9 +181,16 @@ def app_combinations() -> list[dict[str, str]]:
     return [dict(row) for row in _pairwise()]
 
 
+def _pairs_of(row: dict[str, Any]) -> set[tuple[str, Any, str, Any]]:
+    return {(a, row.get(a), b, row.get(b)) for a, b in _KEY_PAIRS}
+
+
+_KEY_PAIRS = tuple(combinations(KEYS, 2))
+
+
 def uncovered_pairs(rows: list[dict[str, Any]]) -> list[tuple[str, Any, str, Any]]:
     """Feasible pairs of values that no row holds (``None`` or absent = the key not given)."""
-    seen = {(a, row.get(a), b, row.get(b)) for row in rows for a, b in combinations(KEYS, 2)}
+    seen = set().union(*map(_pairs_of, rows))
     return sorted((p for p in feasible_pairs() if p not in seen), key=lambda p: (KEYS.index(p[0]), KEYS.index(p[2]), str(p)))
 
 
@@ -253,7 +274,7 @@ def _app(packs: tuple[str, ...] | None = None, **kwargs: Any) -> cdk.App:
     """An App with cdk.json's context and the synth-time packs registered (every one unless named)."""
     from stacks.compliance_packs import PACK_CLASS_PATHS, register_packs
 
-    app = cdk.App(context=cdk_json_context(), outdir=tempfile.mkdtemp(prefix="cdk-space-", dir=contain_temp_dirs()),
+    app = cdk.App(context=cdk_json_context(), outdir=new_outdir(prefix="cdk-space-"),
                   builtin_cloud_formation_validation=False, **kwargs)
     register_packs(app, list(packs or PACK_CLASS_PATHS))
     return app
