@@ -7,8 +7,11 @@ session factory registers them), with the API reference's shapes:
 - an account whose role cannot be assumed -> AssumeRole answers AccessDenied (before-call);
 - a key the auditor may not describe -> DescribeKey answers AccessDeniedException (before-call);
 - throttling -> ThrottlingException answered at the HTTP layer (before-send), so botocore's standard retries
-  see it and back off exactly as against AWS: transient on every 7th call of a few operations, persistent on
-  one account/region's ListClusters and one cluster's DescribeCluster.
+  see it and back off exactly as against AWS: transient on every 7th first attempt of a few operations (the retry
+  gets through), persistent on one account/region's ListClusters and one cluster's DescribeCluster.
+
+``build()`` is the organization at scale (53 accounts, 310 clusters: ``bench/audit_probe.py``); ``build_compact()``
+holds every kind, fault and path of it in 4 accounts (the fleet test).
 """
 from __future__ import annotations
 
@@ -159,7 +162,7 @@ class Faults:
         if self.throttled_cluster and url.endswith(f"/clusters/{self.throttled_cluster}"):
             self._bump("DescribeCluster throttled")
             return _error(429, "ThrottlingException", "Rate exceeded", "rest-json")
-        if self.transient_every and next(self._seq) % self.transient_every == 0:
+        if self.transient_every and _first_attempt(request) and next(self._seq) % self.transient_every == 0:
             self._bump("transient throttle")
             protocol = "json" if host.startswith("kms.") else "rest-json"
             return _error(400 if protocol == "json" else 429, "ThrottlingException", "Rate exceeded", protocol)
@@ -196,6 +199,14 @@ class _Http:
         self.headers: dict[str, str] = {}
 
 
+def _first_attempt(request: Any) -> bool:
+    """botocore numbers a call's attempts (its ``amz-sdk-request`` header): a transient fault hits first attempts only,
+    so the retry always gets through, whatever order the audit's threads send in."""
+    header = request.headers.get("amz-sdk-request", b"")
+    header = header.decode() if isinstance(header, bytes) else header
+    return "attempt=1" in header.split("; ")
+
+
 def _access_key(request: Any) -> str:
     auth = request.headers.get("Authorization", b"")
     auth = auth.decode() if isinstance(auth, bytes) else auth
@@ -225,6 +236,51 @@ def build(n_accounts: int = 52, clusters_per_region: int = 2) -> World:
         return _build(n_accounts, clusters_per_region)
 
 
+#: ``build_compact``'s organization: (account, region) -> kinds of its clusters. ``management`` is read with the
+#: caller's own credentials, the members through the role; ``blocked``'s role cannot be assumed and ``throttled``'s
+#: eu-west-1 answers ListClusters with throttling only (their clusters must not appear). Two clusters of one
+#: Kubernetes version share a region where they can (DescribeClusterVersions is asked once for both).
+COMPACT = {
+    ("management", "us-east-1"): ["verified", "aws-owned"],
+    ("management", "eu-west-1"): ["extended-support", "unsupported-version"],
+    ("management", "ap-southeast-2"): ["disabled-key"],
+    ("blocked", "us-east-1"): ["verified"],
+    ("blocked", "eu-west-1"): ["verified"],
+    ("blocked", "ap-southeast-2"): ["verified"],
+    ("throttled", "us-east-1"): ["pending-deletion", "no-rotation"],
+    ("throttled", "eu-west-1"): ["verified"],
+    ("throttled", "ap-southeast-2"): ["revoked-grant", "grant-revoked-health"],
+    ("member", "us-east-1"): ["throttled-forever", "verified"],
+    ("member", "eu-west-1"): ["key-disabled-health", "describe-key-denied"],
+    ("member", "ap-southeast-2"): ["verified", "extended-support"],
+}
+
+
+def build_compact(transient_every: int = 3) -> World:
+    """Inside ``mock_aws()``: every kind, fault and path of ``build`` once or twice (``COMPACT``), in 4 accounts and
+    ``REGIONS``; throttling on every ``transient_every``-th first attempt, as there are far fewer calls."""
+    with _cheap_moto():
+        faults = Faults(transient_every=transient_every)
+        management, accounts = _organization(3)
+        members = [a for a in accounts if a != management]
+        ids = {"management": management, "blocked": members[0], "throttled": members[1], "member": members[2]}
+        faults.blocked_accounts.add(ids["blocked"])
+        faults.throttled_region = (ids["throttled"], "eu-west-1")
+        expected_errors = {(ids["blocked"], None, "AssumeRole"), (ids["throttled"], "eu-west-1", "ListClusters")}
+        expected: dict[tuple[str, str, str], str] = {}
+        for (who, region), kinds in COMPACT.items():
+            account = ids[who]
+            on = _OnBackends(account, region)
+            for n, kind in enumerate(kinds):
+                name = f"c{n}-{kind}"
+                if kind == "throttled-forever":
+                    faults.throttled_cluster = name
+                _make_cluster(on, on, account, region, name, kind, faults)
+                if account != ids["blocked"] and (account, region) != faults.throttled_region:
+                    expected[(account, region, name)] = KINDS[kind]
+        return World(management, accounts, expected, expected_errors, faults)
+
+
 def make_one(account: str, region: str, name: str, kind: str, faults: Faults) -> str | None:
     """Inside ``mock_aws()``: one cluster of ``kind`` on moto's backends; returns its key's ARN."""
     with _cheap_moto():
@@ -252,15 +308,20 @@ def _cheap_moto() -> Iterator[None]:
         yield
 
 
-def _build(n_accounts: int, clusters_per_region: int) -> World:
-    faults = Faults()
+def _organization(n_accounts: int) -> tuple[str, list[str]]:
+    """An organization with ``n_accounts`` member accounts: (management account, every account sorted)."""
     base = boto3.session.Session(region_name="us-east-1")
     management = base.client("sts").get_caller_identity()["Account"]
     org = base.client("organizations")
     org.create_organization(FeatureSet="ALL")
     for i in range(n_accounts):
         org.create_account(Email=f"team{i}@example.com", AccountName=f"team-{i}")
-    accounts = sorted(a["Id"] for page in org.get_paginator("list_accounts").paginate() for a in page["Accounts"])
+    return management, sorted(a["Id"] for page in org.get_paginator("list_accounts").paginate() for a in page["Accounts"])
+
+
+def _build(n_accounts: int, clusters_per_region: int) -> World:
+    faults = Faults()
+    management, accounts = _organization(n_accounts)
     members = [a for a in accounts if a != management]
     kinds = itertools.cycle([k for k in KINDS if k not in ("throttled-forever",)])
     expected: dict[tuple[str, str, str], str] = {}
