@@ -3,6 +3,8 @@
 Where moto lacks an answer, botocore's own event hooks supply one on the clients the audit builds (the
 session factory registers them), with the API reference's shapes:
 - ``DescribeClusterVersions`` (moto: "Not yet implemented") -> a canned page;
+- ``DescribeRegions`` -> the regions an account has enabled (``ENABLED_REGIONS``): moto answers every region of
+  every partition, opted in or not, and importing its EC2 backend alone costs 1-2 s (it parses EC2's model 3 times);
 - cluster ``health.issues`` (moto never sets them) -> added to the DescribeCluster answer (after-call);
 - an account whose role cannot be assumed -> AssumeRole answers AccessDenied (before-call);
 - a key the auditor may not describe -> DescribeKey answers AccessDeniedException (before-call);
@@ -42,6 +44,14 @@ CLUSTER_VERSIONS = [
     {"clusterVersion": "1.24", "clusterType": "eks", "versionStatus": "UNSUPPORTED", "status": "UNSUPPORTED",
      "endOfStandardSupportDate": datetime(2024, 1, 31, tzinfo=timezone.utc), "endOfExtendedSupportDate": datetime(2025, 1, 31, tzinfo=timezone.utc)},
 ]
+#: DescribeRegions without AllRegions: the regions enabled by default (opt-in-not-required), and one opt-in region
+#: this account opted into. EKS also offers opt-in regions this account did not enable (ap-east-1, me-south-1, ...).
+ENABLED_REGIONS = {
+    **dict.fromkeys(["ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+                     "ca-central-1", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1",
+                     "us-east-1", "us-east-2", "us-west-1", "us-west-2"], "opt-in-not-required"),
+    "af-south-1": "opted-in",
+}
 
 #: kind -> expected verdict; the world spreads the kinds over accounts and regions.
 KINDS = {
@@ -107,6 +117,7 @@ class Faults:
         _models().search_paths[:] = list(dict.fromkeys(_models().search_paths))  # boto3 adds its folder per session
         ev = session.events
         ev.register("before-call.eks.DescribeClusterVersions", self._versions)
+        ev.register("before-call.ec2.DescribeRegions", self._regions)
         ev.register("after-call.eks.DescribeCluster", self._health)
         ev.register("before-call.sts.AssumeRole", self._assume)
         ev.register("after-call.sts.AssumeRole", self._assumed)
@@ -118,6 +129,11 @@ class Faults:
 
     def _versions(self, **_: Any) -> Any:
         return _Http(200), {"clusterVersions": CLUSTER_VERSIONS, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    def _regions(self, **_: Any) -> Any:
+        regions = [{"Endpoint": f"ec2.{name}.amazonaws.com", "RegionName": name, "OptInStatus": status}
+                   for name, status in ENABLED_REGIONS.items()]
+        return _Http(200), {"Regions": regions, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
     def _health(self, parsed: dict[str, Any], **_: Any) -> None:
         cluster = parsed.get("cluster") or {}
