@@ -200,12 +200,14 @@ def _models() -> botocore.loaders.Loader:
             loader.load_service_model(service, type_name)
     for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
         loader.load_data(name)
-    # moto's own model caches (it answers in the API's shapes) have the same race; fill them too
-    from moto.core.utils import get_pagination_model, get_service_model
+    # moto's own model caches (it answers in the API's shapes) have the same race; fill them too, from this loader:
+    # moto makes a new loader for each model, and each listed every service folder again (0.4 s for these ten)
+    from moto.core import utils as moto_utils
 
-    for service in ("sts", "organizations", "eks", "kms", "cloudtrail"):
-        get_service_model(service)
-        get_pagination_model(service)
+    with mock.patch.object(moto_utils, "create_loader", lambda: loader):
+        for service in ("sts", "organizations", "eks", "kms", "cloudtrail"):
+            moto_utils.get_service_model(service)
+            moto_utils.get_pagination_model(service)
     return loader
 
 
