@@ -178,7 +178,7 @@ def test_concurrency_is_bounded_and_every_cluster_is_audited(monkeypatch: pytest
 
     from bench import audit_probe
 
-    monkeypatch.setattr(audit_probe, "LATENCY", (0.002, 0.006))
+    monkeypatch.setattr(audit_probe, "LATENCY", (0.0005, 0.0015))
     monkeypatch.setattr(audit_probe, "FLEET", (3, 5, 6))
     in_flight, peak, lock = [0], [0], threading.Lock()
     original = audit_probe._Fake.call
