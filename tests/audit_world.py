@@ -111,10 +111,7 @@ class Faults:
             self.counts[what] = self.counts.get(what, 0) + 1
 
     def session(self, **kwargs: Any) -> boto3.session.Session:
-        core = botocore.session.get_session()
-        core.register_component("data_loader", _models())
-        session = boto3.session.Session(botocore_session=core, **kwargs)
-        _models().search_paths[:] = list(dict.fromkeys(_models().search_paths))  # boto3 adds its folder per session
+        session = _session(**kwargs)
         ev = session.events
         ev.register("before-call.eks.DescribeClusterVersions", self._versions)
         ev.register("before-call.ec2.DescribeRegions", self._regions)
@@ -183,6 +180,15 @@ class Faults:
             protocol = "json" if host.startswith("kms.") else "rest-json"
             return _error(400 if protocol == "json" else 429, "ThrottlingException", "Rate exceeded", protocol)
         return None
+
+
+def _session(**kwargs: Any) -> boto3.session.Session:
+    """A boto3 session on the world's one loader (``_models``)."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _models())
+    session = boto3.session.Session(botocore_session=core, **kwargs)
+    _models().search_paths[:] = list(dict.fromkeys(_models().search_paths))  # boto3 adds its folder per session
+    return session
 
 
 @functools.lru_cache(maxsize=None)
@@ -328,7 +334,7 @@ def _cheap_moto() -> Iterator[None]:
 
 def _organization(n_accounts: int) -> tuple[str, list[str]]:
     """An organization with ``n_accounts`` member accounts: (management account, every account sorted)."""
-    base = boto3.session.Session(region_name="us-east-1")
+    base = _session(region_name="us-east-1")
     management = base.client("sts").get_caller_identity()["Account"]
     org = base.client("organizations")
     org.create_organization(FeatureSet="ALL")
