@@ -3,12 +3,17 @@
 Where moto lacks an answer, botocore's own event hooks supply one on the clients the audit builds (the
 session factory registers them), with the API reference's shapes:
 - ``DescribeClusterVersions`` (moto: "Not yet implemented") -> a canned page;
+- ``DescribeRegions`` -> the regions an account has enabled (``ENABLED_REGIONS``): moto answers every region of
+  every partition, opted in or not, and importing its EC2 backend alone costs 1-2 s (it parses EC2's model 3 times);
 - cluster ``health.issues`` (moto never sets them) -> added to the DescribeCluster answer (after-call);
 - an account whose role cannot be assumed -> AssumeRole answers AccessDenied (before-call);
 - a key the auditor may not describe -> DescribeKey answers AccessDeniedException (before-call);
 - throttling -> ThrottlingException answered at the HTTP layer (before-send), so botocore's standard retries
-  see it and back off exactly as against AWS: transient on every 7th call of a few operations, persistent on
-  one account/region's ListClusters and one cluster's DescribeCluster.
+  see it and back off exactly as against AWS: transient on every 7th first attempt of a few operations (the retry
+  gets through), persistent on one account/region's ListClusters and one cluster's DescribeCluster.
+
+``build()`` is the organization at scale (53 accounts, 310 clusters: ``bench/audit_probe.py``); ``build_compact()``
+holds every kind, fault and path of it in 4 accounts (the fleet test).
 """
 from __future__ import annotations
 
@@ -39,6 +44,14 @@ CLUSTER_VERSIONS = [
     {"clusterVersion": "1.24", "clusterType": "eks", "versionStatus": "UNSUPPORTED", "status": "UNSUPPORTED",
      "endOfStandardSupportDate": datetime(2024, 1, 31, tzinfo=timezone.utc), "endOfExtendedSupportDate": datetime(2025, 1, 31, tzinfo=timezone.utc)},
 ]
+#: DescribeRegions without AllRegions: the regions enabled by default (opt-in-not-required), and one opt-in region
+#: this account opted into. EKS also offers opt-in regions this account did not enable (ap-east-1, me-south-1, ...).
+ENABLED_REGIONS = {
+    **dict.fromkeys(["ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+                     "ca-central-1", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1",
+                     "us-east-1", "us-east-2", "us-west-1", "us-west-2"], "opt-in-not-required"),
+    "af-south-1": "opted-in",
+}
 
 #: kind -> expected verdict; the world spreads the kinds over accounts and regions.
 KINDS = {
@@ -98,12 +111,10 @@ class Faults:
             self.counts[what] = self.counts.get(what, 0) + 1
 
     def session(self, **kwargs: Any) -> boto3.session.Session:
-        core = botocore.session.get_session()
-        core.register_component("data_loader", _models())
-        session = boto3.session.Session(botocore_session=core, **kwargs)
-        _models().search_paths[:] = list(dict.fromkeys(_models().search_paths))  # boto3 adds its folder per session
+        session = _session(**kwargs)
         ev = session.events
         ev.register("before-call.eks.DescribeClusterVersions", self._versions)
+        ev.register("before-call.ec2.DescribeRegions", self._regions)
         ev.register("after-call.eks.DescribeCluster", self._health)
         ev.register("before-call.sts.AssumeRole", self._assume)
         ev.register("after-call.sts.AssumeRole", self._assumed)
@@ -115,6 +126,11 @@ class Faults:
 
     def _versions(self, **_: Any) -> Any:
         return _Http(200), {"clusterVersions": CLUSTER_VERSIONS, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    def _regions(self, **_: Any) -> Any:
+        regions = [{"Endpoint": f"ec2.{name}.amazonaws.com", "RegionName": name, "OptInStatus": status}
+                   for name, status in ENABLED_REGIONS.items()]
+        return _Http(200), {"Regions": regions, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
     def _health(self, parsed: dict[str, Any], **_: Any) -> None:
         cluster = parsed.get("cluster") or {}
@@ -159,11 +175,20 @@ class Faults:
         if self.throttled_cluster and url.endswith(f"/clusters/{self.throttled_cluster}"):
             self._bump("DescribeCluster throttled")
             return _error(429, "ThrottlingException", "Rate exceeded", "rest-json")
-        if self.transient_every and next(self._seq) % self.transient_every == 0:
+        if self.transient_every and _first_attempt(request) and next(self._seq) % self.transient_every == 0:
             self._bump("transient throttle")
             protocol = "json" if host.startswith("kms.") else "rest-json"
             return _error(400 if protocol == "json" else 429, "ThrottlingException", "Rate exceeded", protocol)
         return None
+
+
+def _session(**kwargs: Any) -> boto3.session.Session:
+    """A boto3 session on the world's one loader (``_models``)."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _models())
+    session = boto3.session.Session(botocore_session=core, **kwargs)
+    _models().search_paths[:] = list(dict.fromkeys(_models().search_paths))  # boto3 adds its folder per session
+    return session
 
 
 @functools.lru_cache(maxsize=None)
@@ -181,12 +206,14 @@ def _models() -> botocore.loaders.Loader:
             loader.load_service_model(service, type_name)
     for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
         loader.load_data(name)
-    # moto's own model caches (it answers in the API's shapes) have the same race; fill them too
-    from moto.core.utils import get_pagination_model, get_service_model
+    # moto's own model caches (it answers in the API's shapes) have the same race; fill them too, from this loader:
+    # moto makes a new loader for each model, and each listed every service folder again (0.4 s for these ten)
+    from moto.core import utils as moto_utils
 
-    for service in ("sts", "organizations", "eks", "kms", "cloudtrail"):
-        get_service_model(service)
-        get_pagination_model(service)
+    with mock.patch.object(moto_utils, "create_loader", lambda: loader):
+        for service in ("sts", "organizations", "eks", "kms", "cloudtrail"):
+            moto_utils.get_service_model(service)
+            moto_utils.get_pagination_model(service)
     return loader
 
 
@@ -194,6 +221,14 @@ class _Http:
     def __init__(self, status: int) -> None:
         self.status_code = status
         self.headers: dict[str, str] = {}
+
+
+def _first_attempt(request: Any) -> bool:
+    """botocore numbers a call's attempts (its ``amz-sdk-request`` header): a transient fault hits first attempts only,
+    so the retry always gets through, whatever order the audit's threads send in."""
+    header = request.headers.get("amz-sdk-request", b"")
+    header = header.decode() if isinstance(header, bytes) else header
+    return "attempt=1" in header.split("; ")
 
 
 def _access_key(request: Any) -> str:
@@ -225,6 +260,51 @@ def build(n_accounts: int = 52, clusters_per_region: int = 2) -> World:
         return _build(n_accounts, clusters_per_region)
 
 
+#: ``build_compact``'s organization: (account, region) -> kinds of its clusters. ``management`` is read with the
+#: caller's own credentials, the members through the role; ``blocked``'s role cannot be assumed and ``throttled``'s
+#: eu-west-1 answers ListClusters with throttling only (their clusters must not appear). Two clusters of one
+#: Kubernetes version share a region where they can (DescribeClusterVersions is asked once for both).
+COMPACT = {
+    ("management", "us-east-1"): ["verified", "aws-owned"],
+    ("management", "eu-west-1"): ["extended-support", "unsupported-version"],
+    ("management", "ap-southeast-2"): ["disabled-key"],
+    ("blocked", "us-east-1"): ["verified"],
+    ("blocked", "eu-west-1"): ["verified"],
+    ("blocked", "ap-southeast-2"): ["verified"],
+    ("throttled", "us-east-1"): ["pending-deletion", "no-rotation"],
+    ("throttled", "eu-west-1"): ["verified"],
+    ("throttled", "ap-southeast-2"): ["revoked-grant", "grant-revoked-health"],
+    ("member", "us-east-1"): ["throttled-forever", "verified"],
+    ("member", "eu-west-1"): ["key-disabled-health", "describe-key-denied"],
+    ("member", "ap-southeast-2"): ["verified", "extended-support"],
+}
+
+
+def build_compact(transient_every: int = 3) -> World:
+    """Inside ``mock_aws()``: every kind, fault and path of ``build`` once or twice (``COMPACT``), in 4 accounts and
+    ``REGIONS``; throttling on every ``transient_every``-th first attempt, as there are far fewer calls."""
+    with _cheap_moto():
+        faults = Faults(transient_every=transient_every)
+        management, accounts = _organization(3)
+        members = [a for a in accounts if a != management]
+        ids = {"management": management, "blocked": members[0], "throttled": members[1], "member": members[2]}
+        faults.blocked_accounts.add(ids["blocked"])
+        faults.throttled_region = (ids["throttled"], "eu-west-1")
+        expected_errors = {(ids["blocked"], None, "AssumeRole"), (ids["throttled"], "eu-west-1", "ListClusters")}
+        expected: dict[tuple[str, str, str], str] = {}
+        for (who, region), kinds in COMPACT.items():
+            account = ids[who]
+            on = _OnBackends(account, region)
+            for n, kind in enumerate(kinds):
+                name = f"c{n}-{kind}"
+                if kind == "throttled-forever":
+                    faults.throttled_cluster = name
+                _make_cluster(on, on, account, region, name, kind, faults)
+                if account != ids["blocked"] and (account, region) != faults.throttled_region:
+                    expected[(account, region, name)] = KINDS[kind]
+        return World(management, accounts, expected, expected_errors, faults)
+
+
 def make_one(account: str, region: str, name: str, kind: str, faults: Faults) -> str | None:
     """Inside ``mock_aws()``: one cluster of ``kind`` on moto's backends; returns its key's ARN."""
     with _cheap_moto():
@@ -252,15 +332,20 @@ def _cheap_moto() -> Iterator[None]:
         yield
 
 
-def _build(n_accounts: int, clusters_per_region: int) -> World:
-    faults = Faults()
-    base = boto3.session.Session(region_name="us-east-1")
+def _organization(n_accounts: int) -> tuple[str, list[str]]:
+    """An organization with ``n_accounts`` member accounts: (management account, every account sorted)."""
+    base = _session(region_name="us-east-1")
     management = base.client("sts").get_caller_identity()["Account"]
     org = base.client("organizations")
     org.create_organization(FeatureSet="ALL")
     for i in range(n_accounts):
         org.create_account(Email=f"team{i}@example.com", AccountName=f"team-{i}")
-    accounts = sorted(a["Id"] for page in org.get_paginator("list_accounts").paginate() for a in page["Accounts"])
+    return management, sorted(a["Id"] for page in org.get_paginator("list_accounts").paginate() for a in page["Accounts"])
+
+
+def _build(n_accounts: int, clusters_per_region: int) -> World:
+    faults = Faults()
+    management, accounts = _organization(n_accounts)
     members = [a for a in accounts if a != management]
     kinds = itertools.cycle([k for k in KINDS if k not in ("throttled-forever",)])
     expected: dict[tuple[str, str, str], str] = {}

@@ -236,9 +236,13 @@ class Auditor:
     def _open_region(self, account: str, session: AccountSession, region: str) -> tuple[RegionContext, list[str]] | ScopeError:
         try:
             c = self.connector
-            ctx = RegionContext(account, region, session, c.client(session, "eks", region), c.client(session, "kms", region),
-                                c.client(session, "cloudtrail", region) if self.options.cloudtrail else None, c)
-            return ctx, c.list_clusters(ctx.eks)
+            eks = c.client(session, "eks", region)
+            names = c.list_clusters(eks)
+            # KMS and CloudTrail clients only where there are clusters to judge: most regions of a fleet have none,
+            # and building a client is CPU-bound work under the Connector's one lock.
+            kms = c.client(session, "kms", region) if names else None
+            cloudtrail = c.client(session, "cloudtrail", region) if names and self.options.cloudtrail else None
+            return RegionContext(account, region, session, eks, kms, cloudtrail, c), names
         except ClientError as exc:
             return ScopeError(account, region, "ListClusters", code_of(exc), scrub(exc, 200))
         except Exception as exc:  # noqa: BLE001 - one region never stops the run
