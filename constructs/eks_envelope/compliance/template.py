@@ -39,6 +39,9 @@ SYNTHESIZED: ContextVar[Mapping[str, Mapping[str, Any]]] = ContextVar("SYNTHESIZ
 RUN_CACHE: ContextVar[dict[Any, Any] | None] = ContextVar("RUN_CACHE", default=None)
 #: Each resource's CloudFormation type by kernel reference: it never changes, and every rule asks.
 _RESOURCE_TYPES: dict[str, str] = {}
+#: The type every resource of a generated L1 class has (its ``CFN_RESOURCE_TYPE_NAME``), by jsii
+#: class name; None for classes that take the type as an argument (``CfnResource`` itself).
+_L1_TYPES: dict[str, str | None] = {}
 
 
 def kernel_ref(construct: Any) -> str:
@@ -47,12 +50,25 @@ def kernel_ref(construct: Any) -> str:
 
 
 def resource_type(node: CfnResource) -> str:
-    """``node.cfn_resource_type``, asked of the kernel once per resource."""
+    """``node.cfn_resource_type``, asked of the kernel once per L1 class, or once per resource of any other class.
+
+    A generated L1 (``CfnKey``) always passes its class's ``CFN_RESOURCE_TYPE_NAME`` as its type.
+    """
     ref = kernel_ref(node)
     kind = _RESOURCE_TYPES.get(ref)
     if kind is None:
-        kind = _RESOURCE_TYPES[ref] = node.cfn_resource_type
+        jsii_class = ref.rpartition("@")[0]
+        if jsii_class not in _L1_TYPES:
+            _L1_TYPES[jsii_class] = _l1_type(type(node), jsii_class)
+        kind = _RESOURCE_TYPES[ref] = _L1_TYPES[jsii_class] or node.cfn_resource_type
     return kind
+
+
+def _l1_type(python_class: type, jsii_class: str) -> str | None:
+    for cls in python_class.__mro__:
+        if vars(cls).get("__jsii_type__") == jsii_class:
+            return cls.CFN_RESOURCE_TYPE_NAME if "CFN_RESOURCE_TYPE_NAME" in vars(cls) else None
+    return None
 
 
 def memoised(kind: str, key: Any, compute: Callable[[], Any]) -> Any:
@@ -149,6 +165,10 @@ def properties(node: CfnResource) -> dict[str, Any]:
     synthesized = _synthesized(node)
     if synthesized is not None:
         return dict(synthesized.get("Properties") or {})
+    return dict(memoised("rendered", kernel_ref(node), lambda: _rendered(node)))
+
+
+def _rendered(node: CfnResource) -> dict[str, Any]:
     stack = stack_of(node)
     rendered = node._render_properties(stack.resolve(node._cfn_properties))  # protected CfnResource API
     resolved = stack.resolve(rendered)
