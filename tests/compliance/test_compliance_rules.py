@@ -357,6 +357,18 @@ def test_a_nested_stack_is_another_template() -> None:
     unverified = {f.resource_path for f in evaluate(app) if f.rule_id == "EnvelopeEncryption-EKS9"}
     assert unverified == {"Parent/Outer"}
 
+
+def test_sibling_stacks_are_separate_templates() -> None:
+    """Through the pack, a resource's lookups stay in its own stack, whichever stack comes first in the app."""
+    app = cdk.App()
+    for name, verified in (("Verified", True), ("Unverified", False), ("AlsoVerified", True)):
+        stack = cdk.Stack(app, name)
+        cluster = _cluster(stack, "Cluster", key_arn=IMPORTED_KEY_ARN)
+        if verified:
+            verification(stack, "Verification", ClusterName=cluster.ref)
+    unverified = {f.resource_path for f in evaluate(app) if f.rule_id == "EnvelopeEncryption-EKS9"}
+    assert unverified == {"Unverified/Cluster"}
+
 def _rules_markdown() -> str:
     rows = [
         f"| `{rule.suffix}` | {', '.join(f'`{t}`' for t in sorted(rule.resource_types))} | "
