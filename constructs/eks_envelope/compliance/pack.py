@@ -79,7 +79,7 @@ class EnvelopeEncryptionChecks(NagPack):
         try:
             violations: dict[str, tuple[Rule, str, list[PolicyViolatingResource]]] = {}
             constructs = scope.node.find_all()
-            note_stacks(constructs)
+            note_stacks(scope, constructs)
             checked = [
                 (node, rules)
                 for node in constructs

@@ -96,20 +96,41 @@ def one_run(check: Callable[[CfnResource], _T]) -> Callable[[CfnResource], _T]:
     return run
 
 
-def note_stacks(constructs: Sequence[IConstruct]) -> None:
-    """Tell the run which stack owns each resource, from the stacks among ``constructs``: one walk per stack.
+def note_stacks(scope: IConstruct, constructs: Sequence[IConstruct]) -> None:
+    """Tell the run which stack owns each resource of ``constructs`` (``scope``'s walk, in pre-order).
 
-    Saves a ``Stack.of`` per resource. A stack's walk includes its nested stacks' resources: the
-    innermost stack (the shortest walk) owns them.
+    Saves a ``Stack.of`` per resource. Below an app, a stage or a stack with no stack inside another,
+    a resource's stack is the last stack before it in the walk (a subtree follows its root); else
+    each stack is walked, and the innermost stack (the shortest walk) owns its resources.
     """
     cache = RUN_CACHE.get()
-    if cache is None:
+    stacks = [construct for construct in constructs if isinstance(construct, Stack)]
+    if cache is None or not stacks:
         return
-    walks = [(stack, _members(stack)) for stack in constructs if isinstance(stack, Stack)]
+    if isinstance(scope, (Stage, Stack)) and not _any_stack_inside_another(stacks):
+        owned: dict[str, list[CfnResource]] = {kernel_ref(stack): [] for stack in stacks}
+        current: Stack | None = None
+        for construct in constructs:
+            if isinstance(construct, Stack):
+                current = construct
+            elif isinstance(construct, CfnResource) and current is not None:
+                cache[("stack", kernel_ref(construct))] = current
+                owned[kernel_ref(current)].append(construct)
+        for stack in stacks:
+            cache[("own-resources", kernel_ref(stack))] = owned[kernel_ref(stack)]
+        return
+    walks = [(stack, _members(stack)) for stack in stacks]
     for stack, members in sorted(walks, key=lambda walk: -len(walk[1])):
         for construct in members:
             if isinstance(construct, CfnResource):
                 cache[("stack", kernel_ref(construct))] = stack
+
+
+def _any_stack_inside_another(stacks: Sequence[Stack]) -> bool:
+    if len(stacks) == 1:
+        return False
+    paths = [stack.node.path for stack in stacks]
+    return any(inner != outer and (outer == "" or inner.startswith(f"{outer}/")) for inner in paths for outer in paths)
 
 
 def prefetch_logical_ids(resources: Sequence[CfnResource]) -> None:
