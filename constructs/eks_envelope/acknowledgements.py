@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from aws_cdk import Acknowledgment, CfnResource, Validations
 from constructs import IConstruct
@@ -36,8 +36,15 @@ def held_acknowledgements() -> Iterator[None]:
         yield
     finally:
         _held.reset(token)
-        for owner, acknowledgment in held:
-            Validations.of(owner).acknowledge(acknowledgment)
+        # One round trip per run of acknowledgements on the same owner: Validations records them in order.
+        start = 0
+        while start < len(held):
+            owner = held[start][0]
+            end = start + 1
+            while end < len(held) and held[end][0] is owner:
+                end += 1
+            Validations.of(owner).acknowledge(*(acknowledgment for _, acknowledgment in held[start:end]))
+            start = end
 
 
 def _require_reason(finding_id: str, reason: str) -> None:
@@ -51,13 +58,22 @@ def acknowledge(owner: IConstruct, finding_id: str, reason: str) -> None:
     ``finding_id`` is the full id, with its bracketed suffix where the rule reports one
     (``AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/...]``).
     """
-    _require_reason(finding_id, reason)
-    acknowledgment = Acknowledgment(id=finding_id, reason=reason)
+    acknowledge_each(owner, {finding_id: reason})
+
+
+def acknowledge_each(owner: IConstruct, reasons: Mapping[str, str]) -> None:
+    """Acknowledge several findings on ``owner``, each with its own reason (``{finding_id: reason}``).
+
+    The same as :func:`acknowledge` once per finding, in order, in one round trip to jsii.
+    """
+    for finding_id, reason in reasons.items():
+        _require_reason(finding_id, reason)
+    acknowledgments = [Acknowledgment(id=finding_id, reason=reason) for finding_id, reason in reasons.items()]
     held = _held.get()
     if held is not None:
-        held.append((owner, acknowledgment))
+        held.extend((owner, acknowledgment) for acknowledgment in acknowledgments)
         return
-    Validations.of(owner).acknowledge(acknowledgment)
+    Validations.of(owner).acknowledge(*acknowledgments)
 
 
 def checkov_skip(owner: IConstruct, check_id: str, reason: str) -> None:

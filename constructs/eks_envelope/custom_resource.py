@@ -33,7 +33,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
-from .acknowledgements import acknowledge, checkov_skip
+from .acknowledgements import acknowledge, acknowledge_each, checkov_skip
 from .handler import asset_dir
 
 #: Leaves a minute of the provider framework's 15 minutes for its own bookkeeping.
@@ -233,27 +233,32 @@ def _acknowledge_vpc_access(role: iam.IRole) -> None:
 
 def _acknowledge_custom_resource_lambda(function: lambda_.IFunction, reasons: Reasons) -> None:
     """Findings that do not fit a custom-resource Lambda whose every outcome reaches CloudFormation."""
-    for finding in ("HIPAA.Security-LambdaDLQ", "NIST.800.53.R5-LambdaDLQ", "Serverless-LambdaDLQ"):
-        acknowledge(function, finding, CUSTOM_RESOURCE_DLQ_REASON)
+    acknowledge_each(function, {
+        **{finding: CUSTOM_RESOURCE_DLQ_REASON
+           for finding in ("HIPAA.Security-LambdaDLQ", "NIST.800.53.R5-LambdaDLQ", "Serverless-LambdaDLQ")},
+        "Serverless-LambdaTracing": reasons.tracing,
+    })
     checkov_skip(function, "CKV_AWS_116", CUSTOM_RESOURCE_DLQ_REASON)
-    acknowledge(function, "Serverless-LambdaTracing", reasons.tracing)
 
 
 def _acknowledge_no_reserved_concurrency(function: lambda_.IFunction, reason: str) -> None:
-    for finding in ("HIPAA.Security-LambdaConcurrency", "NIST.800.53.R5-LambdaConcurrency"):
-        acknowledge(function, finding, reason)
+    acknowledge_each(function, {finding: reason for finding in ("HIPAA.Security-LambdaConcurrency",
+                                                                "NIST.800.53.R5-LambdaConcurrency")})
     checkov_skip(function, "CKV_AWS_115", reason)
 
 
 def _acknowledge_framework_role(provider: cr.Provider, handler: lambda_.IFunction) -> None:
     """The framework's own role (inline policy, AWS managed policies): findings that do not fit, with reasons."""
-    for finding in ("HIPAA.Security-IAMNoInlinePolicy", "NIST.800.53.R5-IAMNoInlinePolicy", "PCI.DSS.321-IAMNoInlinePolicy"):
-        acknowledge(provider, finding, "The CDK Provider framework writes this policy itself: it lets its onEvent function "
-                                       "invoke exactly the handler it drives, nothing else.")
-    for managed in ("AWSLambdaBasicExecutionRole", "AWSLambdaVPCAccessExecutionRole"):
-        acknowledge(provider, f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{managed}]",
-                    f"{managed} is the AWS-maintained policy the Provider framework's functions need to write their logs "
-                    "and, in a VPC, manage their network interfaces.")
-    acknowledge(provider, f"AwsSolutions-IAM5[Resource::<{Stack.of(provider).get_logical_id(handler.node.default_child)}.Arn>:*]",
-                "The CDK Provider framework invokes its functions by ARN and by version/alias (ARN:*); the "
-                "wildcard covers only versions of that one function.")
+    acknowledge_each(provider, {
+        **{finding: "The CDK Provider framework writes this policy itself: it lets its onEvent function "
+                    "invoke exactly the handler it drives, nothing else."
+           for finding in ("HIPAA.Security-IAMNoInlinePolicy", "NIST.800.53.R5-IAMNoInlinePolicy",
+                           "PCI.DSS.321-IAMNoInlinePolicy")},
+        **{f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{managed}]":
+           f"{managed} is the AWS-maintained policy the Provider framework's functions need to write their logs "
+           "and, in a VPC, manage their network interfaces."
+           for managed in ("AWSLambdaBasicExecutionRole", "AWSLambdaVPCAccessExecutionRole")},
+        f"AwsSolutions-IAM5[Resource::<{Stack.of(provider).get_logical_id(handler.node.default_child)}.Arn>:*]":
+            "The CDK Provider framework invokes its functions by ARN and by version/alias (ARN:*); the "
+            "wildcard covers only versions of that one function.",
+    })

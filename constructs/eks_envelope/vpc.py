@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from .acknowledgements import acknowledge, checkov_skip, guard_suppress
+from .acknowledgements import acknowledge_each, checkov_skip, guard_suppress
 
 
 #: What a private subnet without NAT needs to reach, by whom (interface endpoints; S3 is a free gateway endpoint).
@@ -84,13 +84,12 @@ def new_vpc(
         _add_endpoints(scope, vpc, endpoints)
     _default_sg_provider_into_vpc(scope, vpc)
     for subnet in vpc.public_subnets:
-        for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-            acknowledge(
-                subnet.node.find_child("DefaultRoute"),
-                f"{pack}-VPCNoUnrestrictedRouteToIGW",
+        acknowledge_each(subnet.node.find_child("DefaultRoute"), {
+            f"{pack}-VPCNoUnrestrictedRouteToIGW":
                 "The public subnets exist for the NAT gateway's route to the internet; workloads and the "
-                "API endpoint sit in private subnets, which route to the NAT gateway, never to the IGW.",
-            )
+                "API endpoint sit in private subnets, which route to the NAT gateway, never to the IGW."
+            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+        })
     flow_log_group = logs.LogGroup(
         scope, "FlowLogs", retention=retention, encryption_key=logs_key, removal_policy=removal
     )

@@ -17,7 +17,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from cdk_nag import NagMessageLevel, NagRuleCompliance
 
-from eks_envelope.compliance import RULES
+from eks_envelope.compliance import RULES, evaluate
 from eks_envelope.compliance.rules import eks as eks_rules
 from eks_envelope.compliance.rules import iam as iam_rules
 from eks_envelope.compliance.rules import kms as kms_rules
@@ -339,6 +339,35 @@ def test_rules_ignore_other_resource_types(r) -> None:
     for rule in RULES:
         assert rule.check(r.log_group if rule.suffix != "CWL1" else r.key) == NOT_APPLICABLE, rule.suffix
 
+
+
+def test_a_nested_stack_is_another_template() -> None:
+    """Rules look only at the resource's own template: a nested stack's resources are not its parent's, nor the reverse.
+
+    Called directly and through the pack (which tells each resource's stack from one walk per stack).
+    """
+    app = cdk.App()
+    parent = cdk.Stack(app, "Parent")
+    nested = cdk.NestedStack(parent, "Nested")
+    outer = _cluster(parent, "Outer", key_arn=IMPORTED_KEY_ARN)
+    inner = _cluster(nested, "Inner", key_arn=IMPORTED_KEY_ARN)
+    verification(nested, "Verification", ClusterName="envelope")
+    assert eks_rules.cluster_encryption_verified(outer) == NON_COMPLIANT
+    assert eks_rules.cluster_encryption_verified(inner) == COMPLIANT
+    unverified = {f.resource_path for f in evaluate(app) if f.rule_id == "EnvelopeEncryption-EKS9"}
+    assert unverified == {"Parent/Outer"}
+
+
+def test_sibling_stacks_are_separate_templates() -> None:
+    """Through the pack, a resource's lookups stay in its own stack, whichever stack comes first in the app."""
+    app = cdk.App()
+    for name, verified in (("Verified", True), ("Unverified", False), ("AlsoVerified", True)):
+        stack = cdk.Stack(app, name)
+        cluster = _cluster(stack, "Cluster", key_arn=IMPORTED_KEY_ARN)
+        if verified:
+            verification(stack, "Verification", ClusterName=cluster.ref)
+    unverified = {f.resource_path for f in evaluate(app) if f.rule_id == "EnvelopeEncryption-EKS9"}
+    assert unverified == {"Unverified/Cluster"}
 
 def _rules_markdown() -> str:
     rows = [

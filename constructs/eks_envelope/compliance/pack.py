@@ -1,6 +1,7 @@
 """The ``EnvelopeEncryption`` pack: cdk-nag's NagPack, evaluating :data:`RULES` in Python."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import Mapping
@@ -19,7 +20,7 @@ from constructs import IConstruct
 from ..props import typed_props
 from .rule import NON_COMPLIANT, PACK_NAME, Rule
 from .rules import RULES
-from .template import RUN_CACHE, SYNTHESIZED
+from .template import RUN_CACHE, SYNTHESIZED, kernel_ref, memoised, note_stacks, prefetch_logical_ids, resource_type
 
 
 @typed_props
@@ -69,20 +70,26 @@ class EnvelopeEncryptionChecks(NagPack):
 
         cdk-nag's own walk calls back into Python for each resource and reads each applied rule's
         members through jsii (about 1,500 kernel requests per synth of the bundled app). Here the
-        tree is listed once, rules run as plain functions, and acknowledgements are read only
-        along the ancestry of a non-compliant resource. ``validate()`` (through cdk-nag) and
+        tree is listed once, each stack walked once for its resources, rules run as plain
+        functions, and acknowledgements are read only along the ancestry of a non-compliant
+        resource, once per construct. ``validate()`` (through cdk-nag) and
         :func:`evaluate` both land here.
         """
         cache_token = RUN_CACHE.set(RUN_CACHE.get() if RUN_CACHE.get() is not None else {})
         try:
             violations: dict[str, tuple[Rule, str, list[PolicyViolatingResource]]] = {}
-            for node in scope.node.find_all():
-                if not isinstance(node, CfnResource):
-                    continue
-                resource_type = node.cfn_resource_type
-                for rule in RULES:
-                    if resource_type not in rule.resource_types:
-                        continue
+            constructs = scope.node.find_all()
+            note_stacks(scope, constructs)
+            checked = [
+                (node, rules)
+                for node in constructs
+                if isinstance(node, CfnResource)
+                for rules in [[rule for rule in RULES if resource_type(node) in rule.resource_types]]
+                if rules
+            ]
+            prefetch_logical_ids([node for node, _ in checked])
+            for node, rules in checked:
+                for rule in rules:
                     try:
                         compliant = rule.check(node) != NON_COMPLIANT
                         description = rule.info
@@ -138,9 +145,22 @@ def normalized_acknowledgment(finding_id: str) -> str:
 
 def acknowledged_on(node: IConstruct, rule_id: str) -> bool:
     """cdk-nag's rule: acknowledged on the resource or any of its ancestors."""
-    for scope in node.node.scopes:
-        for entry in scope.node.metadata:
-            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY and isinstance(entry.data, Mapping):
-                if rule_id in {normalized_acknowledgment(i) for i in entry.data}:
-                    return True
-    return False
+    scopes = memoised("scopes", kernel_ref(node), lambda: node.node.scopes)
+    return any(
+        rule_id in memoised("acknowledged", kernel_ref(scope), lambda: _acknowledged_at(scope)) for scope in scopes
+    )
+
+
+def _acknowledged_at(scope: IConstruct) -> set[str]:
+    """The finding ids acknowledged on ``scope`` itself."""
+    key = _acknowledged_rules_metadata_key()
+    acknowledged: set[str] = set()
+    for entry in scope.node.metadata:
+        if entry.type == key and isinstance(entry.data, Mapping):
+            acknowledged |= {normalized_acknowledgment(i) for i in entry.data}
+    return acknowledged
+
+
+@functools.cache
+def _acknowledged_rules_metadata_key() -> str:
+    return Validations.ACKNOWLEDGED_RULES_METADATA_KEY

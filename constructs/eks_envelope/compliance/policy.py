@@ -16,6 +16,7 @@ from .template import (
     as_list,
     literal_text,
     properties,
+    resource_type,
 )
 
 #: Resource types that carry policy documents: a key policy, IAM policies, a role's inline policies.
@@ -89,7 +90,7 @@ def is_account_root(principal: Any) -> bool:
 def policy_documents(node: CfnResource) -> list[Any]:
     """Every policy document carried by a key, an IAM policy or a role's inline policies."""
     props = properties(node)
-    kind = node.cfn_resource_type
+    kind = resource_type(node)
     if kind == KMS_KEY:
         return [props.get("KeyPolicy")]
     if kind == IAM_ROLE:

@@ -18,8 +18,15 @@ from .template import (
     literal_text,
     properties,
     referenced_logical_id,
+    resource_type,
     stack_resources,
 )
+
+
+#: The resource types :func:`secrets_key` follows a reference to.
+KEY_TYPES = frozenset({KMS_KEY, KMS_REPLICA_KEY, KMS_ALIAS})
+#: The resource types that can carry a role's identity policies besides the role itself.
+IDENTITY_POLICY_TYPES = frozenset({IAM_POLICY, IAM_MANAGED_POLICY, IAM_ROLE_POLICY})
 
 
 @dataclass(frozen=True)
@@ -54,16 +61,16 @@ def secrets_key(cluster: CfnResource, resources: Mapping[str, CfnResource] | Non
 
     logical_id = referenced_logical_id(key_arn)
     if logical_id is not None:
-        resources = stack_resources(cluster) if resources is None else resources
+        resources = stack_resources(cluster, KEY_TYPES) if resources is None else resources
         target = resources.get(logical_id)
-        kind = target.cfn_resource_type if target is not None else None
+        kind = resource_type(target) if target is not None else None
         if kind == KMS_KEY:
             return KeyReference("stack-key", target)
         if kind == KMS_REPLICA_KEY:
             return KeyReference("external-key")
         if kind == KMS_ALIAS:
             aliased = resources.get(referenced_logical_id(properties(target).get("TargetKeyId")) or "")
-            if aliased is not None and aliased.cfn_resource_type == KMS_KEY:
+            if aliased is not None and resource_type(aliased) == KMS_KEY:
                 return KeyReference("alias", aliased)
             return KeyReference("alias")
         return KeyReference("unknown")  # a parameter, another stack's output, ...
@@ -88,8 +95,8 @@ def role_identity_statements(
             yield from policy_statements(policy.get("PolicyDocument"))
     attached = {referenced_logical_id(arn) for arn in as_list(role_props.get("ManagedPolicyArns"))}
     for logical_id, resource in resources.items():
-        kind = resource.cfn_resource_type
-        if kind not in (IAM_POLICY, IAM_MANAGED_POLICY, IAM_ROLE_POLICY):
+        kind = resource_type(resource)
+        if kind not in IDENTITY_POLICY_TYPES:
             continue
         props = properties(resource)
         roles = {referenced_logical_id(r) for r in as_list(props.get("Roles"))}

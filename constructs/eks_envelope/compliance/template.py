@@ -4,15 +4,17 @@ While the pack validates a synthesis (through ``Validations``), rules read each 
 synthesized template, so ``add_property_override`` and ``add_override`` are seen. Called directly on
 a construct tree (unit tests, ``evaluate`` on an app) they render the L1's typed properties
 instead, where raw overrides are invisible (jsii does not expose them). Values are resolved with
-``Stack.of(node).resolve``; references to resources in another stack cannot be followed.
+the stack's ``resolve``; references to resources in another stack cannot be followed.
 """
 from __future__ import annotations
 
+import functools
 import os
 from contextvars import ContextVar
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping, Sequence, TypeVar
 
 from aws_cdk import CfnDeletionPolicy, CfnResource, Stack, Stage
+from constructs import IConstruct
 
 from ..contract import EPHEMERAL_METADATA_KEY
 
@@ -27,15 +29,49 @@ IAM_MANAGED_POLICY = "AWS::IAM::ManagedPolicy"
 IAM_ROLE_POLICY = "AWS::IAM::RolePolicy"
 LOG_GROUP = "AWS::Logs::LogGroup"
 
+_T = TypeVar("_T")
+
 #: Templates of the synthesis being validated (absolute path -> template), set by the pack's
 #: ``validate`` so the rules see exactly what is deployed, ``add_property_override`` included.
 SYNTHESIZED: ContextVar[Mapping[str, Mapping[str, Any]]] = ContextVar("SYNTHESIZED", default={})
 #: Lookups that cannot change during one validation run, memoised for its duration: each reads the
 #: construct tree through jsii round trips, and rules ask for them once per resource.
 RUN_CACHE: ContextVar[dict[Any, Any] | None] = ContextVar("RUN_CACHE", default=None)
+#: Each resource's CloudFormation type by kernel reference: it never changes, and every rule asks.
+_RESOURCE_TYPES: dict[str, str] = {}
+#: The type every resource of a generated L1 class has (its ``CFN_RESOURCE_TYPE_NAME``), by jsii
+#: class name; None for classes that take the type as an argument (``CfnResource`` itself).
+_L1_TYPES: dict[str, str | None] = {}
 
 
-def _memoised(kind: str, key: Any, compute: Callable[[], Any]) -> Any:
+def kernel_ref(construct: Any) -> str:
+    """The construct's reference in the jsii kernel: one per object, where Python may hold several proxies."""
+    return construct.__jsii_ref__.ref
+
+
+def resource_type(node: CfnResource) -> str:
+    """``node.cfn_resource_type``, asked of the kernel once per L1 class, or once per resource of any other class.
+
+    A generated L1 (``CfnKey``) always passes its class's ``CFN_RESOURCE_TYPE_NAME`` as its type.
+    """
+    ref = kernel_ref(node)
+    kind = _RESOURCE_TYPES.get(ref)
+    if kind is None:
+        jsii_class = ref.rpartition("@")[0]
+        if jsii_class not in _L1_TYPES:
+            _L1_TYPES[jsii_class] = _l1_type(type(node), jsii_class)
+        kind = _RESOURCE_TYPES[ref] = _L1_TYPES[jsii_class] or node.cfn_resource_type
+    return kind
+
+
+def _l1_type(python_class: type, jsii_class: str) -> str | None:
+    for cls in python_class.__mro__:
+        if vars(cls).get("__jsii_type__") == jsii_class:
+            return cls.CFN_RESOURCE_TYPE_NAME if "CFN_RESOURCE_TYPE_NAME" in vars(cls) else None
+    return None
+
+
+def memoised(kind: str, key: Any, compute: Callable[[], Any]) -> Any:
     cache = RUN_CACHE.get()
     if cache is None:
         return compute()
@@ -44,18 +80,99 @@ def _memoised(kind: str, key: Any, compute: Callable[[], Any]) -> Any:
     return cache[(kind, key)]
 
 
+def one_run(check: Callable[[CfnResource], _T]) -> Callable[[CfnResource], _T]:
+    """A rule called on its own (not by the pack) memoises its lookups for the length of the call."""
+
+    @functools.wraps(check)
+    def run(node: CfnResource) -> _T:
+        if RUN_CACHE.get() is not None:
+            return check(node)
+        token = RUN_CACHE.set({})
+        try:
+            return check(node)
+        finally:
+            RUN_CACHE.reset(token)
+
+    return run
+
+
+def note_stacks(scope: IConstruct, constructs: Sequence[IConstruct]) -> None:
+    """Tell the run which stack owns each resource of ``constructs`` (``scope``'s walk, in pre-order).
+
+    Saves a ``Stack.of`` per resource. Below an app, a stage or a stack with no stack inside another,
+    a resource's stack is the last stack before it in the walk (a subtree follows its root); else
+    each stack is walked, and the innermost stack (the shortest walk) owns its resources.
+    """
+    cache = RUN_CACHE.get()
+    stacks = [construct for construct in constructs if isinstance(construct, Stack)]
+    if cache is None or not stacks:
+        return
+    if isinstance(scope, (Stage, Stack)) and not _any_stack_inside_another(stacks):
+        owned: dict[str, list[CfnResource]] = {kernel_ref(stack): [] for stack in stacks}
+        current: Stack | None = None
+        for construct in constructs:
+            if isinstance(construct, Stack):
+                current = construct
+            elif isinstance(construct, CfnResource) and current is not None:
+                cache[("stack", kernel_ref(construct))] = current
+                owned[kernel_ref(current)].append(construct)
+        for stack in stacks:
+            cache[("own-resources", kernel_ref(stack))] = owned[kernel_ref(stack)]
+        return
+    walks = [(stack, _members(stack)) for stack in stacks]
+    for stack, members in sorted(walks, key=lambda walk: -len(walk[1])):
+        for construct in members:
+            if isinstance(construct, CfnResource):
+                cache[("stack", kernel_ref(construct))] = stack
+
+
+def _any_stack_inside_another(stacks: Sequence[Stack]) -> bool:
+    if len(stacks) == 1:
+        return False
+    paths = [stack.node.path for stack in stacks]
+    return any(inner != outer and (outer == "" or inner.startswith(f"{outer}/")) for inner in paths for outer in paths)
+
+
+def prefetch_logical_ids(resources: Sequence[CfnResource]) -> None:
+    """While a synthesis is validated, every resource read from it needs its logical id: one resolve per stack."""
+    if not SYNTHESIZED.get() or RUN_CACHE.get() is None:
+        return
+    try:
+        _prefetch_logical_ids(resources)
+    except Exception:  # noqa: BLE001 - a rule that needs the id meets the error again, and reports it as cdk-nag does
+        pass
+
+
+def _prefetch_logical_ids(resources: Sequence[CfnResource]) -> None:
+    by_stack: dict[str, tuple[Stack, list[CfnResource]]] = {}
+    for resource in resources:
+        stack = stack_of(resource)
+        by_stack.setdefault(kernel_ref(stack), (stack, []))[1].append(resource)
+    for stack, members in by_stack.values():
+        logical_ids(stack, members)
+
+
+def _members(stack: Stack) -> list[IConstruct]:
+    return memoised("members", kernel_ref(stack), stack.node.find_all)
+
+
+def stack_of(node: IConstruct) -> Stack:
+    return memoised("stack", kernel_ref(node), lambda: Stack.of(node))
+
+
 def _synthesized(node: CfnResource) -> Mapping[str, Any] | None:
     """The node's resource in the template being validated, if any."""
     templates = SYNTHESIZED.get()
     if not templates:
         return None
-    return _memoised("synthesized", id(node), lambda: _synthesized_uncached(node, templates))
+    return memoised("synthesized", kernel_ref(node), lambda: _synthesized_uncached(node, templates))
 
 
 def _synthesized_uncached(node: CfnResource, templates: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    stack = Stack.of(node)
-    template = templates.get(os.path.realpath(os.path.join(Stage.of(stack).outdir, stack.template_file)))
-    resource = (template or {}).get("Resources", {}).get(stack.resolve(node.logical_id))
+    stack = stack_of(node)
+    template = memoised("template", kernel_ref(stack), lambda: templates.get(
+        os.path.realpath(os.path.join(Stage.of(stack).outdir, stack.template_file))))
+    resource = (template or {}).get("Resources", {}).get(logical_id_of(node))
     return resource if isinstance(resource, Mapping) else None
 
 
@@ -69,7 +186,11 @@ def properties(node: CfnResource) -> dict[str, Any]:
     synthesized = _synthesized(node)
     if synthesized is not None:
         return dict(synthesized.get("Properties") or {})
-    stack = Stack.of(node)
+    return dict(memoised("rendered", kernel_ref(node), lambda: _rendered(node)))
+
+
+def _rendered(node: CfnResource) -> dict[str, Any]:
+    stack = stack_of(node)
     rendered = node._render_properties(stack.resolve(node._cfn_properties))  # protected CfnResource API
     resolved = stack.resolve(rendered)
     return resolved if isinstance(resolved, dict) else {}
@@ -144,22 +265,45 @@ def literal_text(value: Any) -> tuple[str, bool] | None:
     return None
 
 
-def stack_resources(node: CfnResource) -> dict[str, CfnResource]:
-    """Every CfnResource of the node's own stack (not nested stacks), by logical id."""
-    stack = Stack.of(node)
-    return _memoised("stack-resources", id(stack), lambda: _stack_resources_uncached(stack))
+def stack_resources(node: CfnResource, types: Collection[str] | None = None) -> dict[str, CfnResource]:
+    """Every CfnResource of the node's own stack (not nested stacks), or only those of ``types``, by logical id.
 
-
-def _stack_resources_uncached(stack: Stack) -> dict[str, CfnResource]:
-    resources: dict[str, CfnResource] = {}
-    for construct in stack.node.find_all():
-        if isinstance(construct, CfnResource) and Stack.of(construct) is stack:
-            resources[stack.resolve(construct.logical_id)] = construct
-    return resources
+    Naming the types a rule needs saves a logical id (a round trip) per other resource of the stack.
+    """
+    stack = stack_of(node)
+    chosen = [c for c in _own_resources(stack) if types is None or resource_type(c) in types]
+    return dict(zip(logical_ids(stack, chosen), chosen))
 
 
 def logical_id_of(node: CfnResource) -> str:
-    return Stack.of(node).resolve(node.logical_id)
+    return logical_ids(stack_of(node), [node])[0]
+
+
+def logical_ids(stack: Stack, resources: Sequence[CfnResource]) -> list[str]:
+    """The resources' logical ids in ``stack``, resolved in one round trip for those the run does not know yet."""
+    cache = RUN_CACHE.get()
+    known: dict[Any, str] = {} if cache is None else cache
+    missing = {kernel_ref(r): r for r in resources if ("logical-id", kernel_ref(r)) not in known}
+    if missing:
+        resolved = stack.resolve([r.logical_id for r in missing.values()])
+        for ref, logical_id in zip(missing, resolved):
+            known[("logical-id", ref)] = logical_id
+    return [known[("logical-id", kernel_ref(r))] for r in resources]
+
+
+def _own_resources(stack: Stack) -> list[CfnResource]:
+    return memoised("own-resources", kernel_ref(stack), lambda: _own_resources_uncached(stack))
+
+
+def _own_resources_uncached(stack: Stack) -> list[CfnResource]:
+    members = _members(stack)
+    nested = {
+        kernel_ref(construct)
+        for inner in members
+        if isinstance(inner, Stack) and kernel_ref(inner) != kernel_ref(stack)
+        for construct in _members(inner)
+    }
+    return [c for c in members if isinstance(c, CfnResource) and kernel_ref(c) not in nested]
 
 
 def is_ephemeral(node: CfnResource) -> bool:

@@ -16,7 +16,7 @@ from ...contract import (
 )
 from ..policy import allows, aws_principals, condition_keys, is_account_root, policy_statements, service_principals
 from ..rule import COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE, Rule, flag_compliance
-from ..secrets_key import covers_key, role_identity_statements, secrets_key
+from ..secrets_key import IDENTITY_POLICY_TYPES, KEY_TYPES, covers_key, role_identity_statements, secrets_key
 from ..template import (
     CLUSTER,
     FARGATE_PROFILE,
@@ -26,8 +26,10 @@ from ..template import (
     as_list,
     is_ephemeral,
     logical_id_of,
+    one_run,
     properties,
     referenced_logical_id,
+    resource_type,
     stack_resources,
 )
 
@@ -37,6 +39,7 @@ FARGATE_PODS_SERVICE = "eks-fargate-pods.amazonaws.com"
 SOURCE_ARN_OPERATORS = ("arnlike", "arnequals", "stringlike", "stringequals")
 
 
+@one_run
 def cluster_secrets_encrypted_with_customer_key(node: CfnResource) -> NagRuleCompliance:
     """EKS1: secrets encrypted under a customer managed key referenced by key ARN, not an alias.
 
@@ -44,19 +47,20 @@ def cluster_secrets_encrypted_with_customer_key(node: CfnResource) -> NagRuleCom
     cannot follow (e.g. ``Fn::ImportValue``); NON_COMPLIANT when absent, an alias (ARN, name,
     ``alias/aws/...``, an AWS::KMS::Alias of the stack) or a literal that is not a key ARN.
     """
-    if node.cfn_resource_type != CLUSTER:
+    if resource_type(node) != CLUSTER:
         return NOT_APPLICABLE
     kind = secrets_key(node).kind
     return COMPLIANT if kind in ("stack-key", "external-key", "unknown") else NON_COMPLIANT
 
 
+@one_run
 def cluster_secrets_key_rotation_enabled(node: CfnResource) -> NagRuleCompliance:
     """EKS2: the cluster's secrets key (an AWS::KMS::Key of the same stack) rotates.
 
     NOT_APPLICABLE without a key of this stack (imported key ARN, other stack, no encryption:
     EKS1 covers that) or when EnableKeyRotation is a token.
     """
-    if node.cfn_resource_type != CLUSTER:
+    if resource_type(node) != CLUSTER:
         return NOT_APPLICABLE
     key = secrets_key(node).key
     if key is None:
@@ -64,6 +68,7 @@ def cluster_secrets_key_rotation_enabled(node: CfnResource) -> NagRuleCompliance
     return flag_compliance(properties(key).get("EnableKeyRotation"))
 
 
+@one_run
 def cluster_role_can_use_secrets_key(node: CfnResource) -> NagRuleCompliance:
     """EKS3: the cluster role may Encrypt, Decrypt, DescribeKey and ListGrants on the secrets key.
 
@@ -73,16 +78,16 @@ def cluster_role_can_use_secrets_key(node: CfnResource) -> NagRuleCompliance:
     NOT_APPLICABLE without a key of this stack, or when only the role's IAM policies could grant
     and the role is not in the stack.
     """
-    if node.cfn_resource_type != CLUSTER:
+    if resource_type(node) != CLUSTER:
         return NOT_APPLICABLE
-    resources = stack_resources(node)
+    resources = stack_resources(node, KEY_TYPES | IDENTITY_POLICY_TYPES | {IAM_ROLE})
     key = secrets_key(node, resources).key
     if key is None:
         return NOT_APPLICABLE
     role_arn = properties(node).get("RoleArn")
     role_id = referenced_logical_id(role_arn)
     role = resources.get(role_id or "")
-    if role is None or role.cfn_resource_type != IAM_ROLE:
+    if role is None or resource_type(role) != IAM_ROLE:
         role_id, role = None, None
 
     def names_role(principal: Any) -> bool:
@@ -112,13 +117,14 @@ def cluster_role_can_use_secrets_key(node: CfnResource) -> NagRuleCompliance:
     return COMPLIANT if not missing else NON_COMPLIANT
 
 
+@one_run
 def cluster_endpoint_not_public(node: CfnResource) -> NagRuleCompliance:
     """EKS4: public endpoint off, or on only for explicit CIDRs, none of them 0.0.0.0/0 or ::/0.
 
     AWS::EKS::Cluster defaults to a public endpoint open to 0.0.0.0/0 when EndpointPublicAccess
     or PublicAccessCidrs is absent. NOT_APPLICABLE when EndpointPublicAccess is a token.
     """
-    if node.cfn_resource_type != CLUSTER:
+    if resource_type(node) != CLUSTER:
         return NOT_APPLICABLE
     vpc_config = properties(node).get("ResourcesVpcConfig")
     vpc_config = vpc_config if isinstance(vpc_config, dict) else {}
@@ -143,9 +149,10 @@ def _is_anywhere(cidr: Any) -> bool:
         return False
 
 
+@one_run
 def cluster_control_plane_logs_enabled(node: CfnResource) -> NagRuleCompliance:
     """EKS5: api, audit, authenticator, controllerManager and scheduler logs all enabled."""
-    if node.cfn_resource_type != CLUSTER:
+    if resource_type(node) != CLUSTER:
         return NOT_APPLICABLE
     logging = properties(node).get("Logging")
     cluster_logging = logging.get("ClusterLogging") if isinstance(logging, dict) else None
@@ -154,9 +161,10 @@ def cluster_control_plane_logs_enabled(node: CfnResource) -> NagRuleCompliance:
     return COMPLIANT if set(CONTROL_PLANE_LOG_TYPES) <= types else NON_COMPLIANT
 
 
+@one_run
 def cluster_access_entries_enabled(node: CfnResource) -> NagRuleCompliance:
     """EKS6: AccessConfig.AuthenticationMode is API or API_AND_CONFIG_MAP (absent = CONFIG_MAP)."""
-    if node.cfn_resource_type != CLUSTER:
+    if resource_type(node) != CLUSTER:
         return NOT_APPLICABLE
     access = properties(node).get("AccessConfig")
     mode = access.get("AuthenticationMode") if isinstance(access, dict) else None
@@ -165,9 +173,10 @@ def cluster_access_entries_enabled(node: CfnResource) -> NagRuleCompliance:
     return COMPLIANT if mode in ACCESS_ENTRY_MODES else NON_COMPLIANT
 
 
+@one_run
 def cluster_creator_not_admin(node: CfnResource) -> NagRuleCompliance:
     """EKS7: BootstrapClusterCreatorAdminPermissions explicitly false (absent means true)."""
-    if node.cfn_resource_type != CLUSTER:
+    if resource_type(node) != CLUSTER:
         return NOT_APPLICABLE
     access = properties(node).get("AccessConfig")
     raw = access.get("BootstrapClusterCreatorAdminPermissions") if isinstance(access, dict) else None
@@ -179,6 +188,7 @@ def cluster_creator_not_admin(node: CfnResource) -> NagRuleCompliance:
     return NON_COMPLIANT if bootstrap else COMPLIANT
 
 
+@one_run
 def cluster_deletion_protected(node: CfnResource) -> NagRuleCompliance:
     """EKS8: deletion protection on; NOT_APPLICABLE on an ephemeral cluster.
 
@@ -187,40 +197,40 @@ def cluster_deletion_protected(node: CfnResource) -> NagRuleCompliance:
     ``Protect`` true (protection switched on after a verified deploy, so that it never blocks the
     rollback of a failed first deploy).
     """
-    if node.cfn_resource_type != CLUSTER or is_ephemeral(node):
+    if resource_type(node) != CLUSTER or is_ephemeral(node):
         return NOT_APPLICABLE
     own = flag_compliance(properties(node).get("DeletionProtection"))
     if own != NON_COMPLIANT:
         return own
     own_id = logical_id_of(node)
-    for resource in stack_resources(node).values():
-        if resource.cfn_resource_type != DELETION_PROTECTION_RESOURCE_TYPE:
-            continue
+    for resource in stack_resources(node, {DELETION_PROTECTION_RESOURCE_TYPE}).values():
         props = properties(resource)
         if own_id in all_referenced_logical_ids(props) and flag_compliance(props.get(PROTECT_PROPERTY)) == COMPLIANT:
             return COMPLIANT
     return NON_COMPLIANT
 
 
+@one_run
 def cluster_encryption_verified(node: CfnResource) -> NagRuleCompliance:
     """EKS9: the stack holds a verification custom resource for this cluster.
 
     A verification resource counts for this cluster when it references it (Ref/GetAtt/Sub) or
     references no cluster of the stack at all (e.g. a literal cluster name).
     """
-    if node.cfn_resource_type != CLUSTER:
+    if resource_type(node) != CLUSTER:
         return NOT_APPLICABLE
-    resources = stack_resources(node)
-    clusters = {lid for lid, r in resources.items() if r.cfn_resource_type == CLUSTER}
+    resources = stack_resources(node, {CLUSTER, VERIFICATION_RESOURCE_TYPE})
+    clusters = {lid for lid, r in resources.items() if resource_type(r) == CLUSTER}
     own_id = logical_id_of(node)
     for resource in resources.values():
-        if resource.cfn_resource_type == VERIFICATION_RESOURCE_TYPE:
+        if resource_type(resource) == VERIFICATION_RESOURCE_TYPE:
             referenced = all_referenced_logical_ids(properties(resource)) & clusters
             if own_id in referenced or not referenced:
                 return COMPLIANT
     return NON_COMPLIANT
 
 
+@one_run
 def fargate_pod_execution_role_trust_scoped(node: CfnResource) -> NagRuleCompliance:
     """EKS10: the pod execution role trusts eks-fargate-pods only under an aws:SourceArn condition.
 
@@ -228,11 +238,11 @@ def fargate_pod_execution_role_trust_scoped(node: CfnResource) -> NagRuleComplia
     ArnLike, ArnEquals, StringLike or StringEquals (confused-deputy protection).
     NOT_APPLICABLE when the role is not in the profile's stack.
     """
-    if node.cfn_resource_type != FARGATE_PROFILE:
+    if resource_type(node) != FARGATE_PROFILE:
         return NOT_APPLICABLE
     role_id = referenced_logical_id(properties(node).get("PodExecutionRoleArn"))
-    role = stack_resources(node).get(role_id or "")
-    if role is None or role.cfn_resource_type != IAM_ROLE:
+    role = stack_resources(node, {IAM_ROLE}).get(role_id or "")
+    if role is None or resource_type(role) != IAM_ROLE:
         return NOT_APPLICABLE
     trust = [
         s

@@ -6,14 +6,16 @@ from cdk_nag import NagRuleCompliance
 
 from ..policy import POLICY_CARRIERS, allows, condition_keys, policy_documents, policy_statements
 from ..rule import COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE, Rule
+from ..template import one_run, resource_type
 
 
+@one_run
 def create_grant_without_grant_is_for_aws_resource(node: CfnResource) -> NagRuleCompliance:
     """IAM1: no statement allowing kms:CreateGrant carries a kms:GrantIsForAWSResource condition.
 
     Checked in key policies, AWS::IAM::Policy / ManagedPolicy / RolePolicy and role inline policies.
     """
-    if node.cfn_resource_type not in POLICY_CARRIERS:
+    if resource_type(node) not in POLICY_CARRIERS:
         return NOT_APPLICABLE
     for document in policy_documents(node):
         for statement in policy_statements(document):

@@ -15,15 +15,18 @@ from ..template import (
     all_referenced_logical_ids,
     as_list,
     is_ephemeral,
+    one_run,
     properties,
     replacement_policies,
+    resource_type,
     stack_resources,
 )
 
 
+@one_run
 def key_policy_no_wildcard_principal(node: CfnResource) -> NagRuleCompliance:
     """KMS1: no Allow statement in the key policy with Principal ``*`` or ``{"AWS": "*"}``."""
-    if node.cfn_resource_type != KMS_KEY:
+    if resource_type(node) != KMS_KEY:
         return NOT_APPLICABLE
     for statement in policy_statements(properties(node).get("KeyPolicy")):
         if statement.get("Effect") == "Allow" and "*" in aws_principals(statement):
@@ -31,6 +34,7 @@ def key_policy_no_wildcard_principal(node: CfnResource) -> NagRuleCompliance:
     return COMPLIANT
 
 
+@one_run
 def key_policy_names_no_role_of_the_stack(node: CfnResource) -> NagRuleCompliance:
     """KMS3: no key-policy principal is an IAM role (or user) created in the same stack.
 
@@ -39,12 +43,9 @@ def key_policy_names_no_role_of_the_stack(node: CfnResource) -> NagRuleComplianc
     yet: the deploy fails intermittently. Grant such a role through its own IAM policy, relying on
     the account-root statement. Deny statements are not checked.
     """
-    if node.cfn_resource_type != KMS_KEY:
+    if resource_type(node) != KMS_KEY:
         return NOT_APPLICABLE
-    resources = stack_resources(node)
-    principals_of_stack = {
-        lid for lid, r in resources.items() if r.cfn_resource_type in (IAM_ROLE, "AWS::IAM::User")
-    }
+    principals_of_stack = set(stack_resources(node, (IAM_ROLE, "AWS::IAM::User")))
     for statement in policy_statements(properties(node).get("KeyPolicy")):
         if statement.get("Effect") != "Allow":
             continue
@@ -54,9 +55,10 @@ def key_policy_names_no_role_of_the_stack(node: CfnResource) -> NagRuleComplianc
     return COMPLIANT
 
 
+@one_run
 def key_retained(node: CfnResource) -> NagRuleCompliance:
     """KMS2: DeletionPolicy and UpdateReplacePolicy Retain; NOT_APPLICABLE on an ephemeral key."""
-    if node.cfn_resource_type != KMS_KEY or is_ephemeral(node):
+    if resource_type(node) != KMS_KEY or is_ephemeral(node):
         return NOT_APPLICABLE
     deletion, update_replace = replacement_policies(node)
     retained = deletion in ("Retain", "RetainExceptOnCreate") and update_replace == "Retain"
@@ -82,9 +84,10 @@ def _exempts_named_principals(statement: Mapping[str, Any]) -> bool:
     return False
 
 
+@one_run
 def key_lock_keeps_a_way_in(node: CfnResource) -> NagRuleCompliance:
     """KMS4: a key lock exempts named principals and keeps the account-root statement; N/A without a lock."""
-    if node.cfn_resource_type != KMS_KEY:
+    if resource_type(node) != KMS_KEY:
         return NOT_APPLICABLE
     statements = policy_statements(properties(node).get("KeyPolicy"))
     locks = [

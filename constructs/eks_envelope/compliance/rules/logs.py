@@ -5,12 +5,13 @@ from aws_cdk import CfnResource
 from cdk_nag import NagRuleCompliance
 
 from ..rule import COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE, Rule
-from ..template import LOG_GROUP, properties
+from ..template import LOG_GROUP, one_run, properties, resource_type
 
 
+@one_run
 def log_group_encrypted_with_retention(node: CfnResource) -> NagRuleCompliance:
     """CWL1: the log group has a KmsKeyId and a RetentionInDays."""
-    if node.cfn_resource_type != LOG_GROUP:
+    if resource_type(node) != LOG_GROUP:
         return NOT_APPLICABLE
     props = properties(node)
     has_both = props.get("KmsKeyId") is not None and props.get("RetentionInDays") is not None
