@@ -17,7 +17,7 @@ from existing_fakes import (  # noqa: E402
     make_key,
     start_api_server,
 )
-from verifier_fakes import _shared_clients, aws_env, pki  # noqa: E402,F401
+from verifier_fakes import _shared_clients, aws_env, empty_account, moto_engine, pki  # noqa: E402,F401
 
 from verifier.stages import association  # noqa: E402
 
@@ -48,21 +48,19 @@ class Account:
 
 
 @pytest.fixture
-def account(api: FakeApiServer, pki, monkeypatch: pytest.MonkeyPatch) -> Any:  # noqa: F811
+def account(empty_account: None, api: FakeApiServer, pki, monkeypatch: pytest.MonkeyPatch) -> Any:  # noqa: F811
     import base64
 
     import moto.kms.models as moto_kms
-    from moto import mock_aws
 
     original = moto_kms.generate_private_key
     monkeypatch.setattr(moto_kms, "generate_private_key", lambda spec: None if spec == "SYMMETRIC_DEFAULT" else original(spec))
-    with mock_aws():
-        eks, kms, sts = _shared_clients()
-        key_arn, _ = make_key(kms, grant_to=None)
-        eks.create_cluster(name=CLUSTER, roleArn=CLUSTER_ROLE_ARN,
-                           resourcesVpcConfig={"subnetIds": ["subnet-1"], "endpointPrivateAccess": True})
-        routed = Eks(eks, kms, api.etcd)
-        moto_cluster = routed.cluster()
-        moto_cluster.endpoint = api.endpoint
-        moto_cluster.certificate_authority = {"data": base64.b64encode(pki.ca_pem).decode()}
-        yield Account(routed, kms, sts, key_arn, api, FakeTime())
+    eks, kms, sts = _shared_clients()
+    key_arn, _ = make_key(kms, grant_to=None)
+    eks.create_cluster(name=CLUSTER, roleArn=CLUSTER_ROLE_ARN,
+                       resourcesVpcConfig={"subnetIds": ["subnet-1"], "endpointPrivateAccess": True})
+    routed = Eks(eks, kms, api.etcd)
+    moto_cluster = routed.cluster()
+    moto_cluster.endpoint = api.endpoint
+    moto_cluster.certificate_authority = {"data": base64.b64encode(pki.ca_pem).decode()}
+    return Account(routed, kms, sts, key_arn, api, FakeTime())

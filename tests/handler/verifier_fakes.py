@@ -666,6 +666,16 @@ def _load_json_file(path: str) -> Any:
 
 
 _READ_JSON_FILE = botocore.loaders.JSONFileLoader.load_file
+_LIST_SERVICES = botocore.loaders.Loader.list_available_services
+_SERVICES: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
+
+
+def _list_available_services(loader: botocore.loaders.Loader, type_name: str) -> list[str]:
+    """botocore's answer for the first Loader with these search paths, then the same list for every later one."""
+    key = (tuple(loader.search_paths), type_name)
+    if key not in _SERVICES:
+        _SERVICES[key] = tuple(_LIST_SERVICES(loader, type_name))
+    return list(_SERVICES[key])
 
 
 @pytest.fixture(autouse=True)
@@ -673,10 +683,13 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     import moto.eks.utils
 
     monkeypatch.setattr(moto.eks.utils, "Session", _PartitionsOnce)
-    # Every new boto3 Session (moto swaps the default one per test; the handler makes its own per
-    # invocation) decodes botocore's model and endpoint files anew: read each file once per run instead.
-    # botocore already treats loaded models as read-only (one Session hands the same dict to every client).
+    # Every new boto3 Session (the handler makes its own per invocation) decodes botocore's model and
+    # endpoint files anew, and lists its data directories (thousands of stat calls) for each first client
+    # of a service: read each file and list the directories once per run instead. botocore already treats
+    # loaded models as read-only (one Session hands the same dict to every client); the data directories
+    # do not change while the suite runs.
     monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", lambda self, path: _load_json_file(path))
+    monkeypatch.setattr(botocore.loaders.Loader, "list_available_services", _list_available_services)
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY)
@@ -756,8 +769,34 @@ def _shared_clients() -> tuple[Any, Any, Any]:
     return session.client("eks"), session.client("kms"), sts
 
 
+@pytest.fixture(scope="module")
+def moto_engine() -> Any:
+    """moto's interception of every botocore call, started once per test module.
+
+    Starting ``mock_aws`` registers some 1,300 URL callbacks with ``responses`` (10-15 ms a start); each test
+    still starts from an empty account, through :func:`empty_account`. The mock also replaces boto3's default
+    session: made here under moto's credentials, it serves ``boto3.client(...)`` for the whole module instead
+    of being built anew (and its service models loaded again) in every test.
+    """
+    with mock_aws() as mock:
+        boto3.setup_default_session()
+        boto3.DEFAULT_SESSION._session.get_credentials()  # moto's, from the environment it has just set
+        yield mock
+
+
 @pytest.fixture
-def world(kube_server: KubeServer, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> Any:
+def empty_account(moto_engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``with mock_aws():`` gives a test, on the module's engine: an account with nothing in it (moto's
+    reset API, what ``mock_aws`` calls when it starts) and moto's credentials in the environment."""
+    from moto.moto_api import _internal as moto_api
+
+    moto_api.moto_api_backend.reset()
+    for name, value in moto_engine._fake_creds.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def world(empty_account: None, kube_server: KubeServer, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> Any:
     import moto.kms.models as moto_kms
 
     # moto makes an RSA-2048 key pair for every KMS key, even symmetric ones (only used to Sign/Verify);
@@ -765,17 +804,16 @@ def world(kube_server: KubeServer, pki: Pki, monkeypatch: pytest.MonkeyPatch) ->
     original = moto_kms.generate_private_key
     monkeypatch.setattr(moto_kms, "generate_private_key",
                         lambda spec: None if spec == "SYMMETRIC_DEFAULT" else original(spec))
-    with mock_aws():
-        eks, kms, sts = _shared_clients()
-        key_arn, key_id = make_key(kms)
-        kms.create_alias(AliasName="alias/eks-envelope-test", TargetKeyId=key_id)
-        answer_cluster_versions(eks, CLUSTER_VERSIONS)  # moto does not implement DescribeClusterVersions
-        eks.create_cluster(name=CLUSTER, roleArn=CLUSTER_ROLE_ARN, version=CLUSTER_VERSION,
-                           resourcesVpcConfig={"subnetIds": ["subnet-1"], "endpointPrivateAccess": True},
-                           encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": key_arn}}])
-        w = World(eks, kms, sts, key_arn, key_id, "alias/eks-envelope-test", kube_server, pki)
-        w.point_cluster_at(kube_server.endpoint, pki.ca_pem)
-        yield w
+    eks, kms, sts = _shared_clients()
+    key_arn, key_id = make_key(kms)
+    kms.create_alias(AliasName="alias/eks-envelope-test", TargetKeyId=key_id)
+    answer_cluster_versions(eks, CLUSTER_VERSIONS)  # moto does not implement DescribeClusterVersions
+    eks.create_cluster(name=CLUSTER, roleArn=CLUSTER_ROLE_ARN, version=CLUSTER_VERSION,
+                       resourcesVpcConfig={"subnetIds": ["subnet-1"], "endpointPrivateAccess": True},
+                       encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": key_arn}}])
+    w = World(eks, kms, sts, key_arn, key_id, "alias/eks-envelope-test", kube_server, pki)
+    w.point_cluster_at(kube_server.endpoint, pki.ca_pem)
+    return w
 
 
 class Within:
