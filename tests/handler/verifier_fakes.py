@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import selectors
 import socket
 import ssl
 import threading
@@ -159,43 +160,55 @@ def _sigv4_signature(url: urllib.parse.SplitResult, query: list[tuple[str, str]]
 
 def validate_token(header: str | None, cluster_id: str) -> str | None:
     """None if acceptable, else the reason; mirrors aws-iam-authenticator pkg/token Verify."""
-    if not header or not header.startswith("Bearer "):
-        return "no bearer token"
-    token = header[len("Bearer "):]
-    if not token.startswith(kube.TOKEN_PREFIX):
-        return "missing k8s-aws-v1. prefix"
-    body = token[len(kube.TOKEN_PREFIX):]
-    if "=" in body:
-        return "padded base64"
-    try:
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
-    except ValueError:
-        return "not base64url"
-    url = urllib.parse.urlsplit(raw)
-    if url.scheme != "https":
-        return "scheme"
-    if url.netloc not in (f"sts.{REGION}.amazonaws.com", "sts.amazonaws.com"):
-        return f"host {url.netloc}"
-    query = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
-    params = {k: v for k, v in query}
-    if params.get("Action") != "GetCallerIdentity":
-        return "action"
-    if "x-k8s-aws-id" not in params.get("X-Amz-SignedHeaders", "").split(";"):
-        return "x-k8s-aws-id not signed"
-    try:
-        expires = int(params.get("X-Amz-Expires", ""))
-    except ValueError:
-        return "X-Amz-Expires missing"
-    if expires > 900:
-        return "X-Amz-Expires > 900"
-    signed_at = dt.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    problem, signed_at, signature_ok = _read_token(header, cluster_id)
+    if problem:
+        return problem
     if abs((dt.datetime.now(dt.timezone.utc) - signed_at).total_seconds()) > 900:
         return "expired"
     # STS recomputes the signature with the cluster id the API server expects: a token for
     # another cluster (or with the header unsigned) does not verify.
-    if not hmac.compare_digest(_sigv4_signature(url, query, cluster_id), params.get("X-Amz-Signature", "")):
+    if not signature_ok:
         return "signature (cluster id)"
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _read_token(header: str | None, cluster_id: str) -> tuple[str | None, dt.datetime | None, bool]:
+    """Everything ``validate_token`` checks but the clock: (the first problem, when it was signed, whether the
+    signature holds for ``cluster_id``). A pure function of its arguments, read once per token and cluster:
+    the client sends one token for up to 40 s (a re-encryption, with every request)."""
+    if not header or not header.startswith("Bearer "):
+        return "no bearer token", None, False
+    token = header[len("Bearer "):]
+    if not token.startswith(kube.TOKEN_PREFIX):
+        return "missing k8s-aws-v1. prefix", None, False
+    body = token[len(kube.TOKEN_PREFIX):]
+    if "=" in body:
+        return "padded base64", None, False
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    except ValueError:
+        return "not base64url", None, False
+    url = urllib.parse.urlsplit(raw)
+    if url.scheme != "https":
+        return "scheme", None, False
+    if url.netloc not in (f"sts.{REGION}.amazonaws.com", "sts.amazonaws.com"):
+        return f"host {url.netloc}", None, False
+    query = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
+    params = {k: v for k, v in query}
+    if params.get("Action") != "GetCallerIdentity":
+        return "action", None, False
+    if "x-k8s-aws-id" not in params.get("X-Amz-SignedHeaders", "").split(";"):
+        return "x-k8s-aws-id not signed", None, False
+    try:
+        expires = int(params.get("X-Amz-Expires", ""))
+    except ValueError:
+        return "X-Amz-Expires missing", None, False
+    if expires > 900:
+        return "X-Amz-Expires > 900", None, False
+    signed_at = dt.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    signature_ok = hmac.compare_digest(_sigv4_signature(url, query, cluster_id), params.get("X-Amz-Signature", ""))
+    return None, signed_at, signature_ok
 
 
 # ------------------------------------------------------------------------------------------
@@ -530,6 +543,38 @@ class CountingServer(ThreadingHTTPServer):
 
     connections = 0
     closed = 0
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type) -> None:
+        super().__init__(address, handler)
+        self._wake, self._waker = socket.socketpair()
+        self._stopping = False
+        self._stopped = threading.Event()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """socketserver's loop, but woken by :meth:`shutdown` through a socket pair instead of noticing it at
+        the next poll: a test's teardown does not wait out a poll interval (nor does the loop poll meanwhile)."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake, selectors.EVENT_READ)
+            try:
+                while not self._stopping:
+                    for key, _ in selector.select():
+                        if key.fileobj is self and not self._stopping:
+                            self._handle_request_noblock()
+                    self.service_actions()
+            finally:
+                self._stopped.set()
+
+    def shutdown(self) -> None:
+        self._stopping = True
+        self._waker.send(b"!")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake.close()
+        self._waker.close()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self.connections += 1
@@ -550,12 +595,17 @@ class CountingServer(ThreadingHTTPServer):
 def serve_tls(handler: type, pki: Pki) -> CountingServer:
     """An HTTPS server on loopback with the PKI's certificate, serving in a daemon thread."""
     server = CountingServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki.cert_path, pki.key_path)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    server.socket = _server_context(pki.cert_path, pki.key_path).wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+@functools.lru_cache(maxsize=None)
+def _server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
+    """One server-side TLS context per certificate, shared by the servers of every test that serves it."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_path, key_path)
+    return ctx
 
 
 def start_kube_server(pki: Pki) -> tuple[KubeServer, ThreadingHTTPServer]:
