@@ -825,13 +825,20 @@ def moto_engine() -> Any:
 
     Starting ``mock_aws`` registers some 1,300 URL callbacks with ``responses`` (10-15 ms a start); each test
     still starts from an empty account, through :func:`empty_account`. The mock also replaces boto3's default
-    session: made here under moto's credentials, it serves ``boto3.client(...)`` for the whole module instead
-    of being built anew (and its service models loaded again) in every test.
+    session (restored when it stops): with one made under moto's credentials, which serves ``boto3.client(...)``
+    in every module instead of being built anew (and its service models loaded again) for each.
     """
     with mock_aws() as mock:
-        boto3.setup_default_session()
-        boto3.DEFAULT_SESSION._session.get_credentials()  # moto's, from the environment it has just set
+        boto3.DEFAULT_SESSION = _moto_default_session()
         yield mock
+
+
+@functools.lru_cache(maxsize=1)
+def _moto_default_session() -> boto3.session.Session:
+    """boto3's default session as ``mock_aws`` leaves it to be made: under moto's credentials, from the environment."""
+    session = boto3.session.Session()
+    session._session.get_credentials()  # resolved now, while moto's are in the environment
+    return session
 
 
 @pytest.fixture
