@@ -18,7 +18,8 @@ from existing_fakes import (  # noqa: E402
     start_api_server,
 )
 from verifier_fakes import (  # noqa: E402,F401
-    AccountImage, _shared_clients, aws_env, build_account, empty_account, moto_engine, pki, symmetric_keys_without_rsa,
+    AccountImage, _shared_clients, aws_env, build_account, empty_account, long_lived_heap_frozen, moto_engine, pki,
+    symmetric_keys_without_rsa,
 )
 
 from verifier.stages import association  # noqa: E402

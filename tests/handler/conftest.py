@@ -6,6 +6,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from verifier_fakes import (  # noqa: E402,F401
-    aws_env, blackhole, empty_account, fake_time, kube_server, misnamed_server, moto_engine, pki, pre117_server, rogue_pki,
-    runtime, world, world_image,
+    aws_env, blackhole, empty_account, fake_time, kube_server, long_lived_heap_frozen, misnamed_server, moto_engine, pki,
+    pre117_server, rogue_pki, runtime, world, world_image,
 )
