@@ -17,7 +17,10 @@ from existing_fakes import (  # noqa: E402
     make_key,
     start_api_server,
 )
-from verifier_fakes import _shared_clients, aws_env, pki  # noqa: E402,F401
+from verifier_fakes import (  # noqa: E402,F401
+    AccountImage, _shared_clients, aws_env, build_account, empty_account, long_lived_heap_frozen, moto_engine, pki,
+    symmetric_keys_without_rsa,
+)
 
 from verifier.stages import association  # noqa: E402
 
@@ -47,22 +50,30 @@ class Account:
         return self.eks.moto.describe_cluster(name=CLUSTER)["cluster"]
 
 
-@pytest.fixture
-def account(api: FakeApiServer, pki, monkeypatch: pytest.MonkeyPatch) -> Any:  # noqa: F811
-    import base64
+@pytest.fixture(scope="module")
+def account_image(moto_engine: Any) -> tuple[AccountImage, str]:  # noqa: F811
+    """A cluster without a customer key yet, and a rotated key nobody was granted."""
 
-    import moto.kms.models as moto_kms
-    from moto import mock_aws
-
-    original = moto_kms.generate_private_key
-    monkeypatch.setattr(moto_kms, "generate_private_key", lambda spec: None if spec == "SYMMETRIC_DEFAULT" else original(spec))
-    with mock_aws():
-        eks, kms, sts = _shared_clients()
+    def build(eks: Any, kms: Any) -> str:
         key_arn, _ = make_key(kms, grant_to=None)
         eks.create_cluster(name=CLUSTER, roleArn=CLUSTER_ROLE_ARN,
                            resourcesVpcConfig={"subnetIds": ["subnet-1"], "endpointPrivateAccess": True})
-        routed = Eks(eks, kms, api.etcd)
-        moto_cluster = routed.cluster()
-        moto_cluster.endpoint = api.endpoint
-        moto_cluster.certificate_authority = {"data": base64.b64encode(pki.ca_pem).decode()}
-        yield Account(routed, kms, sts, key_arn, api, FakeTime())
+        return key_arn
+
+    return build_account(build)
+
+
+@pytest.fixture
+def account(empty_account: None, account_image: tuple[AccountImage, str], api: FakeApiServer, pki,  # noqa: F811
+            monkeypatch: pytest.MonkeyPatch) -> Any:
+    import base64
+
+    symmetric_keys_without_rsa(monkeypatch)
+    image, key_arn = account_image
+    image.install()
+    eks, kms, sts = _shared_clients()
+    routed = Eks(eks, kms, api.etcd)
+    moto_cluster = routed.cluster()
+    moto_cluster.endpoint = api.endpoint
+    moto_cluster.certificate_authority = {"data": base64.b64encode(pki.ca_pem).decode()}
+    return Account(routed, kms, sts, key_arn, api, FakeTime())

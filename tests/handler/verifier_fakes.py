@@ -9,10 +9,12 @@ import base64
 import copy
 import datetime as dt
 import functools
+import gc
 import hashlib
 import hmac
 import ipaddress
 import json
+import selectors
 import socket
 import ssl
 import threading
@@ -159,43 +161,55 @@ def _sigv4_signature(url: urllib.parse.SplitResult, query: list[tuple[str, str]]
 
 def validate_token(header: str | None, cluster_id: str) -> str | None:
     """None if acceptable, else the reason; mirrors aws-iam-authenticator pkg/token Verify."""
-    if not header or not header.startswith("Bearer "):
-        return "no bearer token"
-    token = header[len("Bearer "):]
-    if not token.startswith(kube.TOKEN_PREFIX):
-        return "missing k8s-aws-v1. prefix"
-    body = token[len(kube.TOKEN_PREFIX):]
-    if "=" in body:
-        return "padded base64"
-    try:
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
-    except ValueError:
-        return "not base64url"
-    url = urllib.parse.urlsplit(raw)
-    if url.scheme != "https":
-        return "scheme"
-    if url.netloc not in (f"sts.{REGION}.amazonaws.com", "sts.amazonaws.com"):
-        return f"host {url.netloc}"
-    query = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
-    params = {k: v for k, v in query}
-    if params.get("Action") != "GetCallerIdentity":
-        return "action"
-    if "x-k8s-aws-id" not in params.get("X-Amz-SignedHeaders", "").split(";"):
-        return "x-k8s-aws-id not signed"
-    try:
-        expires = int(params.get("X-Amz-Expires", ""))
-    except ValueError:
-        return "X-Amz-Expires missing"
-    if expires > 900:
-        return "X-Amz-Expires > 900"
-    signed_at = dt.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    problem, signed_at, signature_ok = _read_token(header, cluster_id)
+    if problem:
+        return problem
     if abs((dt.datetime.now(dt.timezone.utc) - signed_at).total_seconds()) > 900:
         return "expired"
     # STS recomputes the signature with the cluster id the API server expects: a token for
     # another cluster (or with the header unsigned) does not verify.
-    if not hmac.compare_digest(_sigv4_signature(url, query, cluster_id), params.get("X-Amz-Signature", "")):
+    if not signature_ok:
         return "signature (cluster id)"
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _read_token(header: str | None, cluster_id: str) -> tuple[str | None, dt.datetime | None, bool]:
+    """Everything ``validate_token`` checks but the clock: (the first problem, when it was signed, whether the
+    signature holds for ``cluster_id``). A pure function of its arguments, read once per token and cluster:
+    the client sends one token for up to 40 s (a re-encryption, with every request)."""
+    if not header or not header.startswith("Bearer "):
+        return "no bearer token", None, False
+    token = header[len("Bearer "):]
+    if not token.startswith(kube.TOKEN_PREFIX):
+        return "missing k8s-aws-v1. prefix", None, False
+    body = token[len(kube.TOKEN_PREFIX):]
+    if "=" in body:
+        return "padded base64", None, False
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    except ValueError:
+        return "not base64url", None, False
+    url = urllib.parse.urlsplit(raw)
+    if url.scheme != "https":
+        return "scheme", None, False
+    if url.netloc not in (f"sts.{REGION}.amazonaws.com", "sts.amazonaws.com"):
+        return f"host {url.netloc}", None, False
+    query = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
+    params = {k: v for k, v in query}
+    if params.get("Action") != "GetCallerIdentity":
+        return "action", None, False
+    if "x-k8s-aws-id" not in params.get("X-Amz-SignedHeaders", "").split(";"):
+        return "x-k8s-aws-id not signed", None, False
+    try:
+        expires = int(params.get("X-Amz-Expires", ""))
+    except ValueError:
+        return "X-Amz-Expires missing", None, False
+    if expires > 900:
+        return "X-Amz-Expires > 900", None, False
+    signed_at = dt.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    signature_ok = hmac.compare_digest(_sigv4_signature(url, query, cluster_id), params.get("X-Amz-Signature", ""))
+    return None, signed_at, signature_ok
 
 
 # ------------------------------------------------------------------------------------------
@@ -530,6 +544,38 @@ class CountingServer(ThreadingHTTPServer):
 
     connections = 0
     closed = 0
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type) -> None:
+        super().__init__(address, handler)
+        self._wake, self._waker = socket.socketpair()
+        self._stopping = False
+        self._stopped = threading.Event()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """socketserver's loop, but woken by :meth:`shutdown` through a socket pair instead of noticing it at
+        the next poll: a test's teardown does not wait out a poll interval (nor does the loop poll meanwhile)."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake, selectors.EVENT_READ)
+            try:
+                while not self._stopping:
+                    for key, _ in selector.select():
+                        if key.fileobj is self and not self._stopping:
+                            self._handle_request_noblock()
+                    self.service_actions()
+            finally:
+                self._stopped.set()
+
+    def shutdown(self) -> None:
+        self._stopping = True
+        self._waker.send(b"!")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake.close()
+        self._waker.close()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self.connections += 1
@@ -550,12 +596,17 @@ class CountingServer(ThreadingHTTPServer):
 def serve_tls(handler: type, pki: Pki) -> CountingServer:
     """An HTTPS server on loopback with the PKI's certificate, serving in a daemon thread."""
     server = CountingServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki.cert_path, pki.key_path)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    server.socket = _server_context(pki.cert_path, pki.key_path).wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+@functools.lru_cache(maxsize=None)
+def _server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
+    """One server-side TLS context per certificate, shared by the servers of every test that serves it."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_path, key_path)
+    return ctx
 
 
 def start_kube_server(pki: Pki) -> tuple[KubeServer, ThreadingHTTPServer]:
@@ -666,6 +717,16 @@ def _load_json_file(path: str) -> Any:
 
 
 _READ_JSON_FILE = botocore.loaders.JSONFileLoader.load_file
+_LIST_SERVICES = botocore.loaders.Loader.list_available_services
+_SERVICES: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
+
+
+def _list_available_services(loader: botocore.loaders.Loader, type_name: str) -> list[str]:
+    """botocore's answer for the first Loader with these search paths, then the same list for every later one."""
+    key = (tuple(loader.search_paths), type_name)
+    if key not in _SERVICES:
+        _SERVICES[key] = tuple(_LIST_SERVICES(loader, type_name))
+    return list(_SERVICES[key])
 
 
 @pytest.fixture(autouse=True)
@@ -673,10 +734,13 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     import moto.eks.utils
 
     monkeypatch.setattr(moto.eks.utils, "Session", _PartitionsOnce)
-    # Every new boto3 Session (moto swaps the default one per test; the handler makes its own per
-    # invocation) decodes botocore's model and endpoint files anew: read each file once per run instead.
-    # botocore already treats loaded models as read-only (one Session hands the same dict to every client).
+    # Every new boto3 Session (the handler makes its own per invocation) decodes botocore's model and
+    # endpoint files anew, and lists its data directories (thousands of stat calls) for each first client
+    # of a service: read each file and list the directories once per run instead. botocore already treats
+    # loaded models as read-only (one Session hands the same dict to every client); the data directories
+    # do not change while the suite runs.
     monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", lambda self, path: _load_json_file(path))
+    monkeypatch.setattr(botocore.loaders.Loader, "list_available_services", _list_available_services)
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", TEST_ACCESS_KEY)
@@ -756,26 +820,131 @@ def _shared_clients() -> tuple[Any, Any, Any]:
     return session.client("eks"), session.client("kms"), sts
 
 
+@pytest.fixture(scope="module", autouse=True)
+def long_lived_heap_frozen() -> Any:
+    """The cyclic garbage collector leaves what exists when a module starts alone until the module ends.
+
+    By then the heap holds ~300,000 long-lived objects (botocore's models and sessions, moto's backends), and
+    each full collection walked all of them (~0.25 s, 6-8 times over these folders). Frozen, they are skipped;
+    unfrozen at the module's end, they are collected as before (garbage among them included)."""
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.fixture(scope="module")
+def moto_engine() -> Any:
+    """moto's interception of every botocore call, started once per test module.
+
+    Starting ``mock_aws`` registers some 1,300 URL callbacks with ``responses`` (10-15 ms a start); each test
+    still starts from an empty account, through :func:`empty_account`. The mock also replaces boto3's default
+    session (restored when it stops): with one made under moto's credentials, which serves ``boto3.client(...)``
+    in every module instead of being built anew (and its service models loaded again) for each.
+    """
+    with mock_aws() as mock:
+        boto3.DEFAULT_SESSION = _moto_default_session()
+        yield mock
+
+
+@functools.lru_cache(maxsize=1)
+def _moto_default_session() -> boto3.session.Session:
+    """boto3's default session as ``mock_aws`` leaves it to be made: under moto's credentials, from the environment."""
+    session = boto3.session.Session()
+    session._session.get_credentials()  # resolved now, while moto's are in the environment
+    return session
+
+
 @pytest.fixture
-def world(kube_server: KubeServer, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> Any:
+def empty_account(moto_engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``with mock_aws():`` gives a test, on the module's engine: an account with nothing in it (moto's
+    reset API, what ``mock_aws`` calls when it starts) and moto's credentials in the environment."""
+    from moto.moto_api import _internal as moto_api
+
+    moto_api.moto_api_backend.reset()
+    for name, value in moto_engine._fake_creds.items():
+        monkeypatch.setenv(name, value)
+
+
+def symmetric_keys_without_rsa(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto makes an RSA-2048 key pair for every KMS key, even symmetric ones (only used to Sign/Verify);
+    skipping it for SYMMETRIC_DEFAULT keeps the fault matrix fast on a loaded machine."""
     import moto.kms.models as moto_kms
 
-    # moto makes an RSA-2048 key pair for every KMS key, even symmetric ones (only used to Sign/Verify);
-    # skipping it for SYMMETRIC_DEFAULT keeps the fault matrix fast on a loaded machine.
     original = moto_kms.generate_private_key
     monkeypatch.setattr(moto_kms, "generate_private_key",
                         lambda spec: None if spec == "SYMMETRIC_DEFAULT" else original(spec))
-    with mock_aws():
-        eks, kms, sts = _shared_clients()
+
+
+def _region_backends() -> dict[str, Any]:
+    from moto.eks.models import eks_backends
+    from moto.kms.models import kms_backends
+
+    return {"eks": eks_backends[ACCOUNT][REGION], "kms": kms_backends[ACCOUNT][REGION]}
+
+
+@dataclass(frozen=True)
+class AccountImage:
+    """EKS and KMS as moto holds them once a fixture has built an account through the API.
+
+    Built once per module (five moto calls cost ~8 ms), copied into each test's empty account (~0.2 ms):
+    every test starts from the same state, and what one test changes never reaches another.
+    """
+
+    state: dict[str, dict[str, Any]]
+
+    @classmethod
+    def take(cls) -> "AccountImage":
+        return cls({service: copy.deepcopy(vars(backend)) for service, backend in _region_backends().items()})
+
+    def install(self) -> None:
+        for service, backend in _region_backends().items():
+            backend.__dict__ = copy.deepcopy(self.state[service])
+
+
+def build_account(build: Any) -> tuple[AccountImage, Any]:
+    """Run ``build(eks, kms)`` (moto calls) on an empty account and take its image; returns (image, what build returned).
+
+    For module-scoped fixtures, under the module's ``moto_engine``: the account is emptied again afterwards."""
+    import moto.eks.utils
+    from moto.moto_api import _internal as moto_api
+
+    with pytest.MonkeyPatch.context() as patch:
+        symmetric_keys_without_rsa(patch)
+        patch.setattr(moto.eks.utils, "Session", _PartitionsOnce)
+        moto_api.moto_api_backend.reset()
+        eks, kms, _ = _shared_clients()
+        built = build(eks, kms)
+        image = AccountImage.take()
+        moto_api.moto_api_backend.reset()
+    return image, built
+
+
+@pytest.fixture(scope="module")
+def world_image(moto_engine: Any) -> tuple[AccountImage, tuple[str, str]]:
+    """A healthy cluster whose secrets are encrypted with a rotated key granted to the cluster role, and the key's alias."""
+
+    def build(eks: Any, kms: Any) -> tuple[str, str]:
         key_arn, key_id = make_key(kms)
         kms.create_alias(AliasName="alias/eks-envelope-test", TargetKeyId=key_id)
-        answer_cluster_versions(eks, CLUSTER_VERSIONS)  # moto does not implement DescribeClusterVersions
         eks.create_cluster(name=CLUSTER, roleArn=CLUSTER_ROLE_ARN, version=CLUSTER_VERSION,
                            resourcesVpcConfig={"subnetIds": ["subnet-1"], "endpointPrivateAccess": True},
                            encryptionConfig=[{"resources": ["secrets"], "provider": {"keyArn": key_arn}}])
-        w = World(eks, kms, sts, key_arn, key_id, "alias/eks-envelope-test", kube_server, pki)
-        w.point_cluster_at(kube_server.endpoint, pki.ca_pem)
-        yield w
+        return key_arn, key_id
+
+    return build_account(build)
+
+
+@pytest.fixture
+def world(empty_account: None, world_image: tuple[AccountImage, tuple[str, str]], kube_server: KubeServer, pki: Pki,
+          monkeypatch: pytest.MonkeyPatch) -> Any:
+    symmetric_keys_without_rsa(monkeypatch)  # for the keys tests make
+    image, (key_arn, key_id) = world_image
+    image.install()
+    eks, kms, sts = _shared_clients()
+    answer_cluster_versions(eks, CLUSTER_VERSIONS)  # moto does not implement DescribeClusterVersions
+    w = World(eks, kms, sts, key_arn, key_id, "alias/eks-envelope-test", kube_server, pki)
+    w.point_cluster_at(kube_server.endpoint, pki.ca_pem)
+    return w
 
 
 class Within:
