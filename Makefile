@@ -52,7 +52,7 @@ help: help-main
 help-main:
 	@echo "make synth     synthesize the app into cdk.out/ (no AWS account needed) [ADMIN=arn:...] [CONTEXT='-c key=value ...']"
 	@echo "make test      the checks: scanners on the synthesized templates, then the test suite (= make check)"
-	@echo "make test-fast the suite without its end-to-end tests (pytest -m 'not e2e'): a third of the time; make test runs both"
+	@echo "make test-fast the suite without its end-to-end tests (pytest -m 'not e2e'): about 30 s on 2 cores; make test runs both"
 	@echo "make bootstrap once per account and region: the CDK's deploy resources (needs AWS credentials)"
 	@echo "make deploy    deploy with your AWS credentials [ADMIN=me] [ENV=name EPHEMERAL=1] [CONTEXT=...] [CI=true: no approval prompt]"
 	@echo "make diff      what a deploy would change [ADMIN=me] [ENV=name] [CONTEXT=...]"
